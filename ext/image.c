@@ -1,0 +1,124 @@
+/*
+** image.c — the one decode entry point: read the bytes, sniff, dispatch to a
+** reader in formats/, and PNG encoding.
+*/
+#include "image.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "formats/reader.h"
+
+/* Files bigger than this are refused before reading (4 GiB). */
+#define NM_MAX_FILE_BYTES ((uint64_t)4 << 30)
+
+void nm_read_opts_default(nm_read_opts *opts) {
+  memset(opts, 0, sizeof *opts);
+  opts->max_pixels = NM_DEFAULT_MAX_PIXELS;
+}
+
+void nm_image_free(nm_image *img) {
+  if (!img) return;
+  free(img->px);
+  memset(img, 0, sizeof *img);
+}
+
+static int has_prefix(const uint8_t *buf, size_t n, const char *magic, size_t m) {
+  return n >= m && memcmp(buf, magic, m) == 0;
+}
+
+static nm_reader_fn pick_reader(const nm_source *src) {
+  const uint8_t *b = src->buf;
+  size_t n = src->n;
+  if (has_prefix(b, n, "\x89PNG\r\n\x1a\n", 8)) return nm_read_png;
+  if (has_prefix(b, n, "II*\0", 4) || has_prefix(b, n, "MM\0*", 4) ||
+      has_prefix(b, n, "II+\0", 4) || has_prefix(b, n, "MM\0+", 4))
+    return nm_read_tiff;
+  if (nm_sniff_emd(b, n)) return nm_read_emd;
+  if (nm_sniff_dm(b, n)) return nm_read_dm;
+  if (nm_sniff_ser(b, n)) return nm_read_ser;
+  if (nm_sniff_mrc(b, n, src->name)) return nm_read_mrc;
+  return NULL;
+}
+
+static nm_status decode(const nm_source *src, const nm_read_opts *opts,
+                        nm_image *out, nm_error *err) {
+  nm_read_opts defaults;
+  if (!opts) {
+    nm_read_opts_default(&defaults);
+    opts = &defaults;
+  }
+  memset(out, 0, sizeof *out);
+  if (src->n == 0) return nm_fail(err, NM_ERR_FORMAT, "%s: empty file", src->name);
+  if (opts->frame < 0) return nm_fail(err, NM_ERR_ARG, "%s: frame must be >= 0", src->name);
+  nm_reader_fn reader = pick_reader(src);
+  if (!reader)
+    return nm_fail(err, NM_ERR_UNSUPPORTED,
+                   "%s: not an image format nanomorph reads (PNG, TIFF, DM3/DM4, SER, EMD, MRC)",
+                   src->name);
+  nm_calib_unknown(&out->calib, NULL);
+  out->frames = 1;
+  out->file_bytes = src->n;
+  nm_status status = reader(src, opts, out, err);
+  if (status != NM_OK) {
+    nm_image_free(out);
+    return status;
+  }
+  out->file_bytes = src->n;
+  return NM_OK;
+}
+
+static nm_status slurp(const char *path, uint8_t **buf, size_t *n, nm_error *err) {
+  *buf = NULL;
+  *n = 0;
+  FILE *f = fopen(path, "rb");
+  if (!f) return nm_fail(err, NM_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+  struct stat st;
+  if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+    fclose(f);
+    return nm_fail(err, NM_ERR_IO, "%s: not a regular file", path);
+  }
+  if ((uint64_t)st.st_size > NM_MAX_FILE_BYTES) {
+    fclose(f);
+    return nm_fail(err, NM_ERR_TOOBIG, "%s: file of %lld bytes is over the 4 GiB limit", path,
+                   (long long)st.st_size);
+  }
+  size_t size = (size_t)st.st_size;
+  uint8_t *data = nm_malloc(size ? size : 1, 1, err);
+  if (!data) {
+    fclose(f);
+    return err ? err->code : NM_ERR_NOMEM;
+  }
+  size_t got = size ? fread(data, 1, size, f) : 0;
+  fclose(f);
+  if (got != size) {
+    free(data);
+    return nm_fail(err, NM_ERR_IO, "%s: read error", path);
+  }
+  *buf = data;
+  *n = size;
+  return NM_OK;
+}
+
+nm_status nm_image_read_file(const char *path, const nm_read_opts *opts,
+                             nm_image *out, nm_error *err) {
+  memset(out, 0, sizeof *out);
+  uint8_t *buf;
+  size_t n;
+  nm_status status = slurp(path, &buf, &n, err);
+  if (status != NM_OK) return status;
+  nm_source src = {buf, n, path, path};
+  status = decode(&src, opts, out, err);
+  free(buf);
+  return status;
+}
+
+nm_status nm_image_read_memory(const void *buf, size_t n, const char *name,
+                               const nm_read_opts *opts, nm_image *out,
+                               nm_error *err) {
+  nm_source src = {buf, n, NULL, name ? name : "BLOB"};
+  return decode(&src, opts, out, err);
+}

@@ -22,6 +22,8 @@ typedef struct nm_calib {
                            "" when unknown */
   char reason[160];     /* why the size is unknown, "" when known */
   int databar_rows;     /* rows of a vendor data bar cropped off the bottom (0 if none) */
+  double inv_nm_per_px_x; /* diffraction only: reciprocal pixel size in 1/nm, else NAN */
+  double inv_nm_per_px_y;
 } nm_calib;
 
 /* Unknown calibration, mode image, with the given reason (may be NULL). */
@@ -29,13 +31,17 @@ void nm_calib_unknown(nm_calib *c, const char *reason);
 
 /* Sets both axes from a value and a unit string as seen in files
 ** ("nm", "pm", "A", "Å", "um", "µm", "micron", "mm", "m", "1/nm", "1/m", ...).
-** Reciprocal units set mode = diffraction and leave the sizes NAN with a reason.
+** Reciprocal units set mode = diffraction and leave the sizes NAN with a reason
+** that states the reciprocal size; inv_nm_per_px_x/y then hold it in 1/nm.
+** Units are matched case-insensitively after trimming blanks; the micro sign
+** may be UTF-8 U+00B5, U+03BC or a lone Latin-1 0xB5 byte (DM-exported TIFFs).
 ** Returns 0 when the unit was understood, -1 otherwise (calibration unknown). */
 int nm_calib_set(nm_calib *c, double value_x, double value_y, const char *unit,
                  const char *source);
 
 /* Multiplier that turns a length in `unit` into nm; 0 for an unknown unit,
-** a negative value for a reciprocal unit. */
+** a negative value for a reciprocal unit (-k where k is the multiplier of
+** the unit under the "1/"). */
 double nm_unit_to_nm(const char *unit);
 
 /* 1 when both axes are known finite positive sizes. */

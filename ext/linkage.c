@@ -1,0 +1,434 @@
+/* linkage.c — NN-chain / Prim linkage, cut, leaf order, ccc (see linkage.h). */
+#include "linkage.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const method_names[] = {"ward", "average", "complete", "single"};
+
+int nm_linkage_parse(const char *name) {
+  if (!name) return -1;
+  for (int i = 0; i < 4; i++)
+    if (!strcmp(name, method_names[i])) return i;
+  return -1;
+}
+
+const char *nm_linkage_name(nm_linkage_method m) {
+  return (unsigned)m < 4 ? method_names[m] : "?";
+}
+
+/* A raw merge before sorting: representatives x < y of the two clusters. */
+typedef struct raw_merge {
+  int x, y;
+  double h;
+} raw_merge;
+
+/* qsort is not stable: ties in height are broken on the original position,
+** which makes the order SciPy's (it uses a stable merge sort). */
+typedef struct keyed_merge {
+  raw_merge r;
+  size_t pos;
+} keyed_merge;
+
+static int cmp_keyed(const void *pa, const void *pb) {
+  const keyed_merge *a = pa, *b = pb;
+  if (a->r.h < b->r.h) return -1;
+  if (a->r.h > b->r.h) return 1;
+  return a->pos < b->pos ? -1 : a->pos > b->pos;
+}
+
+/* Union-find over rows. */
+static int uf_find(int *parent, int i) {
+  while (parent[i] != i) {
+    parent[i] = parent[parent[i]];
+    i = parent[i];
+  }
+  return i;
+}
+
+/* Sorts by height (stably) and relabels the representatives into SciPy
+** cluster ids. */
+static nm_status finish_tree(raw_merge *raw, size_t n, nm_merge *z, nm_error *err) {
+  size_t m = n - 1;
+  keyed_merge *k = nm_malloc(m, sizeof *k, err);
+  int *parent = nm_malloc(n, sizeof(int), err);
+  int *cid = nm_malloc(n, sizeof(int), err);
+  int *csize = nm_malloc(n, sizeof(int), err);
+  if (!k || !parent || !cid || !csize) {
+    free(k);
+    free(parent);
+    free(cid);
+    free(csize);
+    return err->code;
+  }
+  for (size_t t = 0; t < m; t++) {
+    k[t].r = raw[t];
+    k[t].pos = t;
+  }
+  qsort(k, m, sizeof *k, cmp_keyed);
+  for (size_t i = 0; i < n; i++) {
+    parent[i] = (int)i;
+    cid[i] = (int)i;
+    csize[i] = 1;
+  }
+  for (size_t t = 0; t < m; t++) {
+    int rx = uf_find(parent, k[t].r.x), ry = uf_find(parent, k[t].r.y);
+    int a = cid[rx], b = cid[ry];
+    if (a > b) {
+      int tmp = a;
+      a = b;
+      b = tmp;
+    }
+    z[t].a = a;
+    z[t].b = b;
+    z[t].height = k[t].r.h;
+    z[t].size = csize[rx] + csize[ry];
+    parent[ry] = rx;
+    cid[rx] = (int)(n + t);
+    csize[rx] = z[t].size;
+  }
+  free(k);
+  free(parent);
+  free(cid);
+  free(csize);
+  return NM_OK;
+}
+
+static nm_status linkage_single(const double *x, size_t n, int d, raw_merge *raw,
+                                const nm_progress *progress, nm_error *err) {
+  double *dmin = nm_malloc(n, sizeof(double), err);
+  double *dots = nm_malloc(n, sizeof(double), err);
+  double *norms = nm_malloc(n, sizeof(double), err);
+  unsigned char *in = nm_calloc(n, 1, err);
+  if (!dmin || !dots || !norms || !in) {
+    free(dmin);
+    free(dots);
+    free(norms);
+    free(in);
+    return err->code;
+  }
+  nm_row_sqnorms(x, n, d, norms);
+  for (size_t i = 0; i < n; i++) dmin[i] = INFINITY;
+  size_t cur = 0;
+  in[0] = 1;
+  nm_status st = NM_OK;
+  for (size_t t = 0; t + 1 < n; t++) {
+    cblas_dgemv(CblasRowMajor, CblasNoTrans, (int)n, d, 1.0, x, d, x + cur * (size_t)d, 1, 0.0,
+                dots, 1);
+    double best = INFINITY;
+    size_t y = 0;
+    int found = 0;
+    for (size_t j = 0; j < n; j++) {
+      if (in[j]) continue;
+      double v = norms[cur] + norms[j] - 2 * dots[j];
+      v = v > 0 ? sqrt(v) : 0;
+      if (v < dmin[j]) dmin[j] = v;
+      if (!found || dmin[j] < best) {
+        best = dmin[j];
+        y = j;
+        found = 1;
+      }
+    }
+    raw[t].x = (int)(cur < y ? cur : y);
+    raw[t].y = (int)(cur < y ? y : cur);
+    raw[t].h = best;
+    in[y] = 1;
+    cur = y;
+    if ((t & 63) == 0 && nm_progress_tick(progress, (double)t, (double)n, "single linkage")) {
+      st = nm_fail(err, NM_ERR_INTERRUPTED, "interrupted");
+      break;
+    }
+  }
+  free(dmin);
+  free(dots);
+  free(norms);
+  free(in);
+  return st;
+}
+
+/* Lance–Williams update of d(k, x ∪ y) for the three reducible methods. */
+static inline double lw(nm_linkage_method m, double dx, double dy, double dxy, double nx,
+                        double ny, double nk) {
+  switch (m) {
+    case NM_LINK_AVERAGE:
+      return (nx * dx + ny * dy) / (nx + ny);
+    case NM_LINK_COMPLETE:
+      return dx > dy ? dx : dy;
+    default: {
+      double t = nx + ny + nk;
+      double v = ((nx + nk) * dx * dx + (ny + nk) * dy * dy - nk * dxy * dxy) / t;
+      return v > 0 ? sqrt(v) : 0;
+    }
+  }
+}
+
+static nm_status linkage_nnchain(const double *x, size_t n, int d, nm_linkage_method m,
+                                 raw_merge *raw, const nm_progress *progress, nm_error *err) {
+  double *D = nm_malloc(n * n, sizeof(double), err);
+  double *norms = nm_malloc(n, sizeof(double), err);
+  int *size = nm_malloc(n, sizeof(int), err);
+  int *chain = nm_malloc(n, sizeof(int), err);
+  int *active = nm_malloc(n, sizeof(int), err); /* ascending list of live clusters */
+  nm_status st = NM_OK;
+  if (!D || !norms || !size || !chain || !active) {
+    st = err->code;
+    goto done;
+  }
+  nm_row_sqnorms(x, n, d, norms);
+  /* Row blocks so progress/interrupt is honoured while building. */
+  for (size_t r0 = 0; r0 < n; r0 += 512) {
+    size_t nr = n - r0 < 512 ? n - r0 : 512;
+    nm_sqdist_block(x + r0 * (size_t)d, norms + r0, nr, x, norms, n, d, D + r0 * n);
+    if (nm_progress_tick(progress, (double)r0, (double)n, "distances")) {
+      st = nm_fail(err, NM_ERR_INTERRUPTED, "interrupted");
+      goto done;
+    }
+  }
+  /* Symmetrise exactly (dgemm rounding can differ across the diagonal). */
+  for (size_t i = 0; i < n; i++) {
+    D[i * n + i] = 0;
+    for (size_t j = i + 1; j < n; j++) {
+      double v = sqrt(D[i * n + j]);
+      D[i * n + j] = v;
+      D[j * n + i] = v;
+    }
+  }
+  size_t nact = n;
+  for (size_t i = 0; i < n; i++) {
+    size[i] = 1;
+    active[i] = (int)i;
+  }
+  size_t len = 0;
+  for (size_t t = 0; t + 1 < n; t++) {
+    if (len == 0) chain[len++] = active[0];
+    int xq = 0, yq = 0;
+    double cur;
+    for (;;) {
+      xq = chain[len - 1];
+      if (len > 1) {
+        yq = chain[len - 2];
+        cur = D[(size_t)xq * n + yq];
+      } else {
+        cur = INFINITY;
+      }
+      const double *row = D + (size_t)xq * n;
+      for (size_t a = 0; a < nact; a++) {
+        int i = active[a];
+        if (i == xq) continue;
+        if (row[i] < cur) {
+          cur = row[i];
+          yq = i;
+        }
+      }
+      if (len > 1 && yq == chain[len - 2]) break;
+      chain[len++] = yq;
+    }
+    len -= 2;
+    if (xq > yq) {
+      int tmp = xq;
+      xq = yq;
+      yq = tmp;
+    }
+    raw[t].x = xq;
+    raw[t].y = yq;
+    raw[t].h = cur;
+    double nx = size[xq], ny = size[yq];
+    /* x disappears, y holds the union. */
+    double *rx = D + (size_t)xq * n, *ry = D + (size_t)yq * n;
+    for (size_t a = 0; a < nact; a++) {
+      int i = active[a];
+      if (i == xq || i == yq) continue;
+      double v = lw(m, rx[i], ry[i], cur, nx, ny, size[i]);
+      ry[i] = v;
+      D[(size_t)i * n + yq] = v;
+    }
+    size[yq] = (int)(nx + ny);
+    size[xq] = 0;
+    /* Remove xq from the ascending active list. */
+    size_t pos = 0;
+    while (active[pos] != xq) pos++;
+    memmove(active + pos, active + pos + 1, (nact - pos - 1) * sizeof(int));
+    nact--;
+    if ((t & 31) == 0 && nm_progress_tick(progress, (double)t, (double)n, "linkage")) {
+      st = nm_fail(err, NM_ERR_INTERRUPTED, "interrupted");
+      goto done;
+    }
+  }
+done:
+  free(D);
+  free(norms);
+  free(size);
+  free(chain);
+  free(active);
+  return st;
+}
+
+nm_status nm_linkage(const double *x, size_t n, int d, nm_linkage_method method,
+                     size_t max_rows, nm_merge *z, const nm_progress *progress,
+                     nm_error *err) {
+  if (n < 2) return nm_fail(err, NM_ERR_ARG, "linkage needs at least 2 rows, got %zu", n);
+  if ((unsigned)method > NM_LINK_SINGLE)
+    return nm_fail(err, NM_ERR_ARG, "unknown linkage method");
+  if (n > (size_t)INT32_MAX / 2) return nm_fail(err, NM_ERR_TOOBIG, "too many rows");
+  if (!max_rows) max_rows = NM_LINKAGE_MAX_ROWS;
+  if (method != NM_LINK_SINGLE && n > max_rows)
+    return nm_fail(err, NM_ERR_TOOBIG,
+                   "%s linkage on %zu rows needs a %zu x %zu distance matrix; the limit is %zu "
+                   "rows (option max_rows), or use single linkage",
+                   nm_linkage_name(method), n, n, n, max_rows);
+  raw_merge *raw = nm_malloc(n - 1, sizeof *raw, err);
+  if (!raw) return err->code;
+  nm_status st = method == NM_LINK_SINGLE
+                     ? linkage_single(x, n, d, raw, progress, err)
+                     : linkage_nnchain(x, n, d, method, raw, progress, err);
+  if (st == NM_OK) st = finish_tree(raw, n, z, err);
+  free(raw);
+  return st;
+}
+
+nm_status nm_linkage_cut(const nm_merge *z, size_t n, int k, int *labels, nm_error *err) {
+  if (k < 1 || (size_t)k > n)
+    return nm_fail(err, NM_ERR_ARG, "cannot cut %zu rows into %d clusters", n, k);
+  int *parent = nm_malloc(n, sizeof(int), err);
+  int *leaf = nm_malloc(2 * n, sizeof(int), err); /* a row inside each cluster id */
+  if (!parent || !leaf) {
+    free(parent);
+    free(leaf);
+    return err->code;
+  }
+  for (size_t i = 0; i < n; i++) {
+    parent[i] = (int)i;
+    leaf[i] = (int)i;
+  }
+  for (size_t t = 0; t + (size_t)k < n; t++) {
+    int ra = uf_find(parent, leaf[z[t].a]), rb = uf_find(parent, leaf[z[t].b]);
+    parent[rb] = ra;
+    leaf[n + t] = ra;
+  }
+  for (size_t i = 0; i < n; i++) labels[i] = uf_find(parent, (int)i);
+  nm_labels_canonical(labels, n);
+  free(parent);
+  free(leaf);
+  return NM_OK;
+}
+
+nm_status nm_linkage_leaf_order(const nm_merge *z, size_t n, size_t *order, nm_error *err) {
+  if (n == 1) {
+    order[0] = 0;
+    return NM_OK;
+  }
+  size_t *stack = nm_malloc(2 * n, sizeof(size_t), err);
+  if (!stack) return err->code;
+  size_t sp = 0, pos = 0;
+  stack[sp++] = 2 * n - 2;
+  while (sp) {
+    size_t id = stack[--sp];
+    if (id < n) {
+      order[pos++] = id;
+    } else {
+      const nm_merge *m = &z[id - n];
+      stack[sp++] = (size_t)m->b; /* right pushed first: left comes out first */
+      stack[sp++] = (size_t)m->a;
+    }
+  }
+  free(stack);
+  return pos == n ? NM_OK : nm_fail(err, NM_ERR_ARG, "linkage tree is malformed");
+}
+
+nm_status nm_cophenetic_corr(const double *x, size_t n, int d, const nm_merge *z, double *ccc,
+                             const nm_progress *progress, nm_error *err) {
+  if (n < 3) return nm_fail(err, NM_ERR_ARG, "cophenetic correlation needs at least 3 rows");
+  enum { B = 256 };
+  size_t *order = nm_malloc(n, sizeof(size_t), err);
+  size_t *start = nm_malloc(2 * n - 1, sizeof(size_t), err);
+  double *gap = nm_malloc(n, sizeof(double), err);
+  double *xp = nm_malloc(n, (size_t)d * sizeof(double), err);
+  double *np = nm_malloc(n, sizeof(double), err);
+  double *dist = nm_malloc((size_t)B, n * sizeof(double), err);
+  nm_status st = NM_OK;
+  if (!order || !start || !gap || !xp || !np || !dist) {
+    st = err->code;
+    goto done;
+  }
+  /* Leaf order and, for each merge, the adjacent pair it separates. */
+  start[2 * n - 2] = 0;
+  for (size_t t = n - 1; t-- > 0;) {
+    size_t id = n + t, a = (size_t)z[t].a, b = (size_t)z[t].b;
+    size_t sa = a < n ? 1 : (size_t)z[a - n].size;
+    start[a] = start[id];
+    start[b] = start[id] + sa;
+    gap[start[id] + sa - 1] = z[t].height;
+    if (z[t].height < (a >= n ? z[a - n].height : 0) ||
+        z[t].height < (b >= n ? z[b - n].height : 0)) {
+      st = nm_fail(err, NM_ERR_ARG, "cophenetic correlation needs a monotone tree");
+      goto done;
+    }
+  }
+  for (size_t i = 0; i < n; i++) order[start[i]] = i;
+  for (size_t p = 0; p < n; p++)
+    memcpy(xp + p * (size_t)d, x + order[p] * (size_t)d, (size_t)d * sizeof(double));
+  nm_row_sqnorms(xp, n, d, np);
+  /* Shifted sums (shift = the mean cophenetic distance, exact from the
+  ** merges, and a first-block mean distance) keep the one-pass moments
+  ** accurate. */
+  double npairs = (double)n * (double)(n - 1) / 2;
+  double c0 = 0;
+  for (size_t t = 0; t + 1 < n; t++) {
+    double sa = z[t].a < (int)n ? 1 : z[z[t].a - (int)n].size;
+    double sb = z[t].b < (int)n ? 1 : z[z[t].b - (int)n].size;
+    c0 += sa * sb * z[t].height;
+  }
+  c0 /= npairs;
+  double d0 = NAN;
+  double sc = 0, sd = 0, scc = 0, sdd = 0, scd = 0;
+  for (size_t p0 = 0; p0 < n; p0 += B) {
+    size_t nb = n - p0 < B ? n - p0 : B;
+    nm_sqdist_block(xp + p0 * (size_t)d, np + p0, nb, xp, np, n, d, dist);
+    if (isnan(d0)) {
+      double s = 0;
+      size_t cnt = 0;
+      for (size_t q = 1; q < n; q++) {
+        s += sqrt(dist[q]);
+        cnt++;
+      }
+      d0 = cnt ? s / (double)cnt : 0;
+    }
+    for (size_t r = 0; r < nb; r++) {
+      size_t p = p0 + r;
+      const double *row = dist + r * n;
+      double c = -INFINITY;
+      double rc = 0, rd = 0, rcc = 0, rdd = 0, rcd = 0;
+      for (size_t q = p + 1; q < n; q++) {
+        if (gap[q - 1] > c) c = gap[q - 1];
+        double dv = sqrt(row[q]) - d0, cv = c - c0;
+        rc += cv;
+        rd += dv;
+        rcc += cv * cv;
+        rdd += dv * dv;
+        rcd += cv * dv;
+      }
+      sc += rc;
+      sd += rd;
+      scc += rcc;
+      sdd += rdd;
+      scd += rcd;
+    }
+    if (nm_progress_tick(progress, (double)(p0 + nb), (double)n, "cophenetic correlation")) {
+      st = nm_fail(err, NM_ERR_INTERRUPTED, "interrupted");
+      goto done;
+    }
+  }
+  double cov = scd - sc * sd / npairs;
+  double vc = scc - sc * sc / npairs, vd = sdd - sd * sd / npairs;
+  *ccc = (vc > 0 && vd > 0) ? cov / sqrt(vc * vd) : NAN;
+done:
+  free(order);
+  free(start);
+  free(gap);
+  free(xp);
+  free(np);
+  free(dist);
+  return st;
+}

@@ -253,9 +253,8 @@ static void put_utf8(char *out, size_t cap, size_t *len, uint32_t cp) {
   if (cp < 0x80) { tmp[0] = (char)cp; k = 1; }
   else if (cp < 0x800) { tmp[0] = (char)(0xc0 | (cp >> 6)); tmp[1] = (char)(0x80 | (cp & 0x3f)); k = 2; }
   else { tmp[0] = (char)(0xe0 | (cp >> 12)); tmp[1] = (char)(0x80 | ((cp >> 6) & 0x3f)); tmp[2] = (char)(0x80 | (cp & 0x3f)); k = 3; }
-  if (*len + k + 1 > cap) return;
-  memcpy(out + *len, tmp, k);
-  *len += k;
+  if (k >= cap || *len >= cap - k) return;
+  for (size_t i = 0; i < k; i++) out[(*len)++] = tmp[i];
   out[*len] = 0;
 }
 

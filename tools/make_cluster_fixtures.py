@@ -73,6 +73,13 @@ write_data("cl_cloud.txt", X2, y2)
 ref("sil_cloud", silhouette_score(X2, y2))
 tree_refs("cloud", X2)
 
+from sklearn.decomposition import PCA
+pca = PCA().fit(X2)
+for c, r in enumerate(pca.explained_variance_ratio_):
+    ref("pca_cloud_ratio_%d" % c, r)
+for c, v in enumerate(pca.explained_variance_):
+    ref("pca_cloud_var_%d" % c, v)
+
 # 3. ARI on label vectors of different cluster counts.
 a = rng.randint(0, 4, 500)
 b = np.where(rng.rand(500) < 0.6, a, rng.randint(0, 6, 500))

@@ -1,0 +1,549 @@
+/*
+** segment.c — the segmentation pipeline of SPEC §2, composed from filter,
+** threshold, morph, label, watershed and scalebar_detect.
+**
+** Steps (every size in pixels is derived from the particle scale d estimated
+** for this image, never fixed):
+**   1. percentile stretch to [0,1];
+**   2. polarity: dark particles (bright field) or bright ones (dark field),
+**      decided by which phase forms compact islands rather than a connected
+**      network (see choose_polarity); the image is turned so that particles
+**      are bright;
+**   3. scale d: inscribed diameter (2 x max distance transform) of the
+**      components of a first Otsu mask, area-weighted median, so touching
+**      clusters and specks of texture do not move it;
+**   4. denoise: Gaussian of sigma = denoise x d (texture at the particle's own
+**      scale needs smoothing in proportion), optional median;
+**   5. background flattening: the background level is interpolated from the
+**      pixels the first mask calls background (normalised convolution, sigma
+**      = background x d), which follows uneven illumination and is not pulled
+**      by large clusters; for "local" contrast (supports brighter than vacuum,
+**      dark-field) a grey opening of width ~2d is used instead;
+**   6. threshold: Otsu of the flattened image, or a local mean threshold;
+**      holes filled; components under min_area removed;
+**   7. split: exact EDT, h-maxima markers (h = h_frac x d/2), watershed of the
+**      inverted EDT inside the mask;
+**   8. each particle eroded by erode x d/2 then dilated by as much within its
+**      own basin (breaks thin bridges and overlaps, restores the size);
+**   9. exclusions: edge, scale_bar, too_small (label kept, reason set).
+*/
+#include "segment.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "filter.h"
+#include "label.h"
+#include "morph.h"
+#include "scalebar.h"
+#include "threshold.h"
+#include "watershed.h"
+
+struct nm_segment_opts {
+  int polarity;          /* -1 auto, 1 dark particles, 0 bright particles */
+  int local;             /* 0 global Otsu, 1 local mean threshold */
+  int flatten_mode;      /* -1 auto, 0 normalised convolution, 1 grey opening */
+  double scale_px;       /* 0: estimate */
+  double stretch_low, stretch_high;
+  double denoise;        /* sigma as a fraction of d */
+  double median;         /* median radius as a fraction of d (0 off) */
+  double background;     /* flattening sigma as a multiple of d (0 off) */
+  double local_radius;   /* local threshold window half-size, multiple of d */
+  double local_offset;   /* added to the local mean (in stretched units) */
+  double threshold_bias; /* multiplies the Otsu threshold of the flattened image */
+  double h_frac;         /* h-maxima height as a fraction of d/2 */
+  double erode;          /* erosion radius as a fraction of d/2 */
+  double min_area;       /* too_small below this fraction of pi d^2/4 */
+  double min_area_px;    /* and below this many pixels */
+  int split, fill_holes, exclude_edge, exclude_scale_bar;
+};
+
+static const char *const KEYS[] = {
+    "polarity", "threshold", "flatten", "scale_px", "stretch_low", "stretch_high",
+    "denoise", "median", "background", "local_radius", "local_offset",
+    "threshold_bias", "h", "erode", "min_area", "min_area_px", "split",
+    "fill_holes", "exclude_edge", "exclude_scale_bar", NULL};
+
+const char *const *nm_segment_opts_keys(void) { return KEYS; }
+
+const char *nm_exclusion_name(nm_exclusion reason) {
+  switch (reason) {
+    case NM_EXCL_EDGE: return "edge";
+    case NM_EXCL_SCALE_BAR: return "scale_bar";
+    case NM_EXCL_OUTLIER: return "outlier";
+    case NM_EXCL_TOO_SMALL: return "too_small";
+    default: return NULL;
+  }
+}
+
+nm_segment_opts *nm_segment_opts_new(void) {
+  nm_segment_opts *o = calloc(1, sizeof *o);
+  if (!o) return NULL;
+  o->polarity = -1;
+  o->local = 0;
+  o->flatten_mode = -1;
+  o->scale_px = 0;
+  o->stretch_low = 0.5;
+  o->stretch_high = 99.5;
+  o->denoise = 0.05;
+  o->median = 0;
+  o->background = 2.0;
+  o->local_radius = 1.0;
+  o->local_offset = 0.0;
+  o->threshold_bias = 1.0;
+  o->h_frac = 0.35;
+  o->erode = 0.15;
+  o->min_area = 0.1;
+  o->min_area_px = 9;
+  o->split = 1;
+  o->fill_holes = 1;
+  o->exclude_edge = 1;
+  o->exclude_scale_bar = 1;
+  return o;
+}
+
+void nm_segment_opts_free(nm_segment_opts *opts) { free(opts); }
+
+static nm_status num_opt(double *dst, const char *key, double v, const char *text,
+                         double lo, double hi, nm_error *err) {
+  if (text || !(v >= lo && v <= hi))
+    return nm_fail(err, NM_ERR_ARG, "option '%s' must be a number in [%g, %g]", key, lo, hi);
+  *dst = v;
+  return NM_OK;
+}
+
+static nm_status bool_opt(int *dst, const char *key, double v, const char *text,
+                          nm_error *err) {
+  if (text || !(v == 0 || v == 1))
+    return nm_fail(err, NM_ERR_ARG, "option '%s' must be true or false", key);
+  *dst = (int)v;
+  return NM_OK;
+}
+
+nm_status nm_segment_opts_set(nm_segment_opts *o, const char *key, double num,
+                              const char *text, nm_error *err) {
+  if (!o || !key) return nm_fail(err, NM_ERR_ARG, "segment options: no key");
+  if (!strcmp(key, "polarity")) {
+    if (text && !strcmp(text, "auto")) o->polarity = -1;
+    else if (text && !strcmp(text, "dark")) o->polarity = 1;
+    else if (text && !strcmp(text, "bright")) o->polarity = 0;
+    else return nm_fail(err, NM_ERR_ARG, "option 'polarity' must be \"auto\", \"dark\" (bright-field) or \"bright\" (dark-field)");
+    return NM_OK;
+  }
+  if (!strcmp(key, "threshold")) {
+    if (text && !strcmp(text, "otsu")) o->local = 0;
+    else if (text && !strcmp(text, "local")) o->local = 1;
+    else return nm_fail(err, NM_ERR_ARG, "option 'threshold' must be \"otsu\" or \"local\"");
+    return NM_OK;
+  }
+  if (!strcmp(key, "flatten")) {
+    if (text && !strcmp(text, "auto")) o->flatten_mode = -1;
+    else if (text && !strcmp(text, "background")) o->flatten_mode = 0;
+    else if (text && !strcmp(text, "tophat")) o->flatten_mode = 1;
+    else return nm_fail(err, NM_ERR_ARG, "option 'flatten' must be \"auto\", \"background\" or \"tophat\"");
+    return NM_OK;
+  }
+  if (!strcmp(key, "scale_px")) return num_opt(&o->scale_px, key, num, text, 0, 1e5, err);
+  if (!strcmp(key, "stretch_low")) return num_opt(&o->stretch_low, key, num, text, 0, 50, err);
+  if (!strcmp(key, "stretch_high")) return num_opt(&o->stretch_high, key, num, text, 50, 100, err);
+  if (!strcmp(key, "denoise")) return num_opt(&o->denoise, key, num, text, 0, 1, err);
+  if (!strcmp(key, "median")) return num_opt(&o->median, key, num, text, 0, 0.5, err);
+  if (!strcmp(key, "background")) return num_opt(&o->background, key, num, text, 0, 100, err);
+  if (!strcmp(key, "local_radius")) return num_opt(&o->local_radius, key, num, text, 0.1, 100, err);
+  if (!strcmp(key, "local_offset")) return num_opt(&o->local_offset, key, num, text, -1, 1, err);
+  if (!strcmp(key, "threshold_bias")) return num_opt(&o->threshold_bias, key, num, text, 0.1, 10, err);
+  if (!strcmp(key, "h")) return num_opt(&o->h_frac, key, num, text, 0, 10, err);
+  if (!strcmp(key, "erode")) return num_opt(&o->erode, key, num, text, 0, 0.9, err);
+  if (!strcmp(key, "min_area")) return num_opt(&o->min_area, key, num, text, 0, 10, err);
+  if (!strcmp(key, "min_area_px")) return num_opt(&o->min_area_px, key, num, text, 0, 1e9, err);
+  if (!strcmp(key, "split")) return bool_opt(&o->split, key, num, text, err);
+  if (!strcmp(key, "fill_holes")) return bool_opt(&o->fill_holes, key, num, text, err);
+  if (!strcmp(key, "exclude_edge")) return bool_opt(&o->exclude_edge, key, num, text, err);
+  if (!strcmp(key, "exclude_scale_bar")) return bool_opt(&o->exclude_scale_bar, key, num, text, err);
+  return nm_fail(err, NM_ERR_ARG, "option '%s' is unknown", key);
+}
+
+void nm_segmentation_free(nm_segmentation *seg) {
+  if (!seg) return;
+  free(seg->labels);
+  free(seg->excluded);
+  memset(seg, 0, sizeof *seg);
+}
+
+/* ------------------------------------------------------------------------ */
+
+typedef struct ws {
+  int w, h;
+  size_t n;
+  float *a, *b, *c, *tmp;
+  uint8_t *m, *m2;
+  int32_t *lab;
+  const nm_progress *progress;
+} ws;
+
+static int stop(const ws *W, double step, const char *what) {
+  return nm_progress_tick(W->progress, step, 10, what);
+}
+
+/* Area-weighted median inscribed diameter of the components of mask. Uses
+** W->c (dist) and W->lab. Returns 0 when nothing is found. */
+static double scale_from_mask(ws *W, const uint8_t *mask, nm_error *err, nm_status *st) {
+  int count = 0;
+  *st = nm_label(mask, W->w, W->h, 1, W->lab, &count, err);
+  if (*st || count == 0) return 0;
+  *st = nm_edt(mask, W->w, W->h, 0, W->c, err);
+  if (*st) return 0;
+  float *rmax = calloc((size_t)count + 1, sizeof(float));
+  int64_t *area = calloc((size_t)count + 1, sizeof(int64_t));
+  if (!rmax || !area) {
+    free(rmax);
+    free(area);
+    *st = nm_fail(err, NM_ERR_NOMEM, "segment: out of memory");
+    return 0;
+  }
+  for (size_t i = 0; i < W->n; i++) {
+    int32_t l = W->lab[i];
+    if (!l) continue;
+    area[l]++;
+    if (W->c[i] > rmax[l]) rmax[l] = W->c[i];
+  }
+  /* weighted median by area over components with a real interior */
+  double total = 0;
+  for (int l = 1; l <= count; l++)
+    if (rmax[l] >= 1.5f) total += (double)area[l];
+  double d = 0;
+  if (total > 0) {
+    /* selection by repeated scan over a small histogram of radii (0.25 px bins) */
+    float rmx = 0;
+    for (int l = 1; l <= count; l++) rmx = rmax[l] > rmx ? rmax[l] : rmx;
+    int nb = (int)(rmx * 4) + 2;
+    double *hist = calloc((size_t)nb, sizeof(double));
+    if (hist) {
+      for (int l = 1; l <= count; l++)
+        if (rmax[l] >= 1.5f) hist[(int)(rmax[l] * 4)] += (double)area[l];
+      double acc = 0;
+      for (int b = 0; b < nb; b++) {
+        acc += hist[b];
+        if (acc >= total / 2) {
+          d = 2.0 * (b + 0.5) / 4.0;
+          break;
+        }
+      }
+      free(hist);
+    }
+  }
+  free(rmax);
+  free(area);
+  return d;
+}
+
+/* Islands versus network: for a binary phase, counts its components (8-conn)
+** that do not touch the border and have some interior, and the holes in it
+** (4-connected components of the complement that do not touch the border).
+** Particles form many islands with few holes; the background around them
+** is connected and is full of holes (the particles). */
+static void islands_holes(ws *W, const uint8_t *phase, int min_area, int *islands,
+                          int *holes, nm_error *err) {
+  int w = W->w, h = W->h;
+  *islands = *holes = 0;
+  for (int pass = 0; pass < 2; pass++) {
+    for (size_t i = 0; i < W->n; i++) W->m2[i] = pass ? !phase[i] : phase[i] != 0;
+    int count = 0;
+    if (nm_label(W->m2, w, h, pass == 0, W->lab, &count, err)) return;
+    int64_t *area = calloc((size_t)count + 1, sizeof(int64_t));
+    uint8_t *edge = calloc((size_t)count + 1, 1);
+    if (!area || !edge) {
+      free(area);
+      free(edge);
+      return;
+    }
+    for (int y = 0; y < h; y++)
+      for (int x = 0; x < w; x++) {
+        int32_t l = W->lab[(size_t)y * w + x];
+        if (!l) continue;
+        area[l]++;
+        if (x == 0 || y == 0 || x == w - 1 || y == h - 1) edge[l] = 1;
+      }
+    int k = 0;
+    for (int l = 1; l <= count; l++) k += !edge[l] && area[l] >= min_area;
+    if (pass == 0) *islands = k;
+    else *holes = k;
+    free(area);
+    free(edge);
+  }
+}
+
+/* Returns 1 for dark particles (bright field), 0 for bright ones. I is the
+** stretched image; on return W->a holds it smoothed. */
+static int choose_polarity(ws *W, const float *I, double *score_out, nm_error *err) {
+  int w = W->w, h = W->h;
+  nm_gauss(I, W->a, w, h, 1.0, W->tmp);
+  double t = nm_otsu(W->a, W->n, NULL);
+  if (t != t) return 1;
+  for (size_t i = 0; i < W->n; i++) W->m[i] = W->a[i] > t;
+  int min_area = 16;
+  int ib, hb, id, hd;
+  islands_holes(W, W->m, min_area, &ib, &hb, err);
+  for (size_t i = 0; i < W->n; i++) W->m[i] = !W->m[i];
+  islands_holes(W, W->m, min_area, &id, &hd, err);
+  /* bright phase as particles scores ib - hb; dark phase id - hd */
+  double sb = (double)ib - hb, sd = (double)id - hd;
+  if (score_out) *score_out = sd - sb;
+  return sd >= sb;
+}
+
+nm_status nm_segment(const float *px, int width, int height,
+                     const nm_segment_opts *opts_in, const nm_progress *progress,
+                     nm_segmentation *out, nm_error *err) {
+  memset(out, 0, sizeof *out);
+  if (!px) return nm_fail(err, NM_ERR_ARG, "segment: no image");
+  if (width <= 0 || height <= 0)
+    return nm_fail(err, NM_ERR_ARG, "segment: image is %dx%d", width, height);
+  if ((uint64_t)width * (uint64_t)height > ((uint64_t)1 << 30))
+    return nm_fail(err, NM_ERR_TOOBIG, "segment: %dx%d image is over 2^30 pixels", width, height);
+  nm_segment_opts defaults_store;
+  const nm_segment_opts *o = opts_in;
+  if (!o) {
+    nm_segment_opts *d = nm_segment_opts_new();
+    if (!d) return nm_fail(err, NM_ERR_NOMEM, "segment: out of memory");
+    defaults_store = *d;
+    free(d);
+    o = &defaults_store;
+  }
+  ws W;
+  memset(&W, 0, sizeof W);
+  W.w = width;
+  W.h = height;
+  W.n = (size_t)width * height;
+  W.progress = progress;
+  nm_status st = NM_OK;
+  int w = width, h = height;
+  size_t n = W.n;
+  float *I = nm_malloc(n, sizeof(float), err);
+  W.a = nm_malloc(n, sizeof(float), err);
+  W.b = nm_malloc(n, sizeof(float), err);
+  W.c = nm_malloc(n, sizeof(float), err);
+  W.tmp = nm_malloc(nm_filter_tmp_size(w, h), sizeof(float), err);
+  W.m = nm_malloc(n, 1, err);
+  W.m2 = nm_malloc(n, 1, err);
+  W.lab = nm_malloc(n, sizeof(int32_t), err);
+  int32_t *labels = nm_calloc(n, sizeof(int32_t), err);
+  uint8_t *excluded = NULL;
+  if (!I || !W.a || !W.b || !W.c || !W.tmp || !W.m || !W.m2 || !W.lab || !labels) {
+    st = err && err->code ? err->code : NM_ERR_NOMEM;
+    goto fail;
+  }
+
+  /* 1. stretch */
+  nm_stretch(px, I, n, o->stretch_low, o->stretch_high);
+  if (stop(&W, 1, "segment")) goto interrupted;
+
+  /* 2. polarity: afterwards I holds particles bright */
+  int dark = o->polarity;
+  if (dark < 0) dark = choose_polarity(&W, I, NULL, err);
+  if (dark)
+    for (size_t i = 0; i < n; i++) I[i] = 1.0f - I[i];
+  if (stop(&W, 2, "segment")) goto interrupted;
+
+  /* 3. scale */
+  double d = o->scale_px;
+  if (!(d > 0)) {
+    nm_gauss(I, W.a, w, h, 1.0, W.tmp);
+    double t = nm_otsu(W.a, n, NULL);
+    for (size_t i = 0; i < n; i++) W.m[i] = t == t && W.a[i] > t;
+    nm_fill_holes(W.m, w, h, W.lab);
+    d = scale_from_mask(&W, W.m, err, &st);
+    if (st) goto fail;
+    if (!(d > 0)) d = 8;
+  }
+  double dmax = (w < h ? w : h) / 2.0;
+  if (d > dmax) d = dmax;
+  if (d < 3) d = 3;
+  if (stop(&W, 3, "segment")) goto interrupted;
+
+  /* 4. denoise into a */
+  double sigma = o->denoise * d;
+  if (sigma > 0 && sigma < 0.5) sigma = 0.5;
+  nm_gauss(I, W.a, w, h, sigma, W.tmp);
+  if (o->median > 0) {
+    int r = (int)lround(o->median * d);
+    if (r > 0) {
+      nm_median(W.a, W.b, w, h, r);
+      memcpy(W.a, W.b, sizeof(float) * n);
+    }
+  }
+  if (stop(&W, 4, "segment")) goto interrupted;
+
+  /* 5. background flattening: a -> a - background */
+  if (o->background > 0) {
+    int mode = o->flatten_mode < 0 ? 0 : o->flatten_mode;
+    if (mode == 1) {
+      int r = (int)lround(d);
+      nm_open(W.a, W.b, w, h, r, W.tmp);
+      nm_gauss(W.b, W.b, w, h, d / 2, W.tmp);
+    } else {
+      double t = nm_otsu(W.a, n, NULL);
+      /* background pixels = below Otsu; weight image in c, value*weight in b */
+      for (size_t i = 0; i < n; i++) {
+        float wgt = (t == t && W.a[i] > t) ? 0.0f : 1.0f;
+        W.c[i] = wgt;
+        W.b[i] = wgt * W.a[i];
+      }
+      double sb = o->background * d;
+      nm_gauss(W.b, W.b, w, h, sb, W.tmp);
+      nm_gauss(W.c, W.c, w, h, sb, W.tmp);
+      double gmean = 0, gw = 0;
+      for (size_t i = 0; i < n; i++)
+        if (W.c[i] > 0) {
+          gmean += W.b[i];
+          gw += W.c[i];
+        }
+      float fill = gw > 0 ? (float)(gmean / gw) : 0.0f;
+      for (size_t i = 0; i < n; i++) W.b[i] = W.c[i] > 1e-3f ? W.b[i] / W.c[i] : fill;
+    }
+    for (size_t i = 0; i < n; i++) W.a[i] -= W.b[i];
+  }
+  if (stop(&W, 5, "segment")) goto interrupted;
+
+  /* 6. threshold into m */
+  if (o->local) {
+    int r = (int)lround(o->local_radius * d);
+    if (r < 1) r = 1;
+    nm_threshold_local(W.a, w, h, r, (float)o->local_offset, W.m, W.tmp);
+  } else {
+    double t = nm_otsu(W.a, n, NULL);
+    if (t != t) t = INFINITY;
+    else t *= o->threshold_bias;
+    for (size_t i = 0; i < n; i++) W.m[i] = W.a[i] > t;
+  }
+  if (o->fill_holes) nm_fill_holes(W.m, w, h, W.lab);
+  {
+    double amin = o->min_area * M_PI * d * d / 4 * 0.5;
+    if (amin < o->min_area_px) amin = o->min_area_px;
+    st = nm_remove_small(W.m, w, h, 1, (int64_t)ceil(amin), W.lab, NULL, err);
+    if (st) goto fail;
+  }
+  if (stop(&W, 6, "segment")) goto interrupted;
+
+  /* 7. split */
+  int count = 0;
+  if (o->split) {
+    st = nm_edt(W.m, w, h, 0, W.c, err);
+    if (st) goto fail;
+    double hv = o->h_frac * d / 2;
+    if (hv < 0.5) hv = 0.5;
+    st = nm_hmax_markers(W.c, W.m, w, h, hv, labels, &count, err);
+    if (st) goto fail;
+    for (size_t i = 0; i < n; i++) W.c[i] = -W.c[i];
+    st = nm_watershed(W.c, W.m, w, h, labels, progress, err);
+    if (st) goto fail;
+  } else {
+    st = nm_label(W.m, w, h, 1, labels, &count, err);
+    if (st) goto fail;
+  }
+  if (stop(&W, 7, "segment")) goto interrupted;
+
+  /* 8. per-particle erosion then equal dilation within the basin */
+  double re = o->erode * d / 2;
+  if (re >= 1.0) {
+    /* interior: pixels whose 4-neighbours share their label */
+    for (int y = 0; y < h; y++)
+      for (int x = 0; x < w; x++) {
+        size_t i = (size_t)y * w + x;
+        int32_t l = labels[i];
+        W.m[i] = l && (x == 0 || labels[i - 1] == l) && (x == w - 1 || labels[i + 1] == l) &&
+                 (y == 0 || labels[i - w] == l) && (y == h - 1 || labels[i + w] == l);
+      }
+    st = nm_erode_disc(W.m, W.m, w, h, re - 1.0, W.c, err);
+    if (st) goto fail;
+    /* regrow: within re of a surviving pixel; survivors of another basin are
+    ** farther than re from this one, so the nearest survivor is our own */
+    st = nm_edt_sq(W.m, w, h, 1, W.c, err);
+    if (st) goto fail;
+    float r2 = (float)(re * re);
+    for (size_t i = 0; i < n; i++)
+      if (labels[i] && W.c[i] > r2) labels[i] = 0;
+    /* a basin cut in two by the erosion keeps both parts under one label;
+    ** relabelling by connectivity would split it, which we do not want */
+  }
+  {
+    int32_t *map = nm_malloc((size_t)count + 1, sizeof(int32_t), err);
+    if (!map) {
+      st = err ? err->code : NM_ERR_NOMEM;
+      goto fail;
+    }
+    count = nm_relabel(labels, n, count, map);
+    free(map);
+  }
+  if (stop(&W, 8, "segment")) goto interrupted;
+
+  /* 9. exclusions */
+  excluded = nm_calloc((size_t)count + 1, 1, err);
+  int64_t *area = nm_calloc((size_t)count + 1, sizeof(int64_t), err);
+  int64_t *inbox = nm_calloc((size_t)count + 1, sizeof(int64_t), err);
+  if (!excluded || !area || !inbox) {
+    free(area);
+    free(inbox);
+    st = err ? err->code : NM_ERR_NOMEM;
+    goto fail;
+  }
+  nm_scalebar sb;
+  memset(&sb, 0, sizeof sb);
+  if (o->exclude_scale_bar) {
+    st = nm_scalebar_detect(px, w, h, &sb, err);
+    if (st) {
+      free(area);
+      free(inbox);
+      goto fail;
+    }
+  }
+  for (int y = 0; y < h; y++)
+    for (int x = 0; x < w; x++) {
+      int32_t l = labels[(size_t)y * w + x];
+      if (!l) continue;
+      area[l]++;
+      if (o->exclude_edge && (x == 0 || y == 0 || x == w - 1 || y == h - 1))
+        excluded[l] = NM_EXCL_EDGE;
+      if (sb.found && x >= sb.box_x && x < sb.box_x + sb.box_w && y >= sb.box_y &&
+          y < sb.box_y + sb.box_h)
+        inbox[l]++;
+    }
+  double amin = o->min_area * M_PI * d * d / 4;
+  if (amin < o->min_area_px) amin = o->min_area_px;
+  for (int l = 1; l <= count; l++) {
+    if (excluded[l]) continue;
+    if (sb.found && inbox[l] * 2 >= area[l]) excluded[l] = NM_EXCL_SCALE_BAR;
+    else if ((double)area[l] < amin) excluded[l] = NM_EXCL_TOO_SMALL;
+  }
+  free(area);
+  free(inbox);
+
+  out->width = w;
+  out->height = h;
+  out->labels = labels;
+  out->count = count;
+  out->excluded = excluded;
+  out->scale_px = d;
+  out->dark_particles = dark;
+  labels = NULL;
+  excluded = NULL;
+  goto cleanup;
+
+interrupted:
+  st = nm_fail(err, NM_ERR_INTERRUPTED, "segment: interrupted");
+fail:
+  if (st == NM_OK) st = NM_ERR_NOMEM;
+cleanup:
+  free(I);
+  free(W.a);
+  free(W.b);
+  free(W.c);
+  free(W.tmp);
+  free(W.m);
+  free(W.m2);
+  free(W.lab);
+  free(labels);
+  free(excluded);
+  return st;
+}

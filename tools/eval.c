@@ -1,0 +1,433 @@
+/*
+** tools/eval.c — segmentation accuracy on the shared data sets (make eval-seg).
+**
+**   eval [-d DATA_DIR] [-s SET] [-v] [key=value ...]
+**
+** For every set folder under DATA_DIR (default ../shared/data) that has a
+** pairs.tsv, segments each image with nm_segment (defaults, or the options
+** given as key=value; a value that is not a number is passed as text) and
+** scores it against the ground truth, following the data README:
+**   - instances: `labels*` kinds use the label values, `binary*` kinds the
+**     8-connected components of the mask; `boxes` reads x0 y0 x1 y1 lines;
+**   - ground-truth particles touching the image border are left out, and so
+**     are detections touching it (the pipeline excludes those as `edge`);
+**     excluded detections (edge, scale_bar, too_small, outlier) are not
+**     detections;
+**   - `*-sparse` kinds: a detection that overlaps no annotated particle is
+**     neither right nor wrong and is left out (local precision);
+**   - au-tetra-prism's overlap/ lens pixels are left out of the IoUs;
+**   - one-to-one matching, greedily from the highest IoU, at IoU >= 0.5
+**     (mask IoU, or box IoU for `boxes`).
+** Prints per set: images, ground truth, detections, true positives,
+** precision, recall, F1, mean IoU of matches, median relative area error of
+** matches, and seconds spent in nm_segment. Pooled over the set's images.
+** A missing DATA_DIR or set prints a note and exits 0 (nothing to score).
+*/
+#include <dirent.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../ext/image.h"
+#include "../ext/label.h"
+#include "../ext/segment.h"
+
+typedef struct match_stats {
+  long gt, pred, tp;
+  double iou_sum;
+  double *area_err;
+  long n_err, cap_err;
+  double seconds;
+  int images;
+} match_stats;
+
+static void push_err(match_stats *s, double e) {
+  if (s->n_err == s->cap_err) {
+    s->cap_err = s->cap_err ? 2 * s->cap_err : 256;
+    s->area_err = realloc(s->area_err, sizeof(double) * (size_t)s->cap_err);
+    if (!s->area_err) {
+      fprintf(stderr, "eval: out of memory\n");
+      exit(2);
+    }
+  }
+  s->area_err[s->n_err++] = e;
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+typedef struct cand {
+  double iou;
+  int g, p;
+} cand;
+
+static int cmp_cand(const void *a, const void *b) {
+  double x = ((const cand *)a)->iou, y = ((const cand *)b)->iou;
+  return x > y ? -1 : x < y;
+}
+
+typedef struct box {
+  double x0, y0, x1, y1;
+} box;
+
+/* Greedy one-to-one matching of the candidate pairs (already IoU >= 0.5). */
+static void greedy(cand *c, int nc, int ng, int np, const double *ga, const double *pa,
+                   match_stats *s, long *tp_out) {
+  qsort(c, (size_t)nc, sizeof *c, cmp_cand);
+  char *gu = calloc((size_t)ng + 1, 1), *pu = calloc((size_t)np + 1, 1);
+  long tp = 0;
+  for (int i = 0; i < nc; i++) {
+    if (gu[c[i].g] || pu[c[i].p]) continue;
+    gu[c[i].g] = pu[c[i].p] = 1;
+    tp++;
+    s->iou_sum += c[i].iou;
+    push_err(s, fabs(pa[c[i].p] - ga[c[i].g]) / ga[c[i].g]);
+  }
+  free(gu);
+  free(pu);
+  *tp_out = tp;
+}
+
+static int cmpu(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* Mask scoring. gt: instance labels 1..ng (0 bg); ignore: pixels left out
+** (may be NULL). pred: labels 1..np with keep[p] != 0 for real detections. */
+static void score_masks(const int32_t *gt, int ng, const uint8_t *ignore,
+                        const int32_t *pred, int np, const uint8_t *keep, int w, int h,
+                        int sparse, match_stats *s, int verbose, const char *name) {
+  size_t n = (size_t)w * h;
+  double *ga = calloc((size_t)ng + 1, sizeof(double));
+  double *pa = calloc((size_t)np + 1, sizeof(double));
+  char *gedge = calloc((size_t)ng + 1, 1), *ptouch = calloc((size_t)np + 1, 1);
+  /* overlap counts: a sorted list of (g,p) keys */
+  uint64_t *keys = malloc(sizeof(uint64_t) * n);
+  size_t nk = 0;
+  for (int y = 0; y < h; y++)
+    for (int x = 0; x < w; x++) {
+      size_t i = (size_t)y * w + x;
+      int g = gt[i], p = pred[i];
+      if (p && !keep[p]) p = 0;
+      if (g && (x == 0 || y == 0 || x == w - 1 || y == h - 1)) gedge[g] = 1;
+      if (p && g) ptouch[p] = 1;
+      if (ignore && ignore[i]) continue;
+      if (g) ga[g]++;
+      if (p) pa[p]++;
+      if (g && p) keys[nk++] = ((uint64_t)g << 32) | (uint32_t)p;
+    }
+  qsort(keys, nk, sizeof *keys, cmpu);
+  cand *c = malloc(sizeof(cand) * (nk + 1));
+  int nc = 0;
+  for (size_t i = 0; i < nk;) {
+    size_t j = i;
+    while (j < nk && keys[j] == keys[i]) j++;
+    int g = (int)(keys[i] >> 32), p = (int)(keys[i] & 0xffffffffu);
+    double inter = (double)(j - i);
+    double iou = inter / (ga[g] + pa[p] - inter);
+    if (iou >= 0.5 && !gedge[g]) c[nc++] = (cand){iou, g, p};
+    i = j;
+  }
+  long gtn = 0, prn = 0, tp = 0;
+  for (int g = 1; g <= ng; g++) gtn += ga[g] > 0 && !gedge[g];
+  /* a detection matched to an edge particle is not counted either way */
+  char *pmatch_edge = calloc((size_t)np + 1, 1);
+  for (size_t i = 0; i < nk;) {
+    size_t j = i;
+    while (j < nk && keys[j] == keys[i]) j++;
+    int g = (int)(keys[i] >> 32), p = (int)(keys[i] & 0xffffffffu);
+    double inter = (double)(j - i);
+    if (gedge[g] && inter / (ga[g] + pa[p] - inter) >= 0.5) pmatch_edge[p] = 1;
+    i = j;
+  }
+  for (int p = 1; p <= np; p++) {
+    if (!keep[p] || pa[p] == 0 || pmatch_edge[p]) continue;
+    if (sparse && !ptouch[p]) continue;
+    prn++;
+  }
+  greedy(c, nc, ng, np, ga, pa, s, &tp);
+  s->gt += gtn;
+  s->pred += prn;
+  s->tp += tp;
+  if (verbose)
+    printf("  %-40s gt %4ld pred %4ld tp %4ld  F1 %.3f\n", name, gtn, prn, tp,
+           gtn + prn ? 2.0 * tp / (gtn + prn) : 1.0);
+  free(ga);
+  free(pa);
+  free(gedge);
+  free(ptouch);
+  free(keys);
+  free(c);
+  free(pmatch_edge);
+}
+
+static void score_boxes(const box *gb, int ng, const int32_t *pred, int np,
+                        const uint8_t *keep, int w, int h, match_stats *s, int verbose,
+                        const char *name) {
+  box *pb = malloc(sizeof(box) * ((size_t)np + 1));
+  for (int p = 0; p <= np; p++) pb[p] = (box){1e9, 1e9, -1e9, -1e9};
+  for (int y = 0; y < h; y++)
+    for (int x = 0; x < w; x++) {
+      int p = pred[(size_t)y * w + x];
+      if (!p || !keep[p]) continue;
+      if (x < pb[p].x0) pb[p].x0 = x;
+      if (y < pb[p].y0) pb[p].y0 = y;
+      if (x + 1 > pb[p].x1) pb[p].x1 = x + 1;
+      if (y + 1 > pb[p].y1) pb[p].y1 = y + 1;
+    }
+  double *ga = calloc((size_t)ng + 1, sizeof(double));
+  double *pa = calloc((size_t)np + 1, sizeof(double));
+  char *gskip = calloc((size_t)ng + 1, 1), *pskip = calloc((size_t)np + 1, 1);
+  long gtn = 0, prn = 0;
+  for (int g = 1; g <= ng; g++) {
+    const box *b = &gb[g];
+    ga[g] = (b->x1 - b->x0) * (b->y1 - b->y0);
+    gskip[g] = b->x0 < 1 || b->y0 < 1 || b->x1 > w - 1 || b->y1 > h - 1;
+    gtn += !gskip[g];
+  }
+  for (int p = 1; p <= np; p++) {
+    const box *b = &pb[p];
+    if (!keep[p] || b->x1 < 0) {
+      pskip[p] = 1;
+      continue;
+    }
+    pa[p] = (b->x1 - b->x0) * (b->y1 - b->y0);
+    pskip[p] = b->x0 < 1 || b->y0 < 1 || b->x1 > w - 1 || b->y1 > h - 1;
+    prn += !pskip[p];
+  }
+  int cap = 1024, nc = 0;
+  cand *c = malloc(sizeof(cand) * (size_t)cap);
+  for (int g = 1; g <= ng; g++) {
+    if (gskip[g]) continue;
+    for (int p = 1; p <= np; p++) {
+      if (pskip[p]) continue;
+      double ix = fmin(gb[g].x1, pb[p].x1) - fmax(gb[g].x0, pb[p].x0);
+      double iy = fmin(gb[g].y1, pb[p].y1) - fmax(gb[g].y0, pb[p].y0);
+      if (ix <= 0 || iy <= 0) continue;
+      double inter = ix * iy, iou = inter / (ga[g] + pa[p] - inter);
+      if (iou < 0.5) continue;
+      if (nc == cap) c = realloc(c, sizeof(cand) * (size_t)(cap *= 2));
+      c[nc++] = (cand){iou, g, p};
+    }
+  }
+  long tp = 0;
+  greedy(c, nc, ng, np, ga, pa, s, &tp);
+  s->gt += gtn;
+  s->pred += prn;
+  s->tp += tp;
+  if (verbose)
+    printf("  %-40s gt %4ld pred %4ld tp %4ld  F1 %.3f\n", name, gtn, prn, tp,
+           gtn + prn ? 2.0 * tp / (gtn + prn) : 1.0);
+  free(pb);
+  free(ga);
+  free(pa);
+  free(gskip);
+  free(pskip);
+  free(c);
+}
+
+static box *read_boxes(const char *path, int *count) {
+  FILE *f = fopen(path, "r");
+  if (!f) return NULL;
+  int cap = 256, n = 0;
+  box *b = malloc(sizeof(box) * (size_t)cap);
+  double x0, y0, x1, y1;
+  while (fscanf(f, "%lf %lf %lf %lf", &x0, &y0, &x1, &y1) == 4) {
+    if (n + 2 >= cap) b = realloc(b, sizeof(box) * (size_t)(cap *= 2));
+    b[++n] = (box){x0, y0, x1, y1};
+  }
+  fclose(f);
+  *count = n;
+  return b;
+}
+
+static int apply_opts(nm_segment_opts *o, int argc, char **argv, int first) {
+  for (int i = first; i < argc; i++) {
+    char key[128];
+    const char *eq = strchr(argv[i], '=');
+    if (!eq || eq - argv[i] >= (long)sizeof key) {
+      fprintf(stderr, "eval: expected key=value, got '%s'\n", argv[i]);
+      return 1;
+    }
+    memcpy(key, argv[i], (size_t)(eq - argv[i]));
+    key[eq - argv[i]] = 0;
+    char *end;
+    double v = strtod(eq + 1, &end);
+    nm_error err;
+    nm_error_clear(&err);
+    nm_status st;
+    if (!strcmp(eq + 1, "true")) st = nm_segment_opts_set(o, key, 1, NULL, &err);
+    else if (!strcmp(eq + 1, "false")) st = nm_segment_opts_set(o, key, 0, NULL, &err);
+    else if (*end == 0 && end != eq + 1) st = nm_segment_opts_set(o, key, v, NULL, &err);
+    else st = nm_segment_opts_set(o, key, NAN, eq + 1, &err);
+    if (st) {
+      fprintf(stderr, "eval: %s\n", err.msg);
+      return 1;
+    }
+  }
+  return 0;
+}
+
+static void eval_set(const char *root, const char *set, const nm_segment_opts *o,
+                     int verbose) {
+  char path[4096], line[4096];
+  snprintf(path, sizeof path, "%s/%s/pairs.tsv", root, set);
+  FILE *f = fopen(path, "r");
+  if (!f) return;
+  match_stats s;
+  memset(&s, 0, sizeof s);
+  int is_boxes = 0, is_sparse = 0, dark = 0;
+  double scale_sum = 0;
+  if (verbose) printf("%s\n", set);
+  while (fgets(line, sizeof line, f)) {
+    char img[1024], gtp[1024], kind[64];
+    if (sscanf(line, "%1023s %1023s %63s", img, gtp, kind) != 3) continue;
+    is_boxes = !strcmp(kind, "boxes");
+    is_sparse = strstr(kind, "sparse") != NULL;
+    int is_labels = !strncmp(kind, "labels", 6);
+    nm_read_opts ro;
+    nm_read_opts_default(&ro);
+    nm_image im, gi;
+    memset(&gi, 0, sizeof gi);
+    nm_error err;
+    nm_error_clear(&err);
+    snprintf(path, sizeof path, "%s/%s/%s", root, set, img);
+    if (nm_image_read_file(path, &ro, &im, &err)) {
+      fprintf(stderr, "eval: %s\n", err.msg);
+      continue;
+    }
+    nm_segmentation seg;
+    double t0 = now();
+    nm_status st = nm_segment(im.px, im.width, im.height, o, NULL, &seg, &err);
+    s.seconds += now() - t0;
+    if (st) {
+      fprintf(stderr, "eval: %s: %s\n", img, err.msg);
+      nm_image_free(&im);
+      continue;
+    }
+    s.images++;
+    dark += seg.dark_particles;
+    scale_sum += seg.scale_px;
+    int w = im.width, h = im.height;
+    size_t n = (size_t)w * h;
+    uint8_t *keep = calloc((size_t)seg.count + 1, 1);
+    for (int l = 1; l <= seg.count; l++) keep[l] = seg.excluded[l] == NM_EXCL_NONE;
+    char name[1100];
+    snprintf(name, sizeof name, "%s (d=%.0f %s)", img, seg.scale_px,
+             seg.dark_particles ? "dark" : "bright");
+    snprintf(path, sizeof path, "%s/%s/%s", root, set, gtp);
+    if (is_boxes) {
+      int ng = 0;
+      box *gb = read_boxes(path, &ng);
+      if (gb) {
+        score_boxes(gb, ng, seg.labels, seg.count, keep, w, h, &s, verbose, name);
+        free(gb);
+      } else {
+        fprintf(stderr, "eval: cannot read %s\n", path);
+      }
+    } else if (nm_image_read_file(path, &ro, &gi, &err) == NM_OK && gi.width == w &&
+               gi.height == h) {
+      int32_t *gl = malloc(sizeof(int32_t) * n);
+      int ng = 0;
+      if (is_labels) {
+        for (size_t i = 0; i < n; i++) {
+          gl[i] = (int32_t)gi.px[i];
+          if (gl[i] > ng) ng = gl[i];
+        }
+      } else {
+        uint8_t *m = malloc(n);
+        for (size_t i = 0; i < n; i++) m[i] = gi.px[i] > 0;
+        nm_label(m, w, h, 1, gl, &ng, &err);
+        free(m);
+      }
+      uint8_t *ignore = NULL;
+      char ov[4096];
+      snprintf(ov, sizeof ov, "%s/%s/overlap/%s", root, set, strrchr(gtp, '/') ? strrchr(gtp, '/') + 1 : gtp);
+      nm_image oi;
+      nm_error e2;
+      if (nm_image_read_file(ov, &ro, &oi, &e2) == NM_OK) {
+        if (oi.width == w && oi.height == h) {
+          ignore = malloc(n);
+          for (size_t i = 0; i < n; i++) ignore[i] = oi.px[i] > 0;
+        }
+        nm_image_free(&oi);
+      }
+      score_masks(gl, ng, ignore, seg.labels, seg.count, keep, w, h, is_sparse, &s, verbose,
+                  name);
+      free(ignore);
+      free(gl);
+    } else {
+      fprintf(stderr, "eval: cannot use ground truth %s\n", path);
+    }
+    nm_image_free(&gi);
+    free(keep);
+    nm_segmentation_free(&seg);
+    nm_image_free(&im);
+  }
+  fclose(f);
+  if (!s.images) return;
+  double prec = s.pred ? (double)s.tp / s.pred : 0, rec = s.gt ? (double)s.tp / s.gt : 0;
+  double f1 = s.gt + s.pred ? 2.0 * s.tp / (s.gt + s.pred) : 0;
+  double med = NAN;
+  if (s.n_err) {
+    qsort(s.area_err, (size_t)s.n_err, sizeof(double), cmp_double);
+    med = s.n_err % 2 ? s.area_err[s.n_err / 2]
+                      : 0.5 * (s.area_err[s.n_err / 2 - 1] + s.area_err[s.n_err / 2]);
+  }
+  printf("| %-17s | %3d | %5ld | %5ld | %5ld | %.3f | %.3f | **%.3f** | %.3f | %5.1f %% | %3d/%d | %6.2f |\n",
+         set, s.images, s.gt, s.pred, s.tp, prec, rec, f1, s.tp ? s.iou_sum / s.tp : 0,
+         100 * med, dark, s.images, s.seconds);
+  (void)is_sparse;
+  (void)scale_sum;
+  fflush(stdout);
+  free(s.area_err);
+}
+
+static int cmp_str(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int main(int argc, char **argv) {
+  const char *root = "../shared/data", *only = NULL;
+  int verbose = 0, i = 1;
+  for (; i < argc; i++) {
+    if (!strcmp(argv[i], "-d") && i + 1 < argc) root = argv[++i];
+    else if (!strcmp(argv[i], "-s") && i + 1 < argc) only = argv[++i];
+    else if (!strcmp(argv[i], "-v")) verbose = 1;
+    else break;
+  }
+  nm_segment_opts *o = nm_segment_opts_new();
+  if (!o || apply_opts(o, argc, argv, i)) return 2;
+  DIR *dir = opendir(root);
+  if (!dir) {
+    printf("eval-seg: %s not found, nothing to score\n", root);
+    nm_segment_opts_free(o);
+    return 0;
+  }
+  char *names[256];
+  int nn = 0;
+  struct dirent *de;
+  while ((de = readdir(dir)) && nn < 256)
+    if (de->d_name[0] != '.') names[nn++] = strdup(de->d_name);
+  closedir(dir);
+  qsort(names, (size_t)nn, sizeof *names, cmp_str);
+  printf("| set | images | gt | pred | tp | precision | recall | F1 | mean IoU | median area err | dark particles | seconds |\n");
+  printf("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
+  for (int k = 0; k < nn; k++) {
+    if (!only || !strcmp(only, names[k])) eval_set(root, names[k], o, verbose);
+    free(names[k]);
+  }
+  nm_segment_opts_free(o);
+  return 0;
+}

@@ -50,7 +50,8 @@
 typedef struct tiff_mem {
   const uint8_t *buf;
   uint64_t n, pos;
-  char msg[200]; /* first libtiff error, for our message */
+  const char *name; /* libtiff prefixes messages with it: we strip it */
+  char msg[200];    /* first libtiff error, for our message */
 } tiff_mem;
 
 static tmsize_t mem_read(thandle_t h, void *out, tmsize_t len) {
@@ -107,7 +108,15 @@ static int on_tiff_error(TIFF *tif, void *user, const char *module, const char *
   (void)tif;
   (void)module;
   tiff_mem *m = user;
-  if (m && !m->msg[0]) vsnprintf(m->msg, sizeof m->msg, fmt, ap);
+  if (m && !m->msg[0]) {
+    char text[sizeof m->msg];
+    vsnprintf(text, sizeof text, fmt, ap);
+    const char *t = text;
+    size_t k = m->name ? strlen(m->name) : 0;
+    if (k && strncmp(t, m->name, k) == 0 && t[k] == ':') t += k + 1;
+    while (*t == ' ') t++;
+    snprintf(m->msg, sizeof m->msg, "%s", t);
+  }
   return 1;
 }
 
@@ -209,7 +218,7 @@ static int xml_value(const char *text, const char *from_tag, const char *tag, ch
 ** pointer to an array of its type. Returns 0 when absent. */
 static int get_private(TIFF *t, uint32_t tag, TIFFDataType *type, uint32_t *count,
                        const void **data) {
-  const TIFFField *f = TIFFFieldWithTag(t, tag);
+  const TIFFField *f = TIFFFindField(t, tag, TIFF_ANY); /* silent when absent */
   if (!f || !TIFFFieldPassCount(f)) return 0;
   const void *p = NULL;
   if (TIFFFieldSetGetCountSize(f) == 2) {
@@ -828,11 +837,37 @@ static nm_status read_pixels(TIFF *t, const nm_source *src, const page_info *pi,
   return NM_OK;
 }
 
+
+/* Width and height from the first IFD of a classic TIFF, bounds-checked; used
+** only to explain why libtiff refused a file (it rejects 0x0 at open). */
+static int first_ifd_dims(const uint8_t *b, size_t n, uint32_t *w, uint32_t *h) {
+  if (n < 8 || (memcmp(b, "II*", 4) != 0 && memcmp(b, "MM\0*", 4) != 0)) return 0;
+  int be = b[0] == 'M';
+#define RD16(p) (be ? (uint32_t)((p)[0] << 8 | (p)[1]) : (uint32_t)((p)[1] << 8 | (p)[0]))
+#define RD32(p) (be ? ((uint32_t)(p)[0] << 24 | (uint32_t)(p)[1] << 16 | (uint32_t)(p)[2] << 8 | (p)[3]) \
+                    : ((uint32_t)(p)[3] << 24 | (uint32_t)(p)[2] << 16 | (uint32_t)(p)[1] << 8 | (p)[0]))
+  uint64_t off = RD32(b + 4);
+  if (off + 2 > n) return 0;
+  uint32_t count = RD16(b + off);
+  int found = 0;
+  for (uint32_t i = 0; i < count; i++) {
+    uint64_t e = off + 2 + 12 * (uint64_t)i;
+    if (e + 12 > n) break;
+    uint32_t tag = RD16(b + e), type = RD16(b + e + 2);
+    uint32_t v = type == 3 ? RD16(b + e + 8) : RD32(b + e + 8);
+    if (tag == 256) *w = v, found |= 1;
+    if (tag == 257) *h = v, found |= 2;
+  }
+#undef RD16
+#undef RD32
+  return found == 3;
+}
+
 /* ---- entry point ---- */
 
 nm_status nm_read_tiff(const nm_source *src, const nm_read_opts *opts, nm_image *out,
                        nm_error *err) {
-  tiff_mem mem = {src->buf, src->n, 0, ""};
+  tiff_mem mem = {src->buf, src->n, 0, src->name, ""};
   TIFFOpenOptions *topts = TIFFOpenOptionsAlloc();
   if (!topts) return nm_fail(err, NM_ERR_NOMEM, "%s: out of memory", src->name);
   TIFFOpenOptionsSetErrorHandlerExtR(topts, on_tiff_error, &mem);
@@ -845,9 +880,13 @@ nm_status nm_read_tiff(const nm_source *src, const nm_read_opts *opts, nm_image 
   TIFF *t = TIFFClientOpenExt(src->name, "rm", (thandle_t)&mem, mem_read, mem_write, mem_seek,
                               mem_close, mem_size, mem_map, mem_unmap, topts);
   TIFFOpenOptionsFree(topts);
+  uint32_t w0 = 1, h0 = 1;
+  if (!t && first_ifd_dims(src->buf, src->n, &w0, &h0) && (w0 == 0 || h0 == 0))
+    return nm_fail(err, NM_ERR_FORMAT, "%s: image has zero width or height (%ux%u)", src->name,
+                   (unsigned)w0, (unsigned)h0);
   if (!t)
-    return nm_fail(err, NM_ERR_FORMAT, "%s: not a readable TIFF%s%s", src->name,
-                   mem.msg[0] ? ": " : "", mem.msg);
+    return nm_fail(err, NM_ERR_FORMAT, "%s: not a readable TIFF (libtiff: %s)", src->name,
+                   mem.msg[0] ? mem.msg : "cannot open");
   snprintf(out->format, sizeof out->format, "tiff");
   nm_status st = NM_OK;
   int pages = TIFFNumberOfDirectories(t);
@@ -895,6 +934,7 @@ nm_status nm_read_tiff(const nm_source *src, const nm_read_opts *opts, nm_image 
     TIFFGetField(t, TIFFTAG_PHOTOMETRIC, &photometric);
     if (photometric == PHOTOMETRIC_YCBCR) TIFFSetField(t, TIFFTAG_JPEGCOLORMODE, JPEGCOLORMODE_RGB);
   }
+  mem.msg[0] = 0; /* only errors of the pixel decoding from here */
   if (!opts->header_only) st = read_pixels(t, src, &pi, &mem, out, err);
 done:
   TIFFClose(t);

@@ -518,7 +518,49 @@ static void test_emd(void) {
   free(b.p);
 }
 
+/* ---- TIFF with a cyclic IFD chain (the one format whose tag tree has links) ---- */
+
+static void tiff_ifd(buf *b, uint32_t next, uint32_t strip) {
+  static const uint16_t tags[][2] = {{256, 3}, {257, 3}, {258, 3}, {259, 3}, {262, 3},
+                                     {273, 4}, {277, 3}, {278, 3}, {279, 4}};
+  uint32_t values[] = {2, 2, 8, 1, 1, strip, 1, 2, 4};
+  put_uint(b, 9, 2, 1);
+  for (int i = 0; i < 9; i++) {
+    put_uint(b, tags[i][0], 2, 1);
+    put_uint(b, tags[i][1], 2, 1);
+    put_uint(b, 1, 4, 1);
+    put_uint(b, values[i], 4, 1); /* SHORT values sit in the low bytes (little-endian) */
+  }
+  put_uint(b, next, 4, 1);
+}
+
+static void test_tiff_cycle(void) {
+  /* Header, IFD A at 8 (-> B), IFD B at 122 (-> A), pixels at 236. */
+  for (int self = 0; self < 2; self++) {
+    buf b = {0};
+    put(&b, "II*\0", 4);
+    put_uint(&b, 8, 4, 1);
+    tiff_ifd(&b, self ? 8 : 122, 236);
+    tiff_ifd(&b, 8, 236);
+    put(&b, "\x01\x02\x03\x04", 4);
+    nm_read_opts opts;
+    nm_read_opts_default(&opts);
+    nm_image im;
+    nm_error err = {0};
+    nm_status s = nm_image_read_memory(b.p, b.n, "cyclic.tif", &opts, &im, &err);
+    /* libtiff cuts the loop: the chain has 1 (self loop) or 2 distinct pages. */
+    CHECK_OK(s, err);
+    if (s == NM_OK) {
+      CHECK(im.frames == (self ? 1 : 2));
+      CHECK(im.px && im.px[0] == 1 && im.px[3] == 4);
+      nm_image_free(&im);
+    }
+    free(b.p);
+  }
+}
+
 int main(void) {
+  test_tiff_cycle();
   test_dm(0);
   test_dm(1);
   test_ser(0x210);

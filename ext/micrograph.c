@@ -13,6 +13,10 @@
 /* Pixels whose x and y sizes differ by less than this (relative) are square:
 ** files store the same number twice with rounding noise. */
 #define SQUARE_TOLERANCE 1e-6
+/* Pixels more elongated than this are not a micrograph of particles (a
+** spectrum line, a z-stack axis): resampling would blow the image up, so the
+** nm size is left unknown instead. */
+#define MAX_PIXEL_ASPECT 16.0
 
 void nm_micrograph_opts_default(nm_micrograph_opts *opts) {
   memset(opts, 0, sizeof *opts);
@@ -152,12 +156,26 @@ static nm_status make_square(nm_micrograph *m, const nm_micrograph_opts *o, cons
   return NM_OK;
 }
 
+/* Clips a box to w x h; an empty result has zero size. */
+static void clip_box(int *x, int *y, int *bw, int *bh, int w, int h) {
+  int x0 = *x < 0 ? 0 : *x, y0 = *y < 0 ? 0 : *y;
+  int x1 = *x + *bw > w ? w : *x + *bw, y1 = *y + *bh > h ? h : *y + *bh;
+  if (x1 <= x0 || y1 <= y0) {
+    *x = *y = *bw = *bh = 0;
+    return;
+  }
+  *x = x0, *y = y0, *bw = x1 - x0, *bh = y1 - y0;
+}
+
+/* A vendor data bar often holds the only scale bar: the reader sees the
+** uncropped rows (the cropped image is a prefix of the same buffer), and the
+** bar's boxes are then clipped to the cropped image. */
 static nm_status try_scale_bar(nm_micrograph *m, const char *path, const void *buf, size_t n,
                                const nm_micrograph_opts *o, nm_error *err) {
   nm_image *img = &m->img;
   nm_image full = {0};
   const float *px = img->px;
-  int w = img->width, h = img->height;
+  int w = img->width, h = img->height + m->databar_rows;
   if (!px) {
     /* Header-only caller: the bar needs the pixels, read them just for it. */
     nm_read_opts ro;
@@ -167,7 +185,6 @@ static nm_status try_scale_bar(nm_micrograph *m, const char *path, const void *b
     nm_status st = read_image(path, buf, n, &ro, &full, err);
     if (st != NM_OK) return st;
     px = full.px;
-    if (m->databar_rows > 0 && m->databar_rows < full.height) full.height -= m->databar_rows;
     w = full.width;
     h = full.height;
   }
@@ -180,6 +197,10 @@ static nm_status try_scale_bar(nm_micrograph *m, const char *path, const void *b
     if (err) *err = sberr;
     return st;
   }
+  clip_box(&m->scalebar.box_x, &m->scalebar.box_y, &m->scalebar.box_w, &m->scalebar.box_h,
+           img->width, img->height);
+  clip_box(&m->scalebar.bar_x, &m->scalebar.bar_y, &m->scalebar.bar_w, &m->scalebar.bar_h,
+           img->width, img->height);
   char file_reason[160];
   snprintf(file_reason, sizeof file_reason, "%s", img->calib.reason);
   if (st == NM_OK && m->scalebar.found && isfinite(m->scalebar.nm_per_px) &&
@@ -254,7 +275,17 @@ nm_status nm_micrograph_open(const char *path, const void *buf, size_t n,
     add_note(out, "nm_per_px given by the user%s", was);
   } else if (nm_calib_known(&img->calib)) {
     double sx = img->calib.nm_per_px_x, sy = img->calib.nm_per_px_y;
-    if (fabs(sx - sy) > SQUARE_TOLERANCE * (sx > sy ? sx : sy)) {
+    double big = sx > sy ? sx : sy, small = sx > sy ? sy : sx;
+    if (big / small > MAX_PIXEL_ASPECT) {
+      char why[160];
+      snprintf(why, sizeof why,
+               "pixels of %.6g x %.6g nm are more than %g:1 from square; no nm size used", sx, sy,
+               MAX_PIXEL_ASPECT);
+      nm_calib was = img->calib;
+      nm_calib_unknown(&img->calib, why);
+      img->calib.databar_rows = was.databar_rows;
+      memcpy(img->calib.source, was.source, sizeof was.source); /* who gave the sizes */
+    } else if (fabs(sx - sy) > SQUARE_TOLERANCE * big) {
       st = make_square(out, &eff, name, err);
       if (st != NM_OK) {
         nm_micrograph_free(out);

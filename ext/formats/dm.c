@@ -31,7 +31,7 @@
 
 #define DM_MAX_DEPTH 64
 #define DM_MAX_INFO 4096          /* type-descriptor words of one tag */
-#define DM_MAX_NODES (1u << 22)   /* tags in one file */
+#define DM_MAX_NODES (1u << 20)   /* tags in one file (real files have a few thousand) */
 
 enum { DM_GROUP = 20, DM_DATA = 21 };
 enum { DM_STRUCT = 15, DM_STRING = 18, DM_ARRAY = 20 };

@@ -35,14 +35,14 @@
 static pthread_mutex_t h5_lock = PTHREAD_MUTEX_INITIALIZER;
 
 typedef struct emd_job {
-  hid_t fapl, file, images, data, type, space, mspace, meta, meta_space, meta_mspace, dcpl;
+  hid_t fapl, file, images, group, data, type, space, mspace, meta, meta_space, meta_mspace, dcpl;
   char *json;
   cJSON *root;
 } emd_job;
 
 static void job_close(emd_job *j) {
   hid_t *ids[] = {&j->meta_mspace, &j->meta_space, &j->meta, &j->mspace, &j->space,
-                  &j->type, &j->dcpl, &j->data, &j->images, &j->file, &j->fapl};
+                  &j->type, &j->dcpl, &j->data, &j->group, &j->images, &j->file, &j->fapl};
   if (j->meta_mspace >= 0) H5Sclose(j->meta_mspace);
   if (j->meta_space >= 0) H5Sclose(j->meta_space);
   if (j->meta >= 0) H5Dclose(j->meta);
@@ -51,6 +51,7 @@ static void job_close(emd_job *j) {
   if (j->type >= 0) H5Tclose(j->type);
   if (j->dcpl >= 0) H5Pclose(j->dcpl);
   if (j->data >= 0) H5Dclose(j->data);
+  if (j->group >= 0) H5Gclose(j->group);
   if (j->images >= 0) H5Gclose(j->images);
   if (j->file >= 0) H5Fclose(j->file);
   if (j->fapl >= 0) H5Pclose(j->fapl);
@@ -61,12 +62,39 @@ static void job_close(emd_job *j) {
   j->json = NULL;
 }
 
-/* Opens the first /Data/Image/<name>/Data dataset; sets group_name. */
+/* 1 when loc has a hard link `name`. Soft and external links are not
+** followed: an external link would make libhdf5 open another file on disk. */
+static int hard_link(hid_t loc, const char *name) {
+  H5L_info_t info;
+  return H5Lexists(loc, name, H5P_DEFAULT) > 0 &&
+         H5Lget_info(loc, name, &info, H5P_DEFAULT) >= 0 && info.type == H5L_TYPE_HARD;
+}
+
+/* Opens dataset `name` in `loc` when its bytes live in this file: no external
+** raw-data files and no virtual (multi-file) layout, so a crafted EMD cannot
+** read other files' bytes into the image. */
+static hid_t open_local_dataset(hid_t loc, const char *name) {
+  if (!hard_link(loc, name)) return H5I_INVALID_HID;
+  hid_t d = H5Dopen2(loc, name, H5P_DEFAULT);
+  if (d < 0) return H5I_INVALID_HID;
+  hid_t dcpl = H5Dget_create_plist(d);
+  int ok = dcpl >= 0 && H5Pget_external_count(dcpl) == 0 &&
+           H5Pget_layout(dcpl) != H5D_VIRTUAL && H5Pget_layout(dcpl) >= 0;
+  if (dcpl >= 0) H5Pclose(dcpl);
+  if (!ok) {
+    H5Dclose(d);
+    return H5I_INVALID_HID;
+  }
+  return d;
+}
+
+/* Opens the first /Data/Image/<name> group holding a Data dataset. */
 static int open_first_image(emd_job *j, char *group_name, size_t cap) {
-  if (H5Lexists(j->file, "/Data", H5P_DEFAULT) <= 0 ||
-      H5Lexists(j->file, "/Data/Image", H5P_DEFAULT) <= 0)
-    return -1;
-  j->images = H5Gopen2(j->file, "/Data/Image", H5P_DEFAULT);
+  if (!hard_link(j->file, "/Data")) return -1;
+  hid_t data_group = H5Gopen2(j->file, "/Data", H5P_DEFAULT);
+  if (data_group < 0) return -1;
+  if (hard_link(data_group, "Image")) j->images = H5Gopen2(data_group, "Image", H5P_DEFAULT);
+  H5Gclose(data_group);
   if (j->images < 0) return -1;
   H5G_info_t info;
   if (H5Gget_info(j->images, &info) < 0) return -1;
@@ -74,14 +102,17 @@ static int open_first_image(emd_job *j, char *group_name, size_t cap) {
   for (hsize_t i = 0; i < n; i++) {
     ssize_t len = H5Lget_name_by_idx(j->images, ".", H5_INDEX_NAME, H5_ITER_INC, i, group_name,
                                      cap, H5P_DEFAULT);
-    if (len <= 0 || (size_t)len >= cap) continue;
-    char path[300];
-    snprintf(path, sizeof path, "%s/Data", group_name);
-    if (H5Lexists(j->images, group_name, H5P_DEFAULT) <= 0 ||
-        H5Lexists(j->images, path, H5P_DEFAULT) <= 0)
+    if (len <= 0 || (size_t)len >= cap || !hard_link(j->images, group_name)) continue;
+    H5O_info_t oinfo;
+    if (H5Oget_info_by_name(j->images, group_name, &oinfo, H5P_DEFAULT) < 0 ||
+        oinfo.type != H5O_TYPE_GROUP)
       continue;
-    j->data = H5Dopen2(j->images, path, H5P_DEFAULT);
+    j->group = H5Gopen2(j->images, group_name, H5P_DEFAULT);
+    if (j->group < 0) continue;
+    j->data = open_local_dataset(j->group, "Data");
     if (j->data >= 0) return 0;
+    H5Gclose(j->group);
+    j->group = H5I_INVALID_HID;
   }
   return -1;
 }
@@ -105,11 +136,8 @@ static const char *json_string(const cJSON *obj, const char *key) {
 
 /* Reads the metadata JSON of `frame` (or of column 0 when it has fewer
 ** columns) and sets the calibration; leaves it unknown with a reason otherwise. */
-static void calibrate(emd_job *j, const char *group, int frame, nm_calib *c) {
-  char path[300];
-  snprintf(path, sizeof path, "%s/Metadata", group);
-  if (H5Lexists(j->images, path, H5P_DEFAULT) <= 0 ||
-      (j->meta = H5Dopen2(j->images, path, H5P_DEFAULT)) < 0) {
+static void calibrate(emd_job *j, int frame, nm_calib *c) {
+  if ((j->meta = open_local_dataset(j->group, "Metadata")) < 0) {
     nm_calib_unknown(c, "EMD image has no Metadata dataset");
     return;
   }
@@ -218,7 +246,7 @@ static nm_status read_locked(const nm_source *src, const nm_read_opts *opts, nm_
       return nm_fail(err, NM_ERR_TOOBIG, "%s: EMD chunk of %llu samples is over the pixel cap",
                      name, (unsigned long long)cells);
   }
-  calibrate(j, group, opts->frame, &out->calib);
+  calibrate(j, opts->frame, &out->calib);
   if (opts->header_only) return NM_OK;
 
   hsize_t start[3] = {0, 0, (hsize_t)opts->frame}, count[3] = {rows, cols, 1};
@@ -237,7 +265,7 @@ nm_status nm_read_emd(const nm_source *src, const nm_read_opts *opts, nm_image *
                       nm_error *err) {
   emd_job j;
   memset(&j, 0, sizeof j);
-  j.fapl = j.file = j.images = j.data = j.type = j.space = j.mspace = j.meta = j.meta_space =
+  j.fapl = j.file = j.images = j.group = j.data = j.type = j.space = j.mspace = j.meta = j.meta_space =
       j.meta_mspace = j.dcpl = H5I_INVALID_HID;
   pthread_mutex_lock(&h5_lock);
   nm_status s = read_locked(src, opts, out, err, &j);

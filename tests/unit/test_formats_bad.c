@@ -423,7 +423,9 @@ static void test_mrc(void) {
 
 /* ---- Velox EMD (HDF5 built in memory with libhdf5) ---- */
 
-typedef enum { EMD_GOOD, EMD_NO_IMAGE, EMD_1D, EMD_HUGE, EMD_BAD_JSON, EMD_NO_META } emd_kind;
+typedef enum {
+  EMD_GOOD, EMD_NO_IMAGE, EMD_1D, EMD_HUGE, EMD_BAD_JSON, EMD_NO_META, EMD_EXT_LINK, EMD_EXT_FILE
+} emd_kind;
 
 static buf make_emd(emd_kind kind) {
   H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
@@ -438,8 +440,14 @@ static buf make_emd(emd_kind kind) {
   if (kind == EMD_HUGE) dims[0] = dims[1] = 100000;
   int rank = kind == EMD_1D ? 1 : 3;
   hid_t space = H5Screate_simple(rank, dims, NULL);
-  hid_t d = H5Dcreate2(g3, "Data", H5T_STD_U16LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-  if (kind != EMD_HUGE) {
+  hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+  /* Raw data in another file: the reader must not follow it. */
+  if (kind == EMD_EXT_FILE) H5Pset_external(dcpl, "/etc/hostname", 0, 12);
+  hid_t d = kind == EMD_EXT_LINK
+                ? H5Lcreate_external("/etc/hostname", "/x", g3, "Data", H5P_DEFAULT, H5P_DEFAULT)
+                : H5Dcreate2(g3, "Data", H5T_STD_U16LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+  H5Pclose(dcpl);
+  if (kind != EMD_HUGE && kind != EMD_EXT_LINK && kind != EMD_EXT_FILE) {
     uint16_t px[6] = {1, 2, 3, 4, 5, 6};
     H5Dwrite(d, H5T_NATIVE_UINT16, H5S_ALL, H5S_ALL, H5P_DEFAULT, px);
   }
@@ -457,7 +465,7 @@ static buf make_emd(emd_kind kind) {
     H5Dclose(md);
     H5Sclose(ms);
   }
-  H5Dclose(d);
+  if (kind != EMD_EXT_LINK) H5Dclose(d);
   H5Sclose(space);
   H5Gclose(g3);
   H5Gclose(g2);
@@ -504,6 +512,13 @@ static void test_emd(void) {
   free(b.p);
   b = make_emd(EMD_HUGE);
   expect_error(&b, b.n, name, &opts, NM_ERR_TOOBIG, "cap");
+  free(b.p);
+
+  b = make_emd(EMD_EXT_LINK); /* an external link must not open another file */
+  expect_error(&b, b.n, name, &opts, NM_ERR_FORMAT, "no image");
+  free(b.p);
+  b = make_emd(EMD_EXT_FILE); /* nor may external raw data read another file's bytes */
+  expect_error(&b, b.n, name, &opts, NM_ERR_FORMAT, "no image");
   free(b.p);
 
   b = make_emd(EMD_BAD_JSON); /* pixels fine, metadata broken: image without a size */

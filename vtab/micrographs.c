@@ -106,7 +106,8 @@ static int has_wildcard(const char *s) { return strpbrk(s, "*?[") != NULL; }
 
 /* A directory: its image files, sorted. A pattern: its matches; with a
 ** wildcard only image files are kept (a README beside the TIFFs is not a
-** micrograph), a pattern naming one file keeps it whatever its name. */
+** micrograph), a pattern naming one file keeps it whatever its name, and
+** even when it does not exist (its row then carries the error). */
 static int expand(mg_cursor *c, const char *pattern, char **errmsg) {
   size_t cap = 0;
   int rc = SQLITE_OK;
@@ -138,7 +139,10 @@ static int expand(mg_cursor *c, const char *pattern, char **errmsg) {
   int gr = glob(pattern, 0, NULL, &g);
   if (gr == GLOB_NOMATCH) {
     globfree(&g);
-    return SQLITE_OK;
+    /* A path named exactly that is missing is a row with the error (a typo
+    ** must not look like an empty directory); a wildcard matching nothing
+    ** is no rows. */
+    return has_wildcard(pattern) ? SQLITE_OK : push_path(c, &cap, pattern);
   }
   if (gr != 0) {
     globfree(&g);

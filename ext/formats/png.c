@@ -81,6 +81,10 @@ nm_status nm_read_png(const nm_source *src, const nm_read_opts *opts, nm_image *
   }
   if (setjmp(png_jmpbuf(job.png))) {
     job_free(&job);
+    /* libpng rejects a 0-pixel IHDR as "invalid": say what is wrong. */
+    if (src->n >= 24 && !memcmp(src->buf + 12, "IHDR", 4) &&
+        (!memcmp(src->buf + 16, "\0\0\0\0", 4) || !memcmp(src->buf + 20, "\0\0\0\0", 4)))
+      return nm_fail(err, NM_ERR_FORMAT, "%s: image has zero width or height", src->name);
     return nm_fail(err, NM_ERR_FORMAT, "%s: bad PNG: %s", src->name,
                    failure.msg[0] ? failure.msg : "decode error");
   }

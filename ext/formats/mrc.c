@@ -117,11 +117,12 @@ nm_status nm_read_mrc(const nm_source *src, const nm_read_opts *opts, nm_image *
   if (opts->frame >= h.nz)
     return nm_fail(err, NM_ERR_ARG, "%s: frame %d requested but the file has %d frame(s)", name,
                    opts->frame, h.nz);
-  uint64_t size = (uint64_t)nm_sample_size(kind);
-  uint64_t plane = count * size; /* < 2^31 * 2^31 * 8: no overflow */
-  uint64_t data = (uint64_t)MRC_HEADER + (uint64_t)h.nsymbt;
-  uint64_t at = data + plane * (uint64_t)opts->frame;
-  if (!nm_span_ok(src->n, at, plane))
+  uint64_t size = (uint64_t)nm_sample_size(kind), plane = 0, skip = 0;
+  uint64_t data = (uint64_t)MRC_HEADER + (uint64_t)h.nsymbt; /* < 2^32 */
+  int fits = nm_mul_ok(count, size, &plane) && nm_mul_ok(plane, (uint64_t)opts->frame, &skip) &&
+             skip <= UINT64_MAX - data;
+  uint64_t at = fits ? data + skip : 0;
+  if (!fits || !nm_span_ok(src->n, at, plane))
     return nm_fail(err, NM_ERR_FORMAT,
                    "%s: MRC frame %d (%dx%d, after a %d-byte extended header) runs past the end "
                    "of the file",

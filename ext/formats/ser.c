@@ -177,7 +177,8 @@ nm_status nm_read_ser(const nm_source *src, const nm_read_opts *opts, nm_image *
     return nm_fail(err, NM_ERR_TOOBIG, "%s: %dx%d pixels is over the cap of %llu pixels", name, w,
                    h, (unsigned long long)opts->max_pixels);
   size_t sz = (size_t)nm_sample_size(kind);
-  if (!nm_span_ok(src->n, e.pos, count * sz))
+  uint64_t bytes;
+  if (!nm_mul_ok(count, sz, &bytes) || !nm_span_ok(src->n, e.pos, bytes))
     return nm_fail(err, NM_ERR_FORMAT, "%s: SER element %d (%dx%d) runs past the end of the file",
                    name, opts->frame, w, h);
   calibrate(dx, dy, read_emi(src->path), &out->calib);

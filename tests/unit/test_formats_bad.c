@@ -227,6 +227,14 @@ static void test_dm(int wide) {
   free(b.p);
 
   s = good;
+  s.w = s.h = 0x7fffffff; /* no cap: the size arithmetic must not wrap */
+  b = make_dm(&s);
+  opts.max_pixels = UINT64_MAX;
+  expect_error(&b, b.n, name, &opts, NM_ERR_FORMAT, "shorter");
+  opts.max_pixels = NM_DEFAULT_MAX_PIXELS;
+  free(b.p);
+
+  s = good;
   s.w = 64;
   s.h = 64; /* dims larger than the data */
   b = make_dm(&s);
@@ -350,6 +358,14 @@ static void test_ser(int version) {
   free(b.p);
 
   s = good;
+  s.w = s.h = 0x7fffffff; /* no cap at all: the size arithmetic must not wrap */
+  b = make_ser(&s);
+  opts.max_pixels = UINT64_MAX;
+  expect_error(&b, b.n, name, &opts, NM_ERR_FORMAT, "past the end");
+  opts.max_pixels = NM_DEFAULT_MAX_PIXELS;
+  free(b.p);
+
+  s = good;
   s.w = -5;
   b = make_ser(&s);
   expect_error(&b, b.n, name, &opts, NM_ERR_FORMAT, NULL);
@@ -415,6 +431,13 @@ static void test_mrc(void) {
   opts.frame = 999999;
   expect_error(&b, b.n, name, &opts, NM_ERR_FORMAT, "past the end");
   opts.frame = 0;
+  free(b.p);
+  b = make_mrc(0x7fffffff, 0x7fffffff, 0x7fffffff, 2, 0x7fffffff, 16); /* no cap: no wrap */
+  opts.max_pixels = UINT64_MAX;
+  opts.frame = 0x7ffffffe;
+  expect_error(&b, b.n, name, &opts, NM_ERR_FORMAT, "past the end");
+  opts.frame = 0;
+  opts.max_pixels = NM_DEFAULT_MAX_PIXELS;
   free(b.p);
   b = make_mrc(4, 2, 1, 4, 0, 64); /* complex */
   expect_error(&b, b.n, name, &opts, NM_ERR_UNSUPPORTED, NULL);

@@ -175,11 +175,11 @@ nm_status nm_plot_confusion(const double *counts, int k,
 nm_status nm_plot_tile_make(const nm_image *img, int cell, uint8_t *out,
                             nm_error *err);
 
-/* tiles: n pictures of o->cell² bytes, tile i in group grp[i]. Groups are
-** drawn in order, each with a header (name, count, share); the first
-** per_group tiles of a group are shown (0 = all). NM_PLOT_MONTAGE_ALL adds a
-** bar of the population shares on top. */
-nm_status nm_plot_montage(const uint8_t *tiles, const int *grp, size_t n,
+/* tiles[i]: particle i as o->cell² bytes (NULL: counted, drawn as a blank
+** cell), in group grp[i]. Groups are drawn in order, each with a header
+** (name, count, share); the first per_group particles of a group are shown
+** (0 = all). NM_PLOT_MONTAGE_ALL adds a bar of the population shares. */
+nm_status nm_plot_montage(const uint8_t *const *tiles, const int *grp, size_t n,
                           const nm_plot_groups *groups, const nm_plot_opts *o,
                           unsigned char **png, size_t *png_n, nm_error *err);
 

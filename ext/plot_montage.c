@@ -65,7 +65,7 @@ nm_status nm_plot_tile_make(const nm_image *img, int cell, uint8_t *out, nm_erro
   return NM_OK;
 }
 
-nm_status nm_plot_montage(const uint8_t *tiles, const int *grp, size_t n,
+nm_status nm_plot_montage(const uint8_t *const *tiles, const int *grp, size_t n,
                           const nm_plot_groups *groups, const nm_plot_opts *o,
                           unsigned char **png, size_t *png_n, nm_error *err) {
   *png = NULL;
@@ -184,11 +184,11 @@ nm_status nm_plot_montage(const uint8_t *tiles, const int *grp, size_t n,
     double tx = pad + (double)(k % cols) * (cell + gap);
     double ty = (double)start[g] + (double)(k / cols) * (cell + gap);
     cairo_surface_flush(tile);
-    const uint8_t *src = tiles + i * (size_t)cell * cell;
+    const uint8_t *src = tiles[i];
     for (int yy = 0; yy < cell; yy++) {
       uint32_t *row = (uint32_t *)(td + (size_t)yy * ts);
       for (int xx = 0; xx < cell; xx++) {
-        uint32_t v = src[(size_t)yy * cell + xx];
+        uint32_t v = src ? src[(size_t)yy * cell + xx] : 160;
         if (o->invert) v = 255 - v;
         row[xx] = (v << 16) | (v << 8) | v;
       }

@@ -19,19 +19,20 @@ static const char *const kind_names[NM_PLOT_KIND_COUNT] = {
     "hist_png",       "scatter3d_png", "parallel_png",     "pareto_png", "dendrogram_png",
     "confusion_png",  "montage_png",   "montage_all_png",  "overlay_png"};
 
-/* The keys each kind takes, after the common "width height dpi font_size title". */
+/* The keys each kind takes besides the common "dpi font_size title" (the
+** montages size themselves from cell and columns, so take no width/height). */
 static const char *const kind_keys[NM_PLOT_KIND_COUNT] = {
-    "xlabel ylabel legend bins fit alpha",
-    "xlabel ylabel zlabel legend azimuth elevation point_size alpha",
-    "xlabel ylabel legend names alpha",
-    "xlabel ylabel names max_components",
-    "xlabel ylabel leaves k",
-    "xlabel ylabel normalize",
+    "width height xlabel ylabel legend bins fit alpha",
+    "width height xlabel ylabel zlabel legend azimuth elevation point_size alpha",
+    "width height xlabel ylabel legend names alpha",
+    "width height xlabel ylabel names max_components",
+    "width height xlabel ylabel leaves k",
+    "width height xlabel ylabel normalize",
     "cell per_group columns invert",
     "cell per_group columns invert",
-    "legend line_width fill labels alpha"};
+    "width height legend line_width fill labels alpha"};
 
-static const char *const common_keys = "width height dpi font_size title";
+static const char *const common_keys = "dpi font_size title";
 
 const char *nm_plot_kind_name(nm_plot_kind kind) {
   return (unsigned)kind < NM_PLOT_KIND_COUNT ? kind_names[kind] : "plot";

@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "formats/reader.h"
 
@@ -71,9 +73,17 @@ static nm_status decode(const nm_source *src, const nm_read_opts *opts,
   return NM_OK;
 }
 
-static nm_status slurp(const char *path, uint8_t **buf, size_t *n, nm_error *err) {
+/*
+** The file's bytes: mapped read-only when possible, so a header-only read
+** (micrographs() over a directory of large stacks) touches only the pages
+** the reader looks at; read into memory otherwise. *mapped says which, for
+** release().
+*/
+static nm_status slurp(const char *path, uint8_t **buf, size_t *n, int *mapped,
+                       nm_error *err) {
   *buf = NULL;
   *n = 0;
+  *mapped = 0;
   FILE *f = fopen(path, "rb");
   if (!f) return nm_fail(err, NM_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
   struct stat st;
@@ -87,6 +97,16 @@ static nm_status slurp(const char *path, uint8_t **buf, size_t *n, nm_error *err
                    (long long)st.st_size);
   }
   size_t size = (size_t)st.st_size;
+  if (size > 0) {
+    void *map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fileno(f), 0);
+    if (map != MAP_FAILED) {
+      fclose(f);
+      *buf = map;
+      *n = size;
+      *mapped = 1;
+      return NM_OK;
+    }
+  }
   uint8_t *data = nm_malloc(size ? size : 1, 1, err);
   if (!data) {
     fclose(f);
@@ -103,16 +123,22 @@ static nm_status slurp(const char *path, uint8_t **buf, size_t *n, nm_error *err
   return NM_OK;
 }
 
+static void release(uint8_t *buf, size_t n, int mapped) {
+  if (mapped) munmap(buf, n);
+  else free(buf);
+}
+
 nm_status nm_image_read_file(const char *path, const nm_read_opts *opts,
                              nm_image *out, nm_error *err) {
   memset(out, 0, sizeof *out);
   uint8_t *buf;
   size_t n;
-  nm_status status = slurp(path, &buf, &n, err);
+  int mapped;
+  nm_status status = slurp(path, &buf, &n, &mapped, err);
   if (status != NM_OK) return status;
   nm_source src = {buf, n, path, path};
   status = decode(&src, opts, out, err);
-  free(buf);
+  release(buf, n, mapped);
   return status;
 }
 

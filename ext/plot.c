@@ -17,7 +17,7 @@
 
 static const char *const kind_names[NM_PLOT_KIND_COUNT] = {
     "hist_png",       "scatter3d_png", "parallel_png",     "pareto_png", "dendrogram_png",
-    "confusion_png",  "montage_png",   "montage_all_png",  "overlay_png"};
+    "confusion_png",  "montage_png",   "montage_all_png",  "overlay_png",  "linkage_png"};
 
 /* The keys each kind takes besides the common "dpi font_size title" (the
 ** montages size themselves from cell and columns, so take no width/height). */
@@ -30,7 +30,8 @@ static const char *const kind_keys[NM_PLOT_KIND_COUNT] = {
     "width height xlabel ylabel normalize",
     "cell per_group columns invert",
     "cell per_group columns invert",
-    "width height legend line_width fill labels alpha"};
+    "width height legend line_width fill labels alpha",
+    "width height xlabel ylabel leaves k linkage standardize"};
 
 static const char *const common_keys = "dpi font_size title";
 
@@ -55,12 +56,15 @@ void nm_plot_opts_init(nm_plot_opts *o, nm_plot_kind kind) {
   o->line_width = 1.5;
   o->fill = 1;
   o->labels = 1;
+  o->standardize = 1;
+  memcpy(o->linkage, "ward", 5);
   switch (kind) {
     case NM_PLOT_HIST: o->width = 800; o->height = 600; break;
     case NM_PLOT_SCATTER3D: o->width = 800; o->height = 700; break;
     case NM_PLOT_PARALLEL: o->width = 1000; o->height = 600; break;
     case NM_PLOT_PARETO: o->width = 800; o->height = 600; break;
-    case NM_PLOT_DENDROGRAM: o->width = 1000; o->height = 600; break;
+    case NM_PLOT_DENDROGRAM:
+    case NM_PLOT_LINKAGE: o->width = 1000; o->height = 600; break;
     case NM_PLOT_CONFUSION: o->width = 700; o->height = 650; break;
     case NM_PLOT_MONTAGE: o->cell = 48; o->per_group = 210; o->columns = 15; break;
     case NM_PLOT_MONTAGE_ALL: o->cell = 24; o->per_group = 0; o->columns = 40; break;
@@ -191,6 +195,16 @@ nm_status nm_plot_opt_set(void *target, const char *key, double num, const char 
   if (!strcmp(key, "labels")) return need_int(fig, key, num, 0, 1, &o->labels, err);
   if (!strcmp(key, "invert")) return need_int(fig, key, num, 0, 1, &o->invert, err);
   if (!strcmp(key, "normalize")) return need_int(fig, key, num, 0, 1, &o->normalize, err);
+  if (!strcmp(key, "standardize")) return need_int(fig, key, num, 0, 1, &o->standardize, err);
+  if (!strcmp(key, "linkage")) {
+    if (!text || (strcmp(text, "ward") && strcmp(text, "average") && strcmp(text, "complete") &&
+                  strcmp(text, "single")))
+      return nm_fail(err, NM_ERR_ARG,
+                     "option 'linkage' of %s must be \"ward\", \"average\", \"complete\" or \"single\"",
+                     fig);
+    memcpy(o->linkage, text, strlen(text) + 1);
+    return NM_OK;
+  }
   if (!strcmp(key, "bins")) return need_int(fig, key, num, 1, 1000, &o->bins, err);
   if (!strcmp(key, "max_components"))
     return need_int(fig, key, num, 1, 100, &o->max_components, err);

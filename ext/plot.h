@@ -10,6 +10,7 @@
 **   parallel coordinates               nm_plot_parallel
 **   Pareto chart of principal comps    nm_plot_pareto      (PCA: LAPACKE_dsyev)
 **   linkage dendrogram                 nm_plot_dendrogram  (SciPy-style merge table)
+**                                      nm_plot_linkage     (rows → ext/linkage.h → tree)
 **   confusion matrix                   nm_plot_confusion
 **   montage per group / of everything  nm_plot_montage
 **   groups overlaid on a micrograph    nm_plot_overlay
@@ -44,6 +45,7 @@ typedef enum nm_plot_kind {
   NM_PLOT_MONTAGE,
   NM_PLOT_MONTAGE_ALL,
   NM_PLOT_OVERLAY,
+  NM_PLOT_LINKAGE,
   NM_PLOT_KIND_COUNT
 } nm_plot_kind;
 
@@ -77,9 +79,11 @@ typedef struct nm_plot_opts {
   int n_names;
   /* pareto */
   int max_components;    /* 10 */
-  /* dendrogram */
+  /* dendrogram, linkage */
   int leaves;            /* 30: the tree is shown down to this many clusters */
   int k;                 /* 0: no colouring; else branches of k clusters coloured */
+  char linkage[16];      /* linkage: "ward" (default), "average", "complete", "single" */
+  int standardize;       /* linkage: 1 = z-score the columns first */
   /* confusion */
   int normalize;         /* 1: cell colour is the row fraction (recall) */
   /* montage, montage_all */
@@ -141,7 +145,7 @@ nm_status nm_plot_parallel(const double *x, size_t n, int m, const int *grp,
                            unsigned char **png, size_t *png_n, nm_error *err);
 
 /* Principal components of the z-scored columns of x (n × m): eigenvalues of
-** the correlation matrix (LAPACKE_dsyev). explained (m values, may be NULL)
+** the correlation matrix (ext/pca.h: cblas_dsyrk + LAPACKE_dsyevd). explained (m values, may be NULL)
 ** receives the fraction of variance per component, largest first. Constant
 ** columns contribute nothing. Needs n >= 2, m >= 1. */
 nm_status nm_plot_pca_explained(const double *x, size_t n, int m,
@@ -160,6 +164,13 @@ nm_status nm_plot_pareto(const double *x, size_t n, int m,
 nm_status nm_plot_dendrogram(const double *z, size_t n_leaves,
                              const nm_plot_opts *o, unsigned char **png,
                              size_t *png_n, nm_error *err);
+
+/* Dendrogram of the rows of x (n × d): z-scored (o->standardize), linked
+** with ext/linkage.h's o->linkage method (at most NM_LINKAGE_MAX_ROWS rows for
+** ward/average/complete), drawn as nm_plot_dendrogram. */
+nm_status nm_plot_linkage(const double *x, size_t n, int d, const nm_plot_opts *o,
+                          const nm_progress *progress, unsigned char **png,
+                          size_t *png_n, nm_error *err);
 
 /* Confusion matrix: counts is k×k row-major, rows = true class, columns =
 ** predicted; labels has k names. */

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "linkage.h"
 #include "plot_canvas.h"
 
 typedef struct tree {
@@ -219,5 +220,50 @@ done:
   free(t.x);
   free(t.colour);
   free(t.stack);
+  return st;
+}
+
+nm_status nm_plot_linkage(const double *x, size_t n, int d, const nm_plot_opts *o,
+                          const nm_progress *progress, unsigned char **png, size_t *png_n,
+                          nm_error *err) {
+  *png = NULL;
+  *png_n = 0;
+  if (n < 2) return nm_fail(err, NM_ERR_ARG, "a dendrogram needs at least 2 rows, got %zu", n);
+  nm_status st = nm_cluster_check_data(x, n, d, "linkage", err);
+  if (st != NM_OK) return st;
+  int method = nm_linkage_parse(o->linkage);
+  if (method < 0) return nm_fail(err, NM_ERR_ARG, "unknown linkage '%s'", o->linkage);
+  double *z = nm_malloc(n * (size_t)d, sizeof *z, err);
+  nm_merge *merges = nm_malloc(n - 1, sizeof *merges, err);
+  double *table = nm_malloc(4 * (n - 1), sizeof *table, err);
+  nm_standardize sd = {0};
+  if (!z || !merges || !table) {
+    st = err->code;
+    goto done;
+  }
+  memcpy(z, x, n * (size_t)d * sizeof *z);
+  if (o->standardize) {
+    st = nm_standardize_fit(z, n, d, &sd, err);
+    if (st != NM_OK) goto done;
+    nm_standardize_apply(&sd, z, n);
+  }
+  st = nm_linkage(z, n, d, (nm_linkage_method)method, 0, merges, progress, err);
+  if (st != NM_OK) goto done;
+  for (size_t s = 0; s + 1 < n; s++) {
+    table[4 * s] = merges[s].a;
+    table[4 * s + 1] = merges[s].b;
+    table[4 * s + 2] = merges[s].height;
+    table[4 * s + 3] = merges[s].size;
+  }
+  nm_plot_opts shown = *o; /* shallow: only the default y label differs */
+  if (!shown.ylabel[0])
+    snprintf(shown.ylabel, sizeof shown.ylabel, "%s linkage distance%s", o->linkage,
+             o->standardize ? " (z-scored variables)" : "");
+  st = nm_plot_dendrogram(table, n, &shown, png, png_n, err);
+done:
+  nm_standardize_free(&sd);
+  free(z);
+  free(merges);
+  free(table);
   return st;
 }

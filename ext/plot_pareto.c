@@ -3,66 +3,45 @@
 ** variance each component explains (bars, left axis) and the cumulative
 ** share (line, right axis), as MATLAB's pareto(explained) draws it.
 **
-** PCA here is the eigen-decomposition of the correlation matrix of the
-** z-scored columns (cblas_dsyrk + LAPACKE_dsyev); the clustering module had no
-** PCA entry point when this was written, so the figure does its own, through
-** LAPACK rather than hand-written eigen code.
+** PCA is the clustering module's (ext/pca.h: cblas_dsyrk + LAPACKE_dsyevd)
+** on the z-scored columns (ext/cluster.h), i.e. the eigenvalues of the
+** correlation matrix; constant columns become zeros and explain nothing.
 */
-#include <cblas.h>
-#include <lapacke.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cluster.h"
+#include "pca.h"
 #include "plot_canvas.h"
 
 nm_status nm_plot_pca_explained(const double *x, size_t n, int m, double *explained,
                                 nm_error *err) {
   if (n < 2) return nm_fail(err, NM_ERR_ARG, "PCA needs at least 2 rows, got %zu", n);
-  if (m < 1 || m > 1000) return nm_fail(err, NM_ERR_ARG, "PCA needs 1..1000 variables, got %d", m);
+  nm_status st = nm_cluster_check_data(x, n, m, "PCA", err);
+  if (st != NM_OK) return st;
   double *z = nm_malloc(n * (size_t)m, sizeof *z, err);
-  double *cov = nm_calloc((size_t)m * m, sizeof *cov, err);
-  double *w = nm_calloc((size_t)m, sizeof *w, err);
-  nm_status st = NM_OK;
-  if (!z || !cov || !w) {
-    st = err->code;
-    goto done;
+  if (!z) return err->code;
+  memcpy(z, x, n * (size_t)m * sizeof *z);
+  nm_standardize sd = {0};
+  nm_pca pca = {0};
+  st = nm_standardize_fit(z, n, m, &sd, err);
+  if (st == NM_OK) {
+    nm_standardize_apply(&sd, z, n);
+    st = nm_pca_fit(z, n, m, &pca, err);
   }
-  for (int j = 0; j < m; j++) {
-    double mean = 0, m2 = 0;
-    for (size_t i = 0; i < n; i++) {
-      double v = x[i * m + j];
-      if (!isfinite(v)) {
-        st = nm_fail(err, NM_ERR_ARG, "row %zu, variable %d: value is not finite", i, j + 1);
-        goto done;
-      }
-      double d = v - mean;
-      mean += d / (double)(i + 1);
-      m2 += d * (v - mean);
-    }
-    double sd = sqrt(m2 / (double)(n - 1));
-    for (size_t i = 0; i < n; i++) z[i * m + j] = sd > 1e-12 * fmax(1, fabs(mean)) ? (x[i * m + j] - mean) / sd : 0;
+  if (st == NM_OK) {
+    double total = 0;
+    for (int j = 0; j < m; j++) total += fmax(0, pca.variance[j]);
+    if (!(total > 1e-12))
+      st = nm_fail(err, NM_ERR_ARG, "every variable is constant: no variance to explain");
+    else if (explained)
+      for (int j = 0; j < m; j++) explained[j] = fmax(0, pca.variance[j]) / total;
   }
-  cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, m, (int)n, 1.0 / (double)(n - 1), z, m, 0.0,
-              cov, m);
-  lapack_int info = LAPACKE_dsyev(LAPACK_ROW_MAJOR, 'N', 'U', m, cov, m, w);
-  if (info != 0) {
-    st = nm_fail(err, NM_ERR_ARG, "eigen-decomposition failed (LAPACKE_dsyev info %d)", (int)info);
-    goto done;
-  }
-  double total = 0;
-  for (int j = 0; j < m; j++) total += fmax(0, w[j]);
-  if (total <= 0) {
-    st = nm_fail(err, NM_ERR_ARG, "every variable is constant: no variance to explain");
-    goto done;
-  }
-  if (explained)
-    for (int j = 0; j < m; j++) explained[j] = fmax(0, w[m - 1 - j]) / total; /* dsyev: ascending */
-done:
+  nm_pca_free(&pca);
+  nm_standardize_free(&sd);
   free(z);
-  free(cov);
-  free(w);
   return st;
 }
 

@@ -6,7 +6,8 @@
 **   SELECT writefile('out/pdl.png', scatter3d_png(p, d, lratio, grp)) FROM ...;
 **   SELECT parallel_png('{"names":["p","d","Lratio"]}', grp, p, d, lratio) FROM ...;
 **   SELECT pareto_png('{"names":["p","d","Lratio","area"]}', p, d, lratio, area) FROM ...;
-**   SELECT dendrogram_png('[[0,1,0.5,2],[2,3,1.5,3]]', '{"k":2}');
+**   SELECT dendrogram_png('[[0,1,0.5,2],[2,3,1.5,3]]', '{"k":2}');  -- a merge table
+**   SELECT linkage_png('{"linkage":"ward","k":4}', p, d, lratio, area) FROM ...; -- rows → tree
 **   SELECT confusion_png(true_grp, predicted_grp) FROM ...;       -- aggregate
 **   SELECT confusion_json_png('[[40,2],[3,50]]');                   -- a matrix as JSON
 **   SELECT montage_png(grp, crop) FROM ...;   montage_all_png(grp, crop)
@@ -361,6 +362,13 @@ static void final_grouped(sqlite3_context *ctx) {
     case NM_PLOT_PARETO:
       st = nm_plot_pareto(a->x, a->n, a->ncol, &a->opts, &png, &pn, &err);
       break;
+    case NM_PLOT_LINKAGE: {
+      nm_bind_progress bp;
+      nm_bind_progress_begin(&bp, sqlite3_context_db_handle(ctx), "linkage_png");
+      st = nm_plot_linkage(a->x, a->n, a->ncol, &a->opts, &bp.progress, &png, &pn, &err);
+      nm_bind_progress_end(&bp);
+      break;
+    }
     case NM_PLOT_MONTAGE:
     case NM_PLOT_MONTAGE_ALL:
       st = nm_plot_montage((const uint8_t *const *)a->tiles, a->grp, a->n, &go.g, &a->opts, &png,
@@ -398,6 +406,14 @@ static void pareto_step(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
     return;
   }
   step_numbers(ctx, NM_PLOT_PARETO, argv[0], NULL, argv + 1, argc - 1);
+}
+
+static void linkage_step(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+  if (argc < 2) {
+    nm_bind_errorf(ctx, "linkage_png", "needs (options, x1, ...): at least 1 variable");
+    return;
+  }
+  step_numbers(ctx, NM_PLOT_LINKAGE, argv[0], NULL, argv + 1, argc - 1);
 }
 
 /* confusion_png(actual, predicted [, options]) */
@@ -654,7 +670,8 @@ static void dendrogram_func(sqlite3_context *ctx, int argc, sqlite3_value **argv
 }
 
 /* confusion_json_png(matrix_json [, options]): [[...],...] rows = true class,
-** or {"labels":[...], "matrix":[[...]]} (also "confusion" for "matrix"). */
+** or {"labels":[...], "matrix":[[...]]}; "confusion" and "classes" are read
+** too, so svm_report()'s JSON can be passed as it is. */
 static void confusion_json_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   const char *fname = "confusion_json_png";
   nm_plot_opts o;
@@ -678,6 +695,7 @@ static void confusion_json_func(sqlite3_context *ctx, int argc, sqlite3_value **
       mat = cJSON_GetObjectItemCaseSensitive(root, "matrix");
       if (!mat) mat = cJSON_GetObjectItemCaseSensitive(root, "confusion");
       lab = cJSON_GetObjectItemCaseSensitive(root, "labels");
+      if (!lab) lab = cJSON_GetObjectItemCaseSensitive(root, "classes");
     }
     if (!cJSON_IsArray(mat) || (k = cJSON_GetArraySize(mat)) < 1 || k > 200)
       st = nm_fail(&err, NM_ERR_ARG, "expected a square JSON matrix [[...], ...] of 1..200 rows");
@@ -707,7 +725,7 @@ static void confusion_json_func(sqlite3_context *ctx, int argc, sqlite3_value **
     if (!labels[i]) st = nm_fail(&err, NM_ERR_NOMEM, "out of memory");
   }
   if (st == NM_OK && lab && (!cJSON_IsArray(lab) || cJSON_GetArraySize(lab) != k))
-    st = nm_fail(&err, NM_ERR_ARG, "'labels' must be an array of %d names", k);
+    st = nm_fail(&err, NM_ERR_ARG, "'labels' / 'classes' must be an array of %d names", k);
   if (st == NM_OK) st = nm_plot_confusion(cm, k, (const char *const *)labels, &o, &png, &pn, &err);
   result_png(ctx, st, png, pn, fname, &err);
   for (int i = 0; labels && i < k; i++) free(labels[i]);
@@ -736,6 +754,7 @@ int nm_register_plot(sqlite3 *db, char **pzErrMsg) {
       {"scatter3d_png", 5, NM_PURE, scatter3d_step, final_grouped},
       {"parallel_png", -1, NM_PURE, parallel_step, final_grouped},
       {"pareto_png", -1, NM_PURE, pareto_step, final_grouped},
+      {"linkage_png", -1, NM_PURE, linkage_step, final_grouped},
       {"confusion_png", 2, NM_PURE, confusion_step, confusion_final},
       {"confusion_png", 3, NM_PURE, confusion_step, confusion_final},
       {"montage_png", 2, NM_PURE, montage_step, final_grouped},

@@ -1,0 +1,36 @@
+# mk/cnn.mk — the shape CNN: default weights, accuracy and speed.
+#
+#   make model      trains samples/cnn-default.nmm from the simulated data set
+#                   (MODEL_N crops of simulate(MODEL_N, MODEL_SEED)); the engine
+#                   compiles that file in (ext/cnn_default_weights.S)
+#   make eval-cnn   simulated test RMSEs + re-simulation Jaccard on real
+#                   particles vs the moment ellipse (part of `make eval`)
+#   make bench-cnn  batched inference crops/s vs PyTorch running the paper's
+#                   net (part of `make bench`)
+
+MODEL_N      ?= 65000
+MODEL_SEED   ?= 42
+MODEL_ARGS   ?=
+MODEL_OUT    ?= samples/cnn-default.nmm
+
+# The assembler .incbin's the weights: rebuild when they change.
+$(BUILD)/ext/cnn_default_weights.o: samples/cnn-default.nmm
+
+$(BUILD)/tools/cnn_model: tools/cnn_model.c $(BUILD)/libnmengine.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libnmengine.a $(LDLIBS)
+
+.PHONY: model eval-cnn bench-cnn
+model: $(BUILD)/tools/cnn_model
+	nice $(BUILD)/tools/cnn_model -n $(MODEL_N) -s $(MODEL_SEED) -o $(MODEL_OUT) $(MODEL_ARGS) \
+	  | tee $(BUILD)/model-report.json
+
+$(BUILD)/tools/cnn_eval: tools/cnn_eval.c $(BUILD)/libnmengine.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libnmengine.a $(LDLIBS)
+
+# CNN_EVAL_ARGS: e.g. '-m other.nmm' (default: the built-in model).
+eval-cnn: $(BUILD)/tools/cnn_eval
+	nice $(BUILD)/tools/cnn_eval -n $(MODEL_N) -s $(MODEL_SEED) $(CNN_EVAL_ARGS)
+
+EVAL_TARGETS += eval-cnn

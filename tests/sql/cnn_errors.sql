@@ -1,0 +1,32 @@
+-- CNN functions: every error path that needs no data (NULLs, corrupt,
+-- truncated and foreign model BLOBs, unknown names and options).
+SELECT cnn_report() LIKE '{%}', cnn_report('default') = cnn_report();
+SELECT cnn_predict(NULL) IS NULL;
+SELECT cnn_predict(x'00112233');
+SELECT cnn_predict('not a blob');
+SELECT cnn_predict(NULL, 'no-such-model');
+SELECT cnn_predict(NULL, NULL);
+SELECT cnn_report(x'4e4d434e4e000d0a01000000');
+SELECT cnn_report(x'53514c69746520666f726d6174203300');
+INSERT INTO nanomorph_models(name, kind, model) VALUES ('svm1', 'svm', x'00');
+SELECT cnn_report('svm1');
+SELECT * FROM cnn_params('no_such_table');
+SELECT * FROM cnn_params;
+SELECT * FROM cnn_params(42);
+CREATE TABLE t(crop);
+INSERT INTO t VALUES (NULL);
+SELECT rowid, p, d, lratio FROM cnn_params('t');
+SELECT * FROM cnn_params('t', NULL, 'no_col');
+INSERT INTO t VALUES (x'89504e47');
+SELECT * FROM cnn_params('t');
+SELECT cnn_train(crop, 1, 2, 3) FROM t;
+SELECT cnn_train(crop, 1, 2, 3) FROM t WHERE 0;
+SELECT cnn_train(crop, NULL, 2, 3) FROM t WHERE crop IS NOT NULL;
+SELECT cnn_train(crop, 1, 2, 3, '{"epochz":1}') FROM t;
+SELECT cnn_train(crop, 1, 2, 3, '{"epochs":0}') FROM t;
+SELECT cnn_train(crop, 1, 2, 3, '{"arch":"c8,q,d3"}') FROM t;
+SELECT cnn_train(crop, 1, 2, 3, '[1]') FROM t;
+SELECT cnn_train(crop, 1, 2, 3, NULL, 'test') FROM t WHERE crop IS NOT NULL;
+SELECT cnn_eval('default', crop, 1, 2, 3) FROM t;
+SELECT cnn_eval(NULL, crop, 1, 2, 3) FROM t;
+SELECT cnn_eval('default', crop, 1, 2, 3) FROM t WHERE 0;

@@ -1,0 +1,253 @@
+/*
+** tools/cnn_eval.c — accuracy of a shape CNN, on simulated and on REAL
+** particles (`make eval-cnn`).
+**
+**   cnn_eval [-m model.nmm] [-r ../shared/data] [-n 65000] [-s 42]
+**
+** 1. Simulated: the test rows of simulate(n, seed) (the same rows
+**    `make model` held out) → RMSE per parameter, p ≤ 10, by true p, …
+** 2. Real: every ground-truth particle of au-tetra-prism (tetra_* and prism_*
+**    apart) and msa-bf-tem that does not touch the image border (and has at
+**    least 20 px) → its canonical crop → the CNN triplet (one batched call
+**    per set) → re-simulation Jaccard (fit.h protocol) of that triplet, beside
+**    the moment ellipse's and the equal-area circle's under the same
+**    protocol, and the fraction of triangles with round(d) = 3.
+** Without -m the built-in default model is evaluated. Prints JSON lines and
+** a Markdown table (the one in docs/cnn.md).
+*/
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../ext/cnn.h"
+#include "../ext/crop.h"
+#include "../ext/fit.h"
+#include "../ext/image.h"
+#include "../ext/label.h"
+#include "../ext/shape.h"
+
+typedef struct subset {
+  const char *name;
+  double jc_cnn, jc_ell, jc_circ;
+  size_t n, d3;
+} subset;
+
+static nm_cnn *net;
+
+static double clampd(double v, double lo, double hi) { return v < lo ? lo : v > hi ? hi : v; }
+
+/* All interior particles of one ground-truth image, added to subset s. */
+static int eval_image(const char *root, const char *set, const char *img_rel, const char *gt_rel,
+                      const char *kind, subset *s) {
+  char path[8192];
+  snprintf(path, sizeof path, "%s/%s/%s", root, set, gt_rel);
+  nm_read_opts ro;
+  nm_read_opts_default(&ro);
+  nm_image im = {0};
+  nm_error err;
+  (void)img_rel;
+  if (nm_image_read_file(path, &ro, &im, &err) != NM_OK) {
+    fprintf(stderr, "cnn_eval: %s\n", err.msg);
+    return 1;
+  }
+  int w = im.width, h = im.height;
+  size_t npx = (size_t)w * h;
+  int32_t *lab = malloc(sizeof(int32_t) * npx);
+  int count = 0;
+  if (!strcmp(kind, "labels")) {
+    for (size_t i = 0; i < npx; i++) {
+      lab[i] = (int32_t)im.px[i];
+      if (lab[i] > count) count = lab[i];
+    }
+  } else {
+    uint8_t *m = malloc(npx);
+    for (size_t i = 0; i < npx; i++) m[i] = im.px[i] > 0;
+    nm_label(m, w, h, 1, lab, &count, &err);
+    free(m);
+  }
+  nm_image_free(&im);
+  /* Boxes and border contact per label. */
+  int *x0 = malloc(sizeof(int) * (count + 1) * 4), *y0 = x0 + count + 1, *x1 = y0 + count + 1,
+      *y1 = x1 + count + 1;
+  long *area = calloc(count + 1, sizeof(long));
+  for (int k = 0; k <= count; k++) x0[k] = y0[k] = 1 << 30, x1[k] = y1[k] = -1;
+  for (int y = 0; y < h; y++)
+    for (int x = 0; x < w; x++) {
+      int k = lab[(size_t)y * w + x];
+      if (k <= 0) continue;
+      area[k]++;
+      if (x < x0[k]) x0[k] = x;
+      if (x > x1[k]) x1[k] = x;
+      if (y < y0[k]) y0[k] = y;
+      if (y > y1[k]) y1[k] = y;
+    }
+  int size = nm_cnn_input_size(net);
+  size_t px = (size_t)size * size;
+  float *crops = malloc(sizeof(float) * px * (count + 1)), *pred = malloc(sizeof(float) * 3 * (count + 1));
+  int *ids = malloc(sizeof(int) * (count + 1)), n = 0;
+  for (int k = 1; k <= count; k++) {
+    if (area[k] < 20 || x0[k] == 0 || y0[k] == 0 || x1[k] == w - 1 || y1[k] == h - 1) continue;
+    if (nm_crop_from_labels(lab, w, h, k, x0[k], y0[k], x1[k] - x0[k] + 1, y1[k] - y0[k] + 1, size,
+                            crops + (size_t)n * px, &err) != NM_OK)
+      continue;
+    /* The stored form is 8-bit: quantise as particles() does. */
+    uint8_t *u = malloc(px);
+    nm_crop_to_u8(crops + (size_t)n * px, size, u);
+    for (size_t i = 0; i < px; i++) crops[(size_t)n * px + i] = u[i] / 255.0f;
+    free(u);
+    ids[n++] = k;
+  }
+  if (n && nm_cnn_predict(net, crops, (size_t)n, 256, pred, &err) != NM_OK) {
+    fprintf(stderr, "cnn_eval: %s\n", err.msg);
+    return 1;
+  }
+  for (int i = 0; i < n; i++) {
+    int k = ids[i], bw = x1[k] - x0[k] + 1, bh = y1[k] - y0[k] + 1;
+    uint8_t *m = malloc((size_t)bw * bh);
+    for (int y = 0; y < bh; y++)
+      for (int x = 0; x < bw; x++) m[y * bw + x] = lab[(size_t)(y + y0[k]) * w + x + x0[k]] == k;
+    nm_fit_mask *fm = NULL;
+    double jc = 0, je = 0, jo = 0, le;
+    if (nm_fit_mask_prepare(m, bw, bh, bw, &fm, &err) == NM_OK) {
+      /* The triplet as predicted, only kept inside eq. 1's valid domain. */
+      double p = clampd(pred[i * 3], 0.1, 100), d = clampd(pred[i * 3 + 1], 0.5, 12),
+             l = clampd(pred[i * 3 + 2], 1.0, 20);
+      if (nm_fit_jaccard(fm, p, d, l, &jc, NULL, &err) != NM_OK) jc = 0;
+      if (nm_fit_baselines(fm, &jo, &je, &le, &err) != NM_OK) je = jo = 0;
+      nm_fit_mask_free(fm);
+    }
+    free(m);
+    s->jc_cnn += jc;
+    s->jc_ell += je;
+    s->jc_circ += jo;
+    s->d3 += lround(pred[i * 3 + 1]) == 3;
+    s->n++;
+  }
+  free(lab);
+  free(x0);
+  free(area);
+  free(crops);
+  free(pred);
+  free(ids);
+  return 0;
+}
+
+static int eval_set(const char *root, const char *set, subset *subs, int nsub) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/%s/pairs.tsv", root, set);
+  FILE *f = fopen(path, "r");
+  if (!f) {
+    fprintf(stderr, "cnn_eval: cannot open %s (skipped)\n", path);
+    return 0;
+  }
+  char line[8192];
+  while (fgets(line, sizeof line, f)) {
+    char img[1024], gt[1024], kind[64];
+    if (sscanf(line, "%1023s %1023s %63s", img, gt, kind) != 3) continue;
+    const char *base = strrchr(img, '/') ? strrchr(img, '/') + 1 : img;
+    subset *s = &subs[0];
+    for (int i = 0; i < nsub; i++)
+      if (!strncmp(base, subs[i].name, strlen(subs[i].name))) s = &subs[i];
+    if (eval_image(root, set, img, gt, kind, s)) return 1;
+  }
+  fclose(f);
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  const char *model = NULL, *root = "../shared/data";
+  size_t nsim = 65000;
+  uint64_t seed = 42;
+  int c;
+  while ((c = getopt(argc, argv, "m:r:n:s:")) != -1) {
+    if (c == 'm') model = optarg;
+    else if (c == 'r') root = optarg;
+    else if (c == 'n') nsim = strtoull(optarg, NULL, 10);
+    else if (c == 's') seed = strtoull(optarg, NULL, 10);
+    else {
+      fprintf(stderr, "usage: %s [-m model.nmm] [-r data_root] [-n sim_rows] [-s sim_seed]\n", argv[0]);
+      return 2;
+    }
+  }
+  nm_error err;
+  if (model) {
+    FILE *f = fopen(model, "rb");
+    if (!f) {
+      fprintf(stderr, "cnn_eval: cannot open %s\n", model);
+      return 1;
+    }
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *b = malloc(n > 0 ? (size_t)n : 1);
+    size_t got = fread(b, 1, (size_t)n, f);
+    fclose(f);
+    if (nm_cnn_load(b, got, &net, &err) != NM_OK) {
+      fprintf(stderr, "cnn_eval: %s: %s\n", model, err.msg);
+      return 1;
+    }
+    free(b);
+  } else {
+    size_t n;
+    const uint8_t *b = nm_cnn_default_bytes(&n);
+    if (!b || nm_cnn_load(b, n, &net, &err) != NM_OK) {
+      fprintf(stderr, "cnn_eval: no usable built-in model\n");
+      return 1;
+    }
+  }
+
+  /* 1. simulated test split */
+  nm_sim_opts so;
+  nm_sim_opts_default(&so);
+  int size = nm_cnn_input_size(net);
+  size_t px = (size_t)size * size, nt = 0;
+  for (size_t i = 0; i < nsim; i++) nt += nm_sim_split(seed, (int64_t)i) == 2;
+  float *x = malloc(sizeof(float) * px * nt), *truth = malloc(sizeof(float) * 3 * nt),
+        *pred = malloc(sizeof(float) * 3 * nt);
+  uint8_t *u = malloc(px);
+  size_t k = 0;
+  for (size_t i = 0; i < nsim; i++) {
+    if (nm_sim_split(seed, (int64_t)i) != 2) continue;
+    nm_shape s;
+    if (nm_sim_example(&so, seed, (int64_t)i, &s, x + k * px, NULL, NULL, NULL, &err) != NM_OK) {
+      fprintf(stderr, "cnn_eval: simulate row %zu: %s\n", i, err.msg);
+      return 1;
+    }
+    nm_crop_to_u8(x + k * px, size, u);
+    for (size_t j = 0; j < px; j++) x[k * px + j] = u[j] / 255.0f;
+    truth[k * 3] = (float)s.p, truth[k * 3 + 1] = (float)s.d, truth[k * 3 + 2] = (float)s.lratio;
+    k++;
+  }
+  char *json = NULL;
+  if (nm_cnn_predict(net, x, nt, 256, pred, &err) != NM_OK ||
+      nm_cnn_eval_json(pred, truth, nt, &json, &err) != NM_OK) {
+    fprintf(stderr, "cnn_eval: %s\n", err.msg);
+    return 1;
+  }
+  printf("{\"simulated_test\":%s}\n", json);
+  free(json);
+  free(x);
+  free(truth);
+  free(pred);
+  free(u);
+
+  /* 2. real particles */
+  subset at[2] = {{"tetra_", 0, 0, 0, 0, 0}, {"prism_", 0, 0, 0, 0, 0}};
+  subset ms[1] = {{"msa-bf-tem", 0, 0, 0, 0, 0}};
+  if (eval_set(root, "au-tetra-prism", at, 2) || eval_set(root, "msa-bf-tem", ms, 1)) return 1;
+  subset *all[3] = {&at[0], &at[1], &ms[0]};
+  const char *label[3] = {"tetrahedra (au-tetra-prism tetra_*)", "prisms (au-tetra-prism prism_*)",
+                          "round (msa-bf-tem)"};
+  printf("\n| subset | n | Jaccard CNN | Jaccard ellipse | Jaccard circle | round(d) = 3 |\n");
+  printf("| --- | --- | --- | --- | --- | --- |\n");
+  for (int i = 0; i < 3; i++) {
+    subset *s = all[i];
+    if (!s->n) continue;
+    printf("| %s | %zu | %.3f | %.3f | %.3f | %.0f %% |\n", label[i], s->n, s->jc_cnn / s->n,
+           s->jc_ell / s->n, s->jc_circ / s->n, 100.0 * s->d3 / s->n);
+  }
+  nm_cnn_free(net);
+  return 0;
+}

@@ -24,6 +24,12 @@ typedef struct nm_scalebar {
 nm_status nm_scalebar_detect(const float *px, int width, int height,
                              nm_scalebar *out, nm_error *err);
 
+/* Given a found bar (bar_* and box_* filled, found = 1): measure the bar to a
+** fraction of a pixel, find and read its label, compute nm_per_px (NAN with a
+** reason unless certain). nm_scalebar_read = detect + this. */
+nm_status nm_scalebar_measure(const float *px, int width, int height,
+                              nm_scalebar *inout, nm_error *err);
+
 /* Detect, then read the label with Tesseract and compute nm_per_px. */
 nm_status nm_scalebar_read(const float *px, int width, int height,
                            nm_scalebar *out, nm_error *err);

@@ -1,0 +1,828 @@
+/*
+** scalebar.c — reading a burned-in scale bar: measure the bar to a fraction
+** of a pixel, find its label next to it, read the label with Tesseract, and
+** turn "200 nm" over 371.4 px into nm per pixel.
+**
+** The geometry (where the bar is) comes from nm_scalebar_detect()
+** (scalebar_detect.c). This file only answers when it is sure: a wrong pixel
+** size is worse than none, so every doubtful step returns NAN with a reason:
+** no label found, a label that is not "<number> <length unit>", a word
+** Tesseract is not confident about, or a size outside what a TEM gives.
+*/
+#include "scalebar.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <tesseract/capi.h>
+
+#include "calib.h"
+
+/* Pixel sizes a transmission microscope produces, nm/px. Outside: a misread. */
+#define PLAUSIBLE_MIN_NM_PER_PX 0.002
+#define PLAUSIBLE_MAX_NM_PER_PX 200.0
+/* Tesseract character confidence (0..100) below which a label is not trusted. */
+#define MIN_SYMBOL_CONFIDENCE 50.0f
+/* Height in px the label line is scaled to before OCR (Tesseract reads best
+** with capitals around 30-40 px). */
+#define OCR_LINE_HEIGHT 48
+/* Coverage above which a pixel counts as label ink. Labels are drawn at the
+** bar's own level; a high threshold keeps film texture out of the glyphs. */
+#define INK_COVERAGE 0.5f
+
+/* ---- bar measurement ---------------------------------------------------- */
+
+static int compare_floats(const void *a, const void *b) {
+  float x = *(const float *)a, y = *(const float *)b;
+  return (x > y) - (x < y);
+}
+
+/* Median of n values (n >= 1); sorts a scratch copy. */
+static float median_of(float *values, int n) {
+  qsort(values, (size_t)n, sizeof *values, compare_floats);
+  return n % 2 ? values[n / 2] : 0.5f * (values[n / 2 - 1] + values[n / 2]);
+}
+
+typedef struct bar_levels {
+  float bar, background;
+} bar_levels;
+
+/* Median of two rows just above (side 0) or below (side 1) the bar, over its
+** length; NAN when they fall outside the image. */
+static float side_level(const float *px, int w, int h, const nm_scalebar *sb, int side,
+                        float *scratch) {
+  int k = 0;
+  for (int r = 2; r <= 3; r++) {
+    int y = side ? sb->bar_y + sb->bar_h - 1 + r : sb->bar_y - r;
+    if (y < 0 || y >= h) continue;
+    for (int x = sb->bar_x; x < sb->bar_x + sb->bar_w; x++) scratch[k++] = px[(size_t)y * w + x];
+  }
+  return k ? median_of(scratch, k) : NAN;
+}
+
+/* Bar level: median inside the bar box. Background: the rows just above and
+** below it (the label never touches the bar there). A bar is darker than
+** both sides or brighter than both, by comparable amounts; the edge of a
+** solid box or of a dark region is not (it matches one side). */
+static int measure_levels(const float *px, int w, int h, const nm_scalebar *sb,
+                          bar_levels *out) {
+  int n_bar = sb->bar_w * sb->bar_h;
+  int n_side = 2 * (sb->bar_w + 8);
+  float *scratch = malloc(sizeof(float) * (size_t)(n_bar > n_side ? n_bar : n_side));
+  if (!scratch) return -1;
+  int k = 0;
+  for (int y = sb->bar_y; y < sb->bar_y + sb->bar_h; y++)
+    for (int x = sb->bar_x; x < sb->bar_x + sb->bar_w; x++) scratch[k++] = px[(size_t)y * w + x];
+  out->bar = median_of(scratch, k);
+  float above = side_level(px, w, h, sb, 0, scratch);
+  float below = side_level(px, w, h, sb, 1, scratch);
+  free(scratch);
+  if (isnan(above) || isnan(below)) return -1;
+  float da = out->bar - above, db = out->bar - below;
+  if (da * db <= 0 || fminf(fabsf(da), fabsf(db)) < 0.5f * fmaxf(fabsf(da), fabsf(db))) return -1;
+  out->background = 0.5f * (above + below);
+  return 0;
+}
+
+/* Length of the bar to a fraction of a pixel. In each row of the bar: the
+** run of pixels more than half covered that contains the bar's middle, plus
+** the coverage (0 background .. 1 bar) of the one pixel beyond each end —
+** exact for an anti-aliased rectangle, and blind to texture or particles
+** farther out. Coverage is relative to the row's own plateau so a partially
+** covered edge row is not short. The median over rows resists JPEG ringing. */
+static double measure_bar_length(const float *px, int w, int h, const nm_scalebar *sb,
+                                 const bar_levels *lv) {
+  float *lengths = malloc(sizeof(float) * (size_t)(sb->bar_h > 0 ? sb->bar_h : 1));
+  float *plateau = malloc(sizeof(float) * (size_t)(sb->bar_w > 0 ? sb->bar_w : 1));
+  if (!lengths || !plateau) {
+    free(lengths);
+    free(plateau);
+    return NAN;
+  }
+  float span = lv->bar - lv->background;
+  int rows = 0;
+  for (int y = sb->bar_y; y < sb->bar_y + sb->bar_h && y < h; y++) {
+    const float *row = px + (size_t)y * w;
+    int m = 0;
+    for (int x = sb->bar_x + sb->bar_w / 4; x < sb->bar_x + 3 * sb->bar_w / 4; x++)
+      plateau[m++] = (row[x] - lv->background) / span;
+    float level = m ? median_of(plateau, m) : 0;
+    if (level < 0.5f) continue;
+    float scale = 1.0f / (level * span);
+#define COVERAGE(x) fminf(1.0f, fmaxf(0.0f, (row[(x)] - lv->background) * scale))
+    int mid = sb->bar_x + sb->bar_w / 2, left = mid, right = mid;
+    while (left - 1 >= 0 && COVERAGE(left - 1) > 0.5f) left--;
+    while (right + 1 < w && COVERAGE(right + 1) > 0.5f) right++;
+    /* Interior pixels are whole; the run's end pixels and their outer
+    ** neighbours carry the anti-aliased fractions. */
+    double length = right - left - 1 + COVERAGE(left) + COVERAGE(right);
+    if (left - 1 >= 0) length += COVERAGE(left - 1);
+    if (right + 1 < w) length += COVERAGE(right + 1);
+#undef COVERAGE
+    lengths[rows++] = (float)length;
+  }
+  double length = rows ? median_of(lengths, rows) : NAN;
+  free(lengths);
+  free(plateau);
+  return length;
+}
+
+/* ---- bar candidates ------------------------------------------------------ */
+
+/* Running minimum (or maximum) over a centred window of `len` samples along
+** n values spaced `stride` apart, in O(n) (van Herk / Gil-Werman). Edges
+** clamp. buf: 2*(n+len) floats of scratch. */
+static void running_extreme(float *v, int n, int stride, int len, int is_max, float *buf) {
+  int half = len / 2, m = n + len - 1;
+  float *pre = buf, *suf = buf + m, *padded = v; /* padded values read on the fly */
+  (void)padded;
+#define AT(i) v[(size_t)((i) - half < 0 ? 0 : (i) - half >= n ? n - 1 : (i) - half) * stride]
+#define BETTER(a, b) (is_max ? fmaxf((a), (b)) : fminf((a), (b)))
+  for (int i = 0; i < m; i++) pre[i] = (i % len == 0) ? AT(i) : BETTER(pre[i - 1], AT(i));
+  for (int i = m - 1; i >= 0; i--)
+    suf[i] = (i == m - 1 || (i + 1) % len == 0) ? AT(i) : BETTER(suf[i + 1], AT(i));
+  for (int i = 0; i < n; i++) v[(size_t)i * stride] = BETTER(suf[i], pre[i + len - 1]);
+#undef AT
+#undef BETTER
+}
+
+/* Grey opening by a line of `len` px, horizontal (rows) or vertical. */
+static void line_opening(float *img, int w, int h, int len, int vertical, float *buf) {
+  int lines = vertical ? w : h, n = vertical ? h : w;
+  for (int pass = 0; pass < 2; pass++)
+    for (int l = 0; l < lines; l++) {
+      float *start = vertical ? img + l : img + (size_t)l * w;
+      running_extreme(start, n, vertical ? w : 1, len, pass == 1, buf);
+    }
+}
+
+#define MAX_BAR_CANDIDATES 6
+
+typedef struct bar_candidate {
+  nm_scalebar sb;
+  int bright; /* 1 brighter than its surroundings, 0 darker */
+} bar_candidate;
+
+static int compare_bars(const void *a, const void *b) {
+  const bar_candidate *x = a, *y = b;
+  return (y->sb.bar_w > x->sb.bar_w) - (y->sb.bar_w < x->sb.bar_w);
+}
+
+/* Thin long structures of one polarity: what a horizontal line opening of
+** length min_len keeps but a vertical one of max_thick removes. Rows of
+** strong response are stacked into rectangles; those long and thin enough
+** are bar candidates. Film texture does not survive the horizontal opening;
+** vacuum, supports and solid annotation boxes do not survive the difference. */
+static int bar_candidates_of_polarity(const float *px, int w, int h, float sign, int min_len,
+                                      int max_thick, bar_candidate *out, int room) {
+  size_t n = (size_t)w * h;
+  float *open_h = malloc(sizeof(float) * n), *open_v = malloc(sizeof(float) * n);
+  int longest = w > h ? w : h;
+  float *buf = malloc(sizeof(float) * 2 * (size_t)(longest + min_len + max_thick));
+  int found = 0;
+  if (!open_h || !open_v || !buf) goto done;
+  float lo = INFINITY, hi = -INFINITY;
+  for (size_t i = 0; i < n; i++) {
+    open_h[i] = sign * px[i];
+    lo = fminf(lo, open_h[i]);
+    hi = fmaxf(hi, open_h[i]);
+  }
+  line_opening(open_h, w, h, min_len, 0, buf);
+  memcpy(open_v, open_h, sizeof(float) * n);
+  line_opening(open_v, w, h, max_thick, 1, buf);
+  float threshold = 0.3f * (hi - lo);
+  /* Stack rows: a run continues an open rectangle when both ends match. */
+  enum { MAX_OPEN = 64 };
+  struct rect { int x0, x1, y, rows, seen; } open[MAX_OPEN];
+  int n_open = 0;
+  for (int y = 0; y <= h && found < room; y++) {
+    for (int r = 0; r < n_open; r++) open[r].seen = 0;
+    int start = -1;
+    for (int x = 0; y < h && x <= w; x++) {
+      int on = x < w && open_h[(size_t)y * w + x] - open_v[(size_t)y * w + x] > threshold;
+      if (on && start < 0) start = x;
+      if (on || start < 0) continue;
+      if (x - start >= min_len) {
+        int matched = 0;
+        for (int r = 0; r < n_open && !matched; r++)
+          if (!open[r].seen && abs(open[r].x0 - start) <= 2 && abs(open[r].x1 - x) <= 2) {
+            open[r].rows++;
+            open[r].seen = matched = 1;
+          }
+        if (!matched && n_open < MAX_OPEN) open[n_open++] = (struct rect){start, x, y, 1, 1};
+      }
+      start = -1;
+    }
+    /* Rectangles not continued on this row are complete. */
+    for (int r = 0; r < n_open; r++) {
+      if (open[r].seen) continue;
+      const struct rect *c = &open[r];
+      if (c->rows >= 2 && c->rows < max_thick && c->x1 - c->x0 >= 6 * c->rows && found < room) {
+        out[found].bright = sign > 0;
+        nm_scalebar *sb = &out[found++].sb;
+        memset(sb, 0, sizeof *sb);
+        sb->found = 1;
+        sb->bar_x = sb->box_x = c->x0;
+        sb->bar_y = sb->box_y = c->y;
+        sb->bar_w = sb->box_w = c->x1 - c->x0;
+        sb->bar_h = sb->box_h = c->rows;
+      }
+      open[r--] = open[--n_open];
+    }
+  }
+done:
+  free(open_h);
+  free(open_v);
+  free(buf);
+  return found;
+}
+
+/* Bar candidates of both polarities, longest first. */
+static int find_bar_candidates(const float *px, int w, int h, nm_scalebar *out) {
+  int side = w < h ? w : h;
+  int min_len = (side / 40 > 16 ? side / 40 : 16) | 1; /* odd: a centred window */
+  int max_thick = (side / 33 > 4 ? side / 33 : 4) | 1;
+  bar_candidate found[2 * MAX_BAR_CANDIDATES], kept[MAX_BAR_CANDIDATES];
+  int n = bar_candidates_of_polarity(px, w, h, 1.0f, min_len, max_thick, found, MAX_BAR_CANDIDATES);
+  n += bar_candidates_of_polarity(px, w, h, -1.0f, min_len, max_thick, found + n,
+                                  MAX_BAR_CANDIDATES);
+  qsort(found, (size_t)n, sizeof found[0], compare_bars);
+  int n_kept = 0;
+  for (int i = 0; i < n && n_kept < MAX_BAR_CANDIDATES; i++) {
+    const nm_scalebar *c = &found[i].sb;
+    /* Image-wide strips and strips on the first or last row are edges of
+    ** the field, not bars. */
+    if (c->bar_w > 0.6 * w || c->bar_y == 0 || c->bar_y + c->bar_h >= h) continue;
+    /* A shorter strip of the same polarity near a longer one is a stroke of
+    ** its label, never a second bar. (The opposite polarity near a bar is
+    ** the margin of its annotation box, and the bar may be either.) */
+    int shadowed = 0;
+    for (int j = 0; j < n_kept; j++) {
+      const nm_scalebar *b = &kept[j].sb;
+      if (kept[j].bright != found[i].bright) continue;
+      int dx = c->bar_x > b->bar_x + b->bar_w ? c->bar_x - (b->bar_x + b->bar_w)
+               : b->bar_x > c->bar_x + c->bar_w ? b->bar_x - (c->bar_x + c->bar_w) : 0;
+      int dy = abs(c->bar_y - b->bar_y);
+      shadowed |= dx < b->bar_w && dy < b->bar_w;
+    }
+    if (!shadowed) kept[n_kept++] = found[i];
+  }
+  for (int i = 0; i < n_kept; i++) out[i] = kept[i].sb;
+  return n_kept;
+}
+
+/* ---- finding the label line ----------------------------------------------- */
+
+typedef struct box {
+  int x0, y0, x1, y1; /* inclusive-exclusive */
+  int area;
+} box;
+
+typedef struct ink_window {
+  int x0, y0, w, h;
+  uint8_t *ink;  /* w*h: 1 where the pixel is closer to the bar's level */
+  float *cov;    /* w*h: 0 background .. 1 bar level, clipped */
+  int32_t *comp; /* component id per pixel, -1 none */
+} ink_window;
+
+static void window_free(ink_window *win) {
+  free(win->ink);
+  free(win->cov);
+  free(win->comp);
+}
+
+/* The region around the bar where its label can be: above, below or beside
+** it, no farther than the bar is long and 15 % of the image height. */
+static int window_make(const float *px, int w, int h, const nm_scalebar *sb,
+                       const bar_levels *lv, ink_window *win) {
+  int reach_y = (int)fmin(0.15 * h, 1.2 * sb->bar_w) + sb->bar_h;
+  int reach_x = sb->bar_w;
+  win->x0 = sb->bar_x - reach_x < 0 ? 0 : sb->bar_x - reach_x;
+  win->y0 = sb->bar_y - reach_y < 0 ? 0 : sb->bar_y - reach_y;
+  int x1 = sb->bar_x + sb->bar_w + reach_x > w ? w : sb->bar_x + sb->bar_w + reach_x;
+  int y1 = sb->bar_y + sb->bar_h + reach_y > h ? h : sb->bar_y + sb->bar_h + reach_y;
+  win->w = x1 - win->x0;
+  win->h = y1 - win->y0;
+  if (win->w <= 0 || win->h <= 0) return -1;
+  size_t n = (size_t)win->w * (size_t)win->h;
+  win->ink = malloc(n);
+  win->comp = malloc(n * sizeof(int32_t));
+  win->cov = malloc(n * sizeof(float));
+  if (!win->ink || !win->comp || !win->cov) return -1;
+  float span = lv->bar - lv->background;
+  for (int y = 0; y < win->h; y++)
+    for (int x = 0; x < win->w; x++) {
+      float c = (px[(size_t)(y + win->y0) * w + (x + win->x0)] - lv->background) / span;
+      c = c < 0 ? 0 : c > 1 ? 1 : c;
+      win->cov[(size_t)y * win->w + x] = c;
+      win->ink[(size_t)y * win->w + x] = c > INK_COVERAGE;
+    }
+  /* The bar itself is not part of the label. */
+  for (int y = sb->bar_y - 1; y <= sb->bar_y + sb->bar_h; y++)
+    for (int x = sb->bar_x - 2; x < sb->bar_x + sb->bar_w + 2; x++) {
+      int wx = x - win->x0, wy = y - win->y0;
+      if (wx >= 0 && wy >= 0 && wx < win->w && wy < win->h) win->ink[(size_t)wy * win->w + wx] = 0;
+    }
+  return 0;
+}
+
+/* 8-connected components of ink inside the window, as boxes. */
+static int window_components(ink_window *win, box **boxes_out, int *count_out) {
+  size_t n = (size_t)win->w * (size_t)win->h;
+  for (size_t i = 0; i < n; i++) win->comp[i] = -1;
+  int cap = 64, count = 0;
+  box *boxes = malloc(sizeof(box) * (size_t)cap);
+  int32_t *stack = malloc(sizeof(int32_t) * n);
+  if (!boxes || !stack) {
+    free(boxes);
+    free(stack);
+    return -1;
+  }
+  for (size_t start = 0; start < n; start++) {
+    if (!win->ink[start] || win->comp[start] >= 0) continue;
+    if (count == cap) {
+      cap *= 2;
+      box *grown = realloc(boxes, sizeof(box) * (size_t)cap);
+      if (!grown) {
+        free(boxes);
+        free(stack);
+        return -1;
+      }
+      boxes = grown;
+    }
+    box b = {win->w, win->h, 0, 0, 0};
+    size_t top = 0;
+    stack[top++] = (int32_t)start;
+    win->comp[start] = count;
+    while (top) {
+      int32_t i = stack[--top];
+      int x = i % win->w, y = i / win->w;
+      if (x < b.x0) b.x0 = x;
+      if (y < b.y0) b.y0 = y;
+      if (x + 1 > b.x1) b.x1 = x + 1;
+      if (y + 1 > b.y1) b.y1 = y + 1;
+      b.area++;
+      for (int dy = -1; dy <= 1; dy++)
+        for (int dx = -1; dx <= 1; dx++) {
+          int nx = x + dx, ny = y + dy;
+          if (nx < 0 || ny < 0 || nx >= win->w || ny >= win->h) continue;
+          size_t j = (size_t)ny * win->w + nx;
+          if (win->ink[j] && win->comp[j] < 0) {
+            win->comp[j] = count;
+            stack[top++] = (int32_t)j;
+          }
+        }
+    }
+    boxes[count++] = b;
+  }
+  free(stack);
+  *boxes_out = boxes;
+  *count_out = count;
+  return 0;
+}
+
+static int overlaps_vertically(const box *a, const box *b) {
+  int top = a->y0 > b->y0 ? a->y0 : b->y0;
+  int bottom = a->y1 < b->y1 ? a->y1 : b->y1;
+  int ha = a->y1 - a->y0, hb = b->y1 - b->y0;
+  return bottom - top >= 0.5 * (ha < hb ? ha : hb);
+}
+
+/* Character-sized components: between 5 px and a fifth of the window tall,
+** not much wider than tall ("m" is the widest glyph), not a hairline. Dots
+** (the decimal point) are admitted later, inside a line. */
+static int is_glyph(const box *b, int win_h) {
+  int bw = b->x1 - b->x0, bh = b->y1 - b->y0;
+  return bh >= 5 && bh <= win_h / 2 && bw <= 2 * bh && b->area >= bh;
+}
+
+/* Grows a text line from a seed glyph: glyphs of similar height that share
+** its band and lie within ~1.5 glyph heights of the line's ends; then the
+** small marks (decimal point) inside the line's span. */
+static box grow_line(const box *boxes, int count, int seed, int win_h) {
+  box line = boxes[seed];
+  int seed_h = line.y1 - line.y0;
+  int changed = 1;
+  while (changed) {
+    changed = 0;
+    for (int i = 0; i < count; i++) {
+      const box *b = &boxes[i];
+      if (!is_glyph(b, win_h)) continue;
+      int bh = b->y1 - b->y0;
+      if (bh < 0.5 * seed_h || bh > 2.0 * seed_h) continue;
+      if (!overlaps_vertically(b, &line)) continue;
+      int gap = b->x0 >= line.x1 ? b->x0 - line.x1 : line.x0 >= b->x1 ? line.x0 - b->x1 : 0;
+      if (gap > 1.6 * seed_h) continue;
+      if (b->x0 >= line.x0 && b->x1 <= line.x1 && b->y0 >= line.y0 && b->y1 <= line.y1) continue;
+      if (b->x0 < line.x0) line.x0 = b->x0;
+      if (b->x1 > line.x1) line.x1 = b->x1;
+      if (b->y0 < line.y0) line.y0 = b->y0;
+      if (b->y1 > line.y1) line.y1 = b->y1;
+      changed = 1;
+    }
+  }
+  return line;
+}
+
+#define MAX_LABEL_CANDIDATES 4
+
+typedef struct line_candidate {
+  box line;
+  double distance;
+} line_candidate;
+
+static int compare_candidates(const void *a, const void *b) {
+  double x = ((const line_candidate *)a)->distance, y = ((const line_candidate *)b)->distance;
+  return (x > y) - (x < y);
+}
+
+/* Label candidates: text lines of at least two glyphs that overlap the bar's
+** horizontal extent or sit right beside it, nearest first (at most
+** MAX_LABEL_CANDIDATES; texture or particles can make lines too, so the
+** caller reads them in order until one is a label). */
+static int find_label_lines(const ink_window *win, const box *boxes, int count,
+                            const nm_scalebar *sb, line_candidate *out) {
+  int bar_x0 = sb->bar_x - win->x0, bar_x1 = bar_x0 + sb->bar_w;
+  int bar_y0 = sb->bar_y - win->y0, bar_y1 = bar_y0 + sb->bar_h;
+  line_candidate found[64];
+  int n = 0;
+  for (int i = 0; i < count && n < 64; i++) {
+    if (!is_glyph(&boxes[i], win->h)) continue;
+    box line = grow_line(boxes, count, i, win->h);
+    int duplicate = 0;
+    for (int k = 0; k < n; k++)
+      duplicate |= !memcmp(&found[k].line, &line, sizeof line - sizeof line.area);
+    if (duplicate) continue;
+    int glyphs = 0;
+    for (int j = 0; j < count; j++)
+      if (is_glyph(&boxes[j], win->h) && boxes[j].x0 >= line.x0 && boxes[j].x1 <= line.x1 &&
+          boxes[j].y0 >= line.y0 && boxes[j].y1 <= line.y1)
+        glyphs++;
+    if (glyphs < 2) continue;
+    int lh = line.y1 - line.y0;
+    int dx = line.x1 < bar_x0 ? bar_x0 - line.x1 : line.x0 > bar_x1 ? line.x0 - bar_x1 : 0;
+    int dy = line.y1 <= bar_y0 ? bar_y0 - line.y1 : line.y0 >= bar_y1 ? line.y0 - bar_y1 : 0;
+    if (dx > 3 * lh || dy > 3 * lh) continue;
+    /* The label belongs to the bar: above or below it, it overlaps the bar
+    ** over most of its own width. */
+    int overlap = (line.x1 < bar_x1 ? line.x1 : bar_x1) - (line.x0 > bar_x0 ? line.x0 : bar_x0);
+    if (dy > 0 && overlap < 0.5 * (line.x1 - line.x0)) continue;
+    /* ... and is neither tiny nor huge beside it. */
+    if (line.x1 - line.x0 < 0.15 * sb->bar_w) continue;
+    /* A label is shorter than ~1.5 bars plus its own height, or it is not one. */
+    if (line.x1 - line.x0 > 1.5 * sb->bar_w + 4 * lh) continue;
+    found[n].line = line;
+    found[n].distance = hypot(dx, dy);
+    n++;
+  }
+  qsort(found, (size_t)n, sizeof found[0], compare_candidates);
+  if (n > MAX_LABEL_CANDIDATES) n = MAX_LABEL_CANDIDATES;
+  memcpy(out, found, sizeof found[0] * (size_t)n);
+  return n;
+}
+
+/* ---- OCR ----------------------------------------------------------------- */
+
+/* One Tesseract engine per process, initialised on first use, guarded by a
+** mutex (a TessBaseAPI is not re-entrant), ended when the library unloads. */
+static pthread_mutex_t ocr_lock = PTHREAD_MUTEX_INITIALIZER;
+static TessBaseAPI *ocr_api;
+static int ocr_failed;
+
+static TessBaseAPI *ocr_engine(void) {
+  if (ocr_api || ocr_failed) return ocr_api;
+  TessBaseAPI *api = TessBaseAPICreate();
+  if (!api || TessBaseAPIInit3(api, NULL, "eng") != 0) {
+    if (api) TessBaseAPIDelete(api);
+    ocr_failed = 1;
+    return NULL;
+  }
+  TessBaseAPISetVariable(api, "debug_file", "/dev/null");
+  TessBaseAPISetPageSegMode(api, PSM_SINGLE_LINE);
+  ocr_api = api;
+  return api;
+}
+
+__attribute__((destructor)) static void ocr_shutdown(void) {
+  if (ocr_api) {
+    TessBaseAPIEnd(ocr_api);
+    TessBaseAPIDelete(ocr_api);
+    ocr_api = NULL;
+  }
+}
+
+/* Renders the label line dark on white for Tesseract, scaled so the line is
+** OCR_LINE_HEIGHT tall, with a margin: grey levels (bilinear) from the
+** coverage, but only near the components that lie wholly inside the line —
+** a particle reaching into the line's box is left out. */
+static unsigned char *render_line(const ink_window *win, const box *boxes, int count,
+                                  const box *line, int *out_w, int *out_h) {
+  int lh = line->y1 - line->y0, lw = line->x1 - line->x0;
+  uint8_t *keep = calloc((size_t)count, 1);
+  uint8_t *near = calloc((size_t)lw * lh, 1);
+  double scale = (double)OCR_LINE_HEIGHT / lh;
+  int pad = OCR_LINE_HEIGHT / 2;
+  int ow = (int)ceil(lw * scale) + 2 * pad, oh = OCR_LINE_HEIGHT + 2 * pad;
+  unsigned char *canvas = malloc((size_t)ow * (size_t)oh);
+  if (!keep || !near || !canvas) {
+    free(keep);
+    free(near);
+    free(canvas);
+    return NULL;
+  }
+  for (int i = 0; i < count; i++)
+    keep[i] = boxes[i].x0 >= line->x0 && boxes[i].x1 <= line->x1 && boxes[i].y0 >= line->y0 &&
+              boxes[i].y1 <= line->y1;
+  for (int y = 0; y < lh; y++)
+    for (int x = 0; x < lw; x++) {
+      int32_t c = win->comp[(size_t)(y + line->y0) * win->w + (x + line->x0)];
+      if (c < 0 || !keep[c]) continue;
+      for (int dy = -1; dy <= 1; dy++)
+        for (int dx = -1; dx <= 1; dx++) {
+          int nx = x + dx, ny = y + dy;
+          if (nx >= 0 && ny >= 0 && nx < lw && ny < lh) near[(size_t)ny * lw + nx] = 1;
+        }
+    }
+  for (int y = 0; y < oh; y++)
+    for (int x = 0; x < ow; x++) {
+      double sx = (x - pad + 0.5) / scale - 0.5, sy = (y - pad + 0.5) / scale - 0.5;
+      int ix = (int)floor(sx), iy = (int)floor(sy);
+      double fx = sx - ix, fy = sy - iy, ink = 0;
+      for (int k = 0; k < 4; k++) {
+        int cx = ix + (k & 1), cy = iy + (k >> 1);
+        double wgt = ((k & 1) ? fx : 1 - fx) * ((k >> 1) ? fy : 1 - fy);
+        if (cx < 0 || cy < 0 || cx >= lw || cy >= lh || !near[(size_t)cy * lw + cx]) continue;
+        ink += wgt * win->cov[(size_t)(cy + line->y0) * win->w + (cx + line->x0)];
+      }
+      canvas[(size_t)y * ow + x] = (unsigned char)lround(255.0 * (1.0 - ink));
+    }
+  free(keep);
+  free(near);
+  *out_w = ow;
+  *out_h = oh;
+  return canvas;
+}
+
+/* Tesseract's reading of the line: the text and the lowest confidence of any
+** of its characters (a single doubtful digit makes the whole label doubtful). */
+static int ocr_line(const ink_window *win, const box *boxes, int count, const box *line,
+                    char *text, size_t text_size, float *least_confidence) {
+  text[0] = 0;
+  *least_confidence = 0;
+  int ow, oh;
+  unsigned char *canvas = render_line(win, boxes, count, line, &ow, &oh);
+  if (!canvas) return -1;
+  pthread_mutex_lock(&ocr_lock);
+  TessBaseAPI *api = ocr_engine();
+  int status = -1;
+  if (api) {
+    TessBaseAPISetImage(api, canvas, ow, oh, 1, ow);
+    TessBaseAPISetSourceResolution(api, 300);
+    if (TessBaseAPIRecognize(api, NULL) == 0) {
+      float least = 100.0f;
+      TessResultIterator *it = TessBaseAPIGetIterator(api);
+      if (it) {
+        do {
+          char *symbol = TessResultIteratorGetUTF8Text(it, RIL_SYMBOL);
+          if (!symbol) continue;
+          if (TessPageIteratorIsAtBeginningOf(TessResultIteratorGetPageIteratorConst(it), RIL_WORD) &&
+              text[0])
+            strncat(text, " ", text_size - strlen(text) - 1);
+          strncat(text, symbol, text_size - strlen(text) - 1);
+          float conf = TessResultIteratorConfidence(it, RIL_SYMBOL);
+          if (conf < least) least = conf;
+          TessDeleteText(symbol);
+        } while (TessResultIteratorNext(it, RIL_SYMBOL));
+        TessResultIteratorDelete(it);
+      }
+      *least_confidence = least;
+      status = 0;
+    }
+    TessBaseAPIClear(api);
+  }
+  pthread_mutex_unlock(&ocr_lock);
+  free(canvas);
+  return status;
+}
+
+/* ---- parsing "<number> <unit>" -------------------------------------------- */
+
+/* OCR spells micro as µ (U+00B5), μ (U+03BC) or u; Ångström as Å or A. */
+static const char *canonical_unit(const char *s, size_t *len) {
+  static const struct {
+    const char *spelling, *unit;
+  } table[] = {{"nm", "nm"},          {"\xc2\xb5m", "um"}, {"\xce\xbcm", "um"},
+               {"um", "um"},          {"mm", "mm"},        {"\xc3\x85", "A"},
+               {"\xe2\x84\xab", "A"}, {"A", "A"},          {"pm", "pm"},
+               {"ym", "um"}};
+  for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+    size_t n = strlen(table[i].spelling);
+    if (strncmp(s, table[i].spelling, n) == 0) {
+      *len = n;
+      return table[i].unit;
+    }
+  }
+  return NULL;
+}
+
+/* Accepts exactly one "<number><space?><unit>" and nothing else, read with
+** every character at least MIN_SYMBOL_CONFIDENCE. */
+static int is_punctuation_word(const char *w, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if ((w[i] >= '0' && w[i] <= '9') || (w[i] >= 'a' && w[i] <= 'z') ||
+        (w[i] >= 'A' && w[i] <= 'Z') || (unsigned char)w[i] >= 0x80)
+      return 0;
+  return 1;
+}
+
+/* Drops leading and trailing words made only of punctuation (JPEG specks and
+** box edges read as '|', '!', '{'); nothing inside the label is touched. */
+static void strip_stray_marks(const char *text, char *out, size_t out_size) {
+  const char *start = text, *end = text + strlen(text);
+  for (;;) {
+    while (*start == ' ') start++;
+    const char *w = start;
+    while (w < end && *w != ' ') w++;
+    if (w == start || w >= end || !is_punctuation_word(start, (size_t)(w - start))) break;
+    start = w;
+  }
+  for (;;) {
+    while (end > start && end[-1] == ' ') end--;
+    const char *w = end;
+    while (w > start && w[-1] != ' ') w--;
+    if (w == end || w == start || !is_punctuation_word(w, (size_t)(end - w))) break;
+    end = w;
+  }
+  snprintf(out, out_size, "%.*s", (int)(end - start), start);
+}
+
+/* Scale bars are drawn at round lengths: 1, 2, 2.5, 3, 4 or 5 times a power
+** of ten. A reading off that grid (206, 900, 5600) is a misread digit. */
+static int is_round_bar_value(double v) {
+  static const double mantissas[] = {1, 2, 2.5, 3, 4, 5};
+  double scale = pow(10.0, floor(log10(v)));
+  for (size_t i = 0; i < sizeof mantissas / sizeof mantissas[0]; i++)
+    for (int up = 0; up <= 1; up++)
+      if (fabs(v - mantissas[i] * scale * (up ? 10 : 1)) <= 1e-9 * v) return 1;
+  return 0;
+}
+
+static int parse_label(const char *raw, float least, double *value, char *unit,
+                       size_t unit_size, char *why, size_t why_size) {
+  char text[96];
+  strip_stray_marks(raw, text, sizeof text);
+  if (!text[0]) {
+    snprintf(why, why_size, "scale bar found but its label could not be read");
+    return -1;
+  }
+  const char *s = text;
+  char *end;
+  char number[32];
+  size_t k = 0;
+  while ((*s >= '0' && *s <= '9') || *s == '.' || *s == ',') {
+    if (k + 1 < sizeof number) number[k++] = *s == ',' ? '.' : *s;
+    s++;
+  }
+  number[k] = 0;
+  double v = strtod(number, &end);
+  if (!k || *end || !(v > 0)) {
+    snprintf(why, why_size, "scale bar label '%s' does not start with a number", text);
+    return -1;
+  }
+  while (*s == ' ') s++;
+  size_t ulen = 0;
+  const char *u = canonical_unit(s, &ulen);
+  if (!u) {
+    snprintf(why, why_size, "scale bar label '%s' has no length unit", text);
+    return -1;
+  }
+  s += ulen;
+  while (*s == ' ') s++;
+  if (*s) {
+    snprintf(why, why_size, "scale bar label '%s' has extra text", text);
+    return -1;
+  }
+  if (!is_round_bar_value(v)) {
+    snprintf(why, why_size, "scale bar label '%s' is not a round bar length (misread?)", text);
+    return -1;
+  }
+  if (least < MIN_SYMBOL_CONFIDENCE) {
+    snprintf(why, why_size, "scale bar label '%s' read with low confidence (%.0f)", text,
+             (double)least);
+    return -1;
+  }
+  *value = v;
+  snprintf(unit, unit_size, "%s", u);
+  return 0;
+}
+
+/* ---- the reader ---------------------------------------------------------- */
+
+static nm_status give_up(nm_scalebar *out, const char *why) {
+  out->nm_per_px = NAN;
+  snprintf(out->reason, sizeof out->reason, "%s", why);
+  return NM_OK;
+}
+
+/* Tries the bar candidates longest first and keeps the first whose label
+** reads; when none does, reports why the first one failed. */
+nm_status nm_scalebar_read(const float *px, int width, int height, nm_scalebar *out,
+                           nm_error *err) {
+  if (!px || width <= 0 || height <= 0) return nm_fail(err, NM_ERR_ARG, "scale bar: empty image");
+  nm_scalebar candidates[MAX_BAR_CANDIDATES];
+  int n = find_bar_candidates(px, width, height, candidates);
+  memset(out, 0, sizeof *out);
+  out->value = NAN;
+  give_up(out, "no scale bar found and no calibration in the file");
+  for (int i = 0; i < n; i++) {
+    nm_scalebar attempt = candidates[i];
+    nm_status status = nm_scalebar_measure(px, width, height, &attempt, err);
+    if (status != NM_OK) return status;
+    if (i == 0 || isfinite(attempt.nm_per_px)) *out = attempt;
+    if (isfinite(attempt.nm_per_px)) break;
+  }
+  return NM_OK;
+}
+
+nm_status nm_scalebar_measure(const float *px, int width, int height, nm_scalebar *out,
+                              nm_error *err) {
+  out->value = NAN;
+  out->unit[0] = 0;
+  if (!out->found) return give_up(out, "no scale bar found and no calibration in the file");
+  if (out->bar_w < 8 || out->bar_h < 1 || out->bar_x < 0 || out->bar_y < 0 ||
+      out->bar_x + out->bar_w > width || out->bar_y + out->bar_h > height)
+    return give_up(out, "scale bar too small or outside the image to measure");
+
+  bar_levels levels;
+  if (measure_levels(px, width, height, out, &levels) != 0)
+    return give_up(out, "scale bar has no contrast against its surroundings");
+  double length = measure_bar_length(px, width, height, out, &levels);
+  if (!(length > 8) || fabs(length - out->bar_w) > 0.1 * out->bar_w + 2)
+    return give_up(out, "scale bar length could not be measured");
+  out->bar_length_px = length;
+
+  ink_window win = {0};
+  box *boxes = NULL;
+  int count = 0;
+  line_candidate lines[MAX_LABEL_CANDIDATES];
+  box label = {0, 0, 0, 0, 0};
+  char text[96];
+  float least = 0;
+  char why[160] = "";
+  int ok = window_make(px, width, height, out, &levels, &win) == 0 &&
+           window_components(&win, &boxes, &count) == 0;
+  if (!ok) {
+    window_free(&win);
+    free(boxes);
+    return nm_fail(err, NM_ERR_NOMEM, "scale bar: out of memory");
+  }
+  int n_lines = find_label_lines(&win, boxes, count, out, lines);
+  if (n_lines == 0) snprintf(why, sizeof why, "scale bar found but no label next to it");
+  for (int i = 0; i < n_lines; i++) {
+    /* The first candidate's failure is the one reported: it is the nearest. */
+    char this_why[160] = "";
+    if (ocr_line(&win, boxes, count, &lines[i].line, text, sizeof text, &least) != 0) {
+      snprintf(this_why, sizeof this_why, "scale bar label could not be read (Tesseract unavailable)");
+    } else if (parse_label(text, least, &out->value, out->unit, sizeof out->unit, this_why,
+                           sizeof this_why) == 0) {
+      label = lines[i].line;
+      why[0] = 0;
+      break;
+    }
+    if (i == 0) snprintf(why, sizeof why, "%s", this_why);
+  }
+  if (!why[0]) {
+    /* Extend the exclusion box over the label so segmentation skips it too. */
+    int lx0 = label.x0 + win.x0, ly0 = label.y0 + win.y0;
+    int lx1 = label.x1 + win.x0, ly1 = label.y1 + win.y0;
+    int bx1 = out->box_x + out->box_w, by1 = out->box_y + out->box_h;
+    if (lx0 < out->box_x) out->box_x = lx0;
+    if (ly0 < out->box_y) out->box_y = ly0;
+    out->box_w = (lx1 > bx1 ? lx1 : bx1) - out->box_x;
+    out->box_h = (ly1 > by1 ? ly1 : by1) - out->box_y;
+  }
+  window_free(&win);
+  free(boxes);
+  if (why[0]) {
+    out->value = isfinite(out->value) ? out->value : NAN;
+    return give_up(out, why);
+  }
+  double nm = out->value * nm_unit_to_nm(out->unit) / length;
+  if (!strcmp(out->unit, "pm") && nm < PLAUSIBLE_MIN_NM_PER_PX) {
+    /* Tesseract reads the micro sign as 'p'. A picometre bar that would make
+    ** pixels smaller than an atom's hundredth is a micrometre bar. */
+    snprintf(out->unit, sizeof out->unit, "um");
+    nm = out->value * nm_unit_to_nm(out->unit) / length;
+  }
+  if (!(nm >= PLAUSIBLE_MIN_NM_PER_PX && nm <= PLAUSIBLE_MAX_NM_PER_PX)) {
+    char msg[160];
+    snprintf(msg, sizeof msg, "scale bar reads %g %s over %.1f px = %g nm/px, not a TEM pixel size",
+             out->value, out->unit, length, nm);
+    return give_up(out, msg);
+  }
+  out->nm_per_px = nm;
+  out->reason[0] = 0;
+  return NM_OK;
+}

@@ -1,0 +1,13 @@
+# Scale-bar reading: the generated test set needs libjpeg (JPEG round trips).
+$(BUILD)/tests/test_scalebar: tests/unit/scalebar_synth.h tools/scalebar_cases.h
+$(BUILD)/tests/test_scalebar: LDLIBS += -ljpeg
+
+$(BUILD)/tools/eval_scalebar: tools/eval_scalebar.c tools/scalebar_cases.h tests/unit/scalebar_synth.h $(BUILD)/libnmengine.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libnmengine.a $(LDLIBS) -ljpeg
+
+.PHONY: eval-scalebar
+eval-scalebar: $(BUILD)/tools/eval_scalebar
+	$(BUILD)/tools/eval_scalebar
+
+EVAL_TARGETS += eval-scalebar

@@ -1,0 +1,59 @@
+/*
+** eval_scalebar — `make eval-scalebar`: the scale-bar reader on generated
+** cases (default 240, seed 1) and on the real burned-in bars of
+** ../shared/data/nanoshapes whose values its README states.
+**   usage: eval_scalebar [cases [seed [verbose]]]
+*/
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "scalebar_cases.h"
+
+static const struct {
+  const char *file;
+  double nm, px;
+} real_bars[] = {
+    {"Cu-s11_0009.png", 200, 371}, {"Picture_0.png", 200, 371}, {"Cu-s-16_0004.png", 200, 221},
+    {"LZCu52_0022.png", 500, 349}, {"Picture_3.png", 100, 259},
+};
+
+int main(int argc, char **argv) {
+  int cases = argc > 1 ? atoi(argv[1]) : 240;
+  uint64_t seed = argc > 2 ? strtoull(argv[2], NULL, 10) : 1;
+  int verbose = argc > 3 ? atoi(argv[3]) : 1;
+  scalebar_score s;
+  if (scalebar_run(cases, seed, verbose, &s) != 0) {
+    printf("eval-scalebar: skipped (../shared/data not present)\n");
+    return 0;
+  }
+  printf("\nscale-bar reading, %d generated cases (seed %llu)\n", s.cases, (unsigned long long)seed);
+  printf("| outcome | cases | share |\n| --- | --- | --- |\n");
+  printf("| within 1 %% | %d | %.1f %% |\n", s.correct, 100.0 * s.correct / s.cases);
+  printf("| NULL (not certain) | %d | %.1f %% |\n", s.abstained, 100.0 * s.abstained / s.cases);
+  printf("| wrong by 1-2 %% | %d | %.1f %% |\n", s.wrong_1_2, 100.0 * s.wrong_1_2 / s.cases);
+  printf("| wrong by > 2 %% | %d | %.1f %% |\n", s.wrong_over_2, 100.0 * s.wrong_over_2 / s.cases);
+  static const char *styles[] = {"dark on image", "bright on image", "white in black box",
+                                 "black in white box"};
+  for (int i = 0; i < 4; i++)
+    printf("  %-20s %d/%d\n", styles[i], s.by_style[i][1], s.by_style[i][0]);
+  printf("  %-20s %d/%d\n  %-20s %d/%d\n", "lossless", s.by_jpeg[0][1], s.by_jpeg[0][0],
+         "JPEG q40-95", s.by_jpeg[1][1], s.by_jpeg[1][0]);
+
+  printf("\nreal burned-in bars (nanoshapes, values from its README)\n");
+  printf("| image | label | README px | read nm/px | README nm/px | note |\n| --- | --- | --- | --- | --- | --- |\n");
+  for (size_t i = 0; i < sizeof real_bars / sizeof real_bars[0]; i++) {
+    char path[256];
+    snprintf(path, sizeof path, "../shared/data/nanoshapes/images/%s", real_bars[i].file);
+    nm_image img;
+    nm_error err;
+    if (nm_image_read_file(path, NULL, &img, &err) != NM_OK) continue;
+    nm_scalebar sb;
+    nm_scalebar_read(img.px, img.width, img.height, &sb, &err);
+    printf("| %s | %g nm | %g | %.4f | %.4f | %s%s |\n", real_bars[i].file, real_bars[i].nm,
+           real_bars[i].px, sb.nm_per_px, real_bars[i].nm / real_bars[i].px,
+           isnan(sb.nm_per_px) ? sb.reason : "", isnan(sb.nm_per_px) ? "" : "");
+    if (!isnan(sb.nm_per_px)) printf("|   | bar measured %.2f px |  |  |  |  |\n", sb.bar_length_px);
+    nm_image_free(&img);
+  }
+  return 0;
+}

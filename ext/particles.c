@@ -5,6 +5,7 @@
 #include "particles.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -83,7 +84,7 @@ double nm_particle_set_nm_per_px(const nm_particle_set *s) {
 
 /* The user's label image, checked against the processed micrograph. */
 static nm_status load_labels(const nm_particles_opts *o, nm_particle_set *s, nm_error *err) {
-  const char *name = o->labels_buf ? "labels BLOB" : o->labels_path;
+  const char *name = o->labels_buf ? "BLOB" : o->labels_path;
   nm_read_opts ro;
   nm_read_opts_default(&ro);
   ro.max_pixels = o->mg.max_pixels ? o->mg.max_pixels : NM_DEFAULT_MAX_PIXELS;
@@ -91,7 +92,16 @@ static nm_status load_labels(const nm_particles_opts *o, nm_particle_set *s, nm_
   nm_status st = o->labels_buf
                      ? nm_image_read_memory(o->labels_buf, o->labels_n, name, &ro, &li, err)
                      : nm_image_read_file(o->labels_path, &ro, &li, err);
-  if (st != NM_OK) return st;
+  if (st != NM_OK) {
+    /* say that it is the label image that failed, not the micrograph */
+    if (err) {
+      size_t len = strnlen(err->msg, sizeof err->msg - 8);
+      memmove(err->msg + 7, err->msg, len);
+      memcpy(err->msg, "labels ", 7);
+      err->msg[len + 7] = 0;
+    }
+    return st;
+  }
   int w = s->width, h = s->height;
   if (li.channels != 1) {
     st = nm_fail(err, NM_ERR_FORMAT,

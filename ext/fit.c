@@ -184,7 +184,8 @@ typedef struct cand {
   double g0x, g0y;    /* unit-scale centroid */
   double s;           /* scale to the mask's area */
   int period;         /* rotation period in 1° steps */
-  double sprof[2 * NA]; /* s·radius around the centroid at bin centres, twice */
+  double sprof[2 * NA]; /* s·radius around the centroid at bin centres, in
+                        ** radius-grid units (× inv_delta), stored twice */
 } cand;
 
 static int integer_d(double d) { return d == floor(d) && d >= 1 && d <= NA; }
@@ -274,11 +275,12 @@ static void cand_init(cand *c, const nm_fit_mask *m, double p, double d, double 
     c->period = integer_d(d) && NA % (int)d == 0 ? NA / (int)d : NA;
   }
   c->s = sqrt((double)m->area / c->area0);
-  for (int k = 0; k < NA; k++) c->sprof[k] = c->sprof[k + NA] = c->s * prof[k];
+  /* in radius-grid units, so a lookup is one multiply-free index */
+  double u = c->s * m->inv_delta;
+  for (int k = 0; k < NA; k++) c->sprof[k] = c->sprof[k + NA] = u * prof[k];
 }
 
-static inline double count_at(const float *c, int nr, double inv_delta, double r) {
-  double t = r * inv_delta;
+static inline double count_at(const float *c, int nr, double t) {
   if (t >= nr) return c[nr];
   int i = (int)t;
   return c[i] + (t - i) * (c[i + 1] - c[i]);
@@ -289,7 +291,7 @@ static double est_fine(const nm_fit_mask *m, const cand *c, int j) {
   size_t sr = (size_t)m->nr + 1;
   const double *sp = c->sprof + j;
   double inter = 0;
-  for (int k = 0; k < NA; k++) inter += count_at(m->cum + k * sr, m->nr, m->inv_delta, sp[k]);
+  for (int k = 0; k < NA; k++) inter += count_at(m->cum + k * sr, m->nr, sp[k]);
   return inter / (2.0 * m->area - inter);
 }
 
@@ -298,7 +300,7 @@ static double est_coarse(const nm_fit_mask *m, const cand *c, int j) {
   const double *sp = c->sprof + j + CW / 2;
   double inter = 0;
   for (int k = 0; k < NAC; k++)
-    inter += count_at(m->cumc + k * sr, m->nr, m->inv_delta, sp[k * CW]);
+    inter += count_at(m->cumc + k * sr, m->nr, sp[k * CW]);
   return inter / (2.0 * m->area - inter);
 }
 
@@ -491,13 +493,53 @@ static nm_status exact_best(const nm_fit_mask *m, const cand *c, const int *hint
 ** maxima scored exactly. */
 static nm_status score_full(const nm_fit_mask *m, const cand *c, double *jac, int *jbest,
                             long *evals, nm_error *err) {
+  /* every 1° step ranked by the coarse estimate, the best local maxima
+  ** re-ranked by the fine one at ±2°, the 3 best scored exactly */
   double est[NA];
-  for (int j = 0; j < c->period; j++) est[j] = est_fine(m, c, j);
+  for (int j = 0; j < c->period; j++) est[j] = est_coarse(m, c, j);
   *evals += c->period;
+  {
+    int cand_j[6];
+    double cv[6];
+    int nc = 0;
+    for (int j = 0; j < c->period; j++) {
+      double v = est[j];
+      if (c->period > 2 && (v < est[wrapj(j - 1, c->period)] || v < est[wrapj(j + 1, c->period)]))
+        continue;
+      int q;
+      if (nc == 6) {
+        if (v <= cv[5]) continue;
+        q = 5;
+      } else {
+        q = nc++;
+      }
+      cv[q] = v;
+      cand_j[q] = j;
+      while (q > 0 && cv[q] > cv[q - 1]) {
+        double tv = cv[q];
+        cv[q] = cv[q - 1];
+        cv[q - 1] = tv;
+        int tj = cand_j[q];
+        cand_j[q] = cand_j[q - 1];
+        cand_j[q - 1] = tj;
+        q--;
+      }
+    }
+    for (int j = 0; j < c->period; j++) est[j] = -1;
+    for (int q = 0; q < nc; q++)
+      for (int dj = -2; dj <= 2; dj++) {
+        int jj = wrapj(cand_j[q] + dj, c->period);
+        if (est[jj] < 0) {
+          est[jj] = est_fine(m, c, jj);
+          (*evals)++;
+        }
+      }
+  }
   int hints[3] = {0, 0, 0};
   double hv[3] = {-1, -1, -1};
   for (int j = 0; j < c->period; j++) {
     double v = est[j];
+    if (v < 0) continue;
     if (c->period > 2 && (v < est[wrapj(j - 1, c->period)] || v < est[wrapj(j + 1, c->period)]))
       continue;
     for (int q = 0; q < 3; q++)
@@ -576,8 +618,8 @@ void nm_fit_opts_default(nm_fit_opts *o) {
   o->lratio_min = 1;
   o->lratio_max = 5;
   o->restarts = 1;
-  o->grid_starts = 3;
-  o->max_evals = 40;
+  o->grid_starts = 2;
+  o->max_evals = 30;
   o->seed = 1;
 }
 

@@ -84,8 +84,8 @@ typedef struct nm_fit_opts {
   int d_min, d_max;          /* default 1, 6 */
   double lratio_min, lratio_max; /* default 1, 5 */
   int restarts;              /* extra random starts, default 1 */
-  int grid_starts;           /* best grid points refined (≤ 2 per d), default 3 */
-  int max_evals;             /* Nelder–Mead evaluations per start, default 40 */
+  int grid_starts;           /* best grid points refined (≤ 2 per d), default 2 */
+  int max_evals;             /* Nelder–Mead evaluations per start, default 30 */
   uint64_t seed;             /* default 1 */
 } nm_fit_opts;
 

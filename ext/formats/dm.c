@@ -163,7 +163,7 @@ static nm_status parse_data(dm_file *f, nm_bytes *b, int id) {
   }
   node->off = b->pos;
   node->nbytes = nbytes;
-  if (!nm_bytes_take(b, nbytes)) return dm_bad(f, "tag data run past the end of the file", at);
+  if (!nm_bytes_take(b, nbytes)) return dm_bad(f, "tag data runs past the end of the file", at);
   return NM_OK;
 }
 

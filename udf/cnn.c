@@ -60,6 +60,13 @@ static void load_default(void) {
   if (nm_cnn_load(b, n, &default_net, &default_err) != NM_OK) default_net = NULL;
 }
 
+/* The shared default model lives as long as the extension is loaded: freed
+** when the library is unloaded (dlclose), so leak checkers see no leak. */
+__attribute__((destructor)) static void free_default(void) {
+  nm_cnn_free(default_net);
+  default_net = NULL;
+}
+
 nm_status nm_cnn_bind_model(sqlite3 *db, sqlite3_value *arg, const char *fname,
                             nm_cnn **net, int *owned, nm_error *err) {
   *net = NULL;

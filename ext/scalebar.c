@@ -62,6 +62,35 @@ static float side_level(const float *px, int w, int h, const nm_scalebar *sb, in
   return k ? median_of(scratch, k) : NAN;
 }
 
+/* Median over the middle half of the bar's columns on row y. */
+static float row_level(const float *px, int w, const nm_scalebar *sb, int y, float *scratch) {
+  int k = 0;
+  for (int x = sb->bar_x + sb->bar_w / 4; x < sb->bar_x + 3 * sb->bar_w / 4; x++)
+    scratch[k++] = px[(size_t)y * w + x];
+  return k ? median_of(scratch, k) : NAN;
+}
+
+/* Candidate rectangles can miss a row or two of the bar where JPEG ringing
+** broke a run: grow the rows up and down while the row's level stays nearer
+** the bar's than the level two rows beyond the bar. */
+static void snap_rows(const float *px, int w, int h, nm_scalebar *sb) {
+  float *scratch = malloc(sizeof(float) * (size_t)(sb->bar_w > 0 ? sb->bar_w : 1));
+  if (!scratch) return;
+  float bar = row_level(px, w, sb, sb->bar_y + sb->bar_h / 2, scratch);
+  for (int side = 0; side < 2; side++)
+    for (int grown = 0; grown < 2 * sb->bar_h + 4; grown++) {
+      int y = side ? sb->bar_y + sb->bar_h : sb->bar_y - 1;
+      int beyond = side ? y + 2 : y - 2;
+      if (y < 0 || y >= h || beyond < 0 || beyond >= h) break;
+      float here = row_level(px, w, sb, y, scratch);
+      float far = row_level(px, w, sb, beyond, scratch);
+      if (!(fabsf(here - bar) < 0.5f * fabsf(far - bar))) break;
+      if (side) sb->bar_h++;
+      else sb->bar_y--, sb->bar_h++;
+    }
+  free(scratch);
+}
+
 /* Bar level: median inside the bar box. Background: the rows just above and
 ** below it (the label never touches the bar there). A bar is darker than
 ** both sides or brighter than both, by comparable amounts; the edge of a
@@ -207,7 +236,7 @@ static int bar_candidates_of_polarity(const float *px, int w, int h, float sign,
       if (x - start >= min_len) {
         int matched = 0;
         for (int r = 0; r < n_open && !matched; r++)
-          if (!open[r].seen && abs(open[r].x0 - start) <= 2 && abs(open[r].x1 - x) <= 2) {
+          if (!open[r].seen && abs(open[r].x0 - start) <= 3 && abs(open[r].x1 - x) <= 3) {
             open[r].rows++;
             open[r].seen = matched = 1;
           }
@@ -244,10 +273,10 @@ static int find_bar_candidates(const float *px, int w, int h, nm_scalebar *out) 
   int side = w < h ? w : h;
   int min_len = (side / 40 > 16 ? side / 40 : 16) | 1; /* odd: a centred window */
   int max_thick = (side / 33 > 4 ? side / 33 : 4) | 1;
-  bar_candidate found[2 * MAX_BAR_CANDIDATES], kept[MAX_BAR_CANDIDATES];
-  int n = bar_candidates_of_polarity(px, w, h, 1.0f, min_len, max_thick, found, MAX_BAR_CANDIDATES);
-  n += bar_candidates_of_polarity(px, w, h, -1.0f, min_len, max_thick, found + n,
-                                  MAX_BAR_CANDIDATES);
+  enum { ROOM = 256 };
+  bar_candidate found[2 * ROOM], kept[MAX_BAR_CANDIDATES];
+  int n = bar_candidates_of_polarity(px, w, h, 1.0f, min_len, max_thick, found, ROOM);
+  n += bar_candidates_of_polarity(px, w, h, -1.0f, min_len, max_thick, found + n, ROOM);
   qsort(found, (size_t)n, sizeof found[0], compare_bars);
   int n_kept = 0;
   for (int i = 0; i < n && n_kept < MAX_BAR_CANDIDATES; i++) {
@@ -255,8 +284,8 @@ static int find_bar_candidates(const float *px, int w, int h, nm_scalebar *out) 
     /* Image-wide strips and strips on the first or last row are edges of
     ** the field, not bars. */
     if (c->bar_w > 0.6 * w || c->bar_y == 0 || c->bar_y + c->bar_h >= h) continue;
-    /* A shorter strip of the same polarity near a longer one is a stroke of
-    ** its label, never a second bar. (The opposite polarity near a bar is
+    /* A shorter strip of the same polarity close to a longer one is a
+    ** stroke of its label, never a second bar. (The opposite polarity near a bar is
     ** the margin of its annotation box, and the bar may be either.) */
     int shadowed = 0;
     for (int j = 0; j < n_kept; j++) {
@@ -265,7 +294,7 @@ static int find_bar_candidates(const float *px, int w, int h, nm_scalebar *out) 
       int dx = c->bar_x > b->bar_x + b->bar_w ? c->bar_x - (b->bar_x + b->bar_w)
                : b->bar_x > c->bar_x + c->bar_w ? b->bar_x - (c->bar_x + c->bar_w) : 0;
       int dy = abs(c->bar_y - b->bar_y);
-      shadowed |= dx < b->bar_w && dy < b->bar_w;
+      shadowed |= dx < c->bar_w && dy < c->bar_w / 2;
     }
     if (!shadowed) kept[n_kept++] = found[i];
   }
@@ -754,6 +783,7 @@ nm_status nm_scalebar_measure(const float *px, int width, int height, nm_scaleba
   if (out->bar_w < 8 || out->bar_h < 1 || out->bar_x < 0 || out->bar_y < 0 ||
       out->bar_x + out->bar_w > width || out->bar_y + out->bar_h > height)
     return give_up(out, "scale bar too small or outside the image to measure");
+  snap_rows(px, width, height, out);
 
   bar_levels levels;
   if (measure_levels(px, width, height, out, &levels) != 0)

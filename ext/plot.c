@@ -377,6 +377,14 @@ void nm_canvas_text(nm_canvas *c, double x, double y, const char *text, double s
   cairo_restore(c->cr);
 }
 
+void nm_canvas_title(nm_canvas *c, double x, double y, const char *title) {
+  if (!title || !title[0]) return;
+  double size = 1.2 * c->font, room = c->w - c->font;
+  double w = nm_canvas_text_w(c, title, size, 1);
+  if (w > room) size = fmax(c->font * 0.8, size * room / w);
+  nm_canvas_text(c, x, y, title, size, 1, 0.5, 0, 0);
+}
+
 void nm_canvas_rgb(nm_canvas *c, int slot, double alpha) {
   double rgb[3];
   nm_plot_palette(slot, rgb);
@@ -532,7 +540,7 @@ void nm_canvas_axes(nm_canvas *c, nm_rect r, const nm_axis *x, const nm_axis *y,
     nm_canvas_text(c, r.x - tick - 0.4 * f - wmax - 0.5 * f, r.y + r.h / 2, ylabel, f, 0, 0.5,
                    1, M_PI / 2);
   if (title && title[0])
-    nm_canvas_text(c, c->w / 2.0, 0.6 * f, title, 1.2 * f, 1, 0.5, 0, 0);
+    nm_canvas_title(c, c->w / 2.0, 0.6 * f, title);
 }
 
 void nm_canvas_legend(nm_canvas *c, double x, double y, const nm_plot_groups *g,

@@ -38,6 +38,10 @@ nm_status nm_canvas_png(nm_canvas *c, unsigned char **png, size_t *png_n,
 void nm_canvas_text(nm_canvas *c, double x, double y, const char *text,
                     double size, int bold, double ha, double va, double angle);
 double nm_canvas_text_w(nm_canvas *c, const char *text, double size, int bold);
+/* The figure title, bold, centred at x, top at y; its size shrinks (down to
+** body size) when it would be wider than the canvas, so it is never clipped
+** unless it cannot fit at all. */
+void nm_canvas_title(nm_canvas *c, double x, double y, const char *title);
 /* Height of one line of text (ascent + descent) at size px. */
 double nm_canvas_line_h(nm_canvas *c, double size);
 

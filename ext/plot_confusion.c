@@ -108,7 +108,7 @@ nm_status nm_plot_confusion(const double *counts, int k, const char *const *labe
   }
   nm_canvas_text(&c, x0 + side / 2, y0 + side + 0.4 * f + lh + 0.5 * f, xl, f, 0, 0.5, 0, 0);
   nm_canvas_text(&c, x0 - 0.4 * f - lw - 0.6 * f, y0 + side / 2, yl, f, 0, 0.5, 1, M_PI / 2);
-  nm_canvas_text(&c, c.w / 2.0, 0.6 * f, title, 1.2 * f, 1, 0.5, 0, 0);
+  nm_canvas_title(&c, c.w / 2.0, 0.6 * f, title);
   st = nm_canvas_png(&c, png, png_n, err);
   nm_canvas_close(&c);
   return st;

@@ -113,23 +113,44 @@ nm_status nm_plot_hist(const double *x, const int *grp, size_t n, const nm_plot_
     cairo_rectangle(cr, r.x, r.y, r.w, r.h);
     cairo_clip(cr);
     double alpha = o->alpha >= 0 ? o->alpha : (G > 1 ? 0.35 : 0.6);
-    for (int g = 0; g < G; g++) {
-      int slot = nm_group_slot(groups, g);
-      double base = nm_map(&ay, 0, r.y + r.h, r.y);
-      cairo_move_to(cr, nm_map(&ax, lo, r.x, r.x + r.w), base);
-      for (int b = 0; b < bins; b++) {
-        double y = nm_map(&ay, count[(size_t)g * bins + b], r.y + r.h, r.y);
-        cairo_line_to(cr, nm_map(&ax, lo + b * bw, r.x, r.x + r.w), y);
-        cairo_line_to(cr, nm_map(&ax, lo + (b + 1) * bw, r.x, r.x + r.w), y);
-      }
-      cairo_line_to(cr, nm_map(&ax, hi, r.x, r.x + r.w), base);
-      cairo_close_path(cr);
-      nm_canvas_rgb(&c, slot, alpha);
-      cairo_fill_preserve(cr);
-      nm_canvas_rgb(&c, slot, 0.9);
-      cairo_set_line_width(cr, fmax(1, 0.6 * c.pt));
-      cairo_stroke(cr);
+    /* Fills from the largest group to the smallest, so a small group is not
+    ** buried under a big one; then every outline on top of all fills. */
+    int *order = malloc(sizeof *order * (size_t)G);
+    if (!order) {
+      st = nm_fail(err, NM_ERR_NOMEM, "out of memory");
+      cairo_restore(cr);
+      goto out;
     }
+    for (int g = 0; g < G; g++) order[g] = g;
+    for (int i = 1; i < G; i++)
+      for (int j = i; j > 0 && sum[3 * order[j - 1]] < sum[3 * order[j]]; j--) {
+        int t = order[j];
+        order[j] = order[j - 1];
+        order[j - 1] = t;
+      }
+    for (int pass = 0; pass < 2; pass++)
+      for (int oi = 0; oi < G; oi++) {
+        int g = order[oi];
+        int slot = nm_group_slot(groups, g);
+        double base = nm_map(&ay, 0, r.y + r.h, r.y);
+        cairo_move_to(cr, nm_map(&ax, lo, r.x, r.x + r.w), base);
+        for (int b = 0; b < bins; b++) {
+          double y = nm_map(&ay, count[(size_t)g * bins + b], r.y + r.h, r.y);
+          cairo_line_to(cr, nm_map(&ax, lo + b * bw, r.x, r.x + r.w), y);
+          cairo_line_to(cr, nm_map(&ax, lo + (b + 1) * bw, r.x, r.x + r.w), y);
+        }
+        cairo_line_to(cr, nm_map(&ax, hi, r.x, r.x + r.w), base);
+        cairo_close_path(cr);
+        if (pass == 0) {
+          nm_canvas_rgb(&c, slot, alpha);
+          cairo_fill(cr);
+        } else {
+          nm_canvas_rgb(&c, slot, 0.9);
+          cairo_set_line_width(cr, fmax(1, 0.8 * c.pt));
+          cairo_stroke(cr);
+        }
+      }
+    free(order);
     if (o->fit) {
       for (int g = 0; g < G; g++) {
         double *s = sum + 3 * g;
@@ -166,6 +187,7 @@ nm_status nm_plot_hist(const double *x, const int *grp, size_t n, const nm_plot_
     }
     st = nm_canvas_png(&c, png, png_n, err);
   }
+out:
   nm_canvas_close(&c);
   for (int g = 0; g < G; g++) free(legend[g]);
   free(legend);

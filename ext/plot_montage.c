@@ -125,7 +125,7 @@ nm_status nm_plot_montage(const uint8_t *const *tiles, const int *grp, size_t n,
   cairo_surface_t *tile = cairo_image_surface_create(CAIRO_FORMAT_RGB24, cell, cell);
   double y = pad;
   if (title[0]) {
-    nm_canvas_text(&c, W / 2.0, y, title, 1.2 * f, 1, 0.5, 0, 0);
+    nm_canvas_title(&c, W / 2.0, y, title);
     y += title_h;
   }
   if (all) {

@@ -172,7 +172,7 @@ nm_status nm_plot_overlay(const nm_image *img, const nm_plot_box *boxes, size_t 
       c.ink[0] = c.ink[1] = c.ink[2] = 0.1;
     }
   }
-  if (title[0]) nm_canvas_text(&c, iw / 2.0, pad, title, 1.2 * f, 1, 0.5, 0, 0);
+  nm_canvas_title(&c, iw / 2.0, pad, title);
   /* legend strip */
   x = pad;
   double ly = top + ih + pad;

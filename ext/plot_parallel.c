@@ -149,7 +149,7 @@ nm_status nm_plot_parallel(const double *x, size_t n, int m, const int *grp,
     }
     if (xl[0]) nm_canvas_text(&c, r.x + r.w / 2, c.h - 0.5 * f, xl, f, 0, 0.5, 1, 0);
     nm_canvas_text(&c, 0.6 * f, r.y + r.h / 2, yl, f, 0, 0.5, 0, M_PI / 2);
-    if (title[0]) nm_canvas_text(&c, c.w / 2.0, 0.6 * f, title, 1.2 * f, 1, 0.5, 0, 0);
+    nm_canvas_title(&c, c.w / 2.0, 0.6 * f, title);
     if (legend) nm_canvas_legend(&c, c.w - lw - 0.5 * f, r.y, groups, groups->names, 1, 1, &lw, &lh);
     st = nm_canvas_png(&c, png, png_n, err);
   }

@@ -242,7 +242,7 @@ nm_status nm_plot_scatter3d(const double *xyz, const int *grp, size_t n,
       }
     draw_axis(&c, &v, &ax[dim], dim, best, lab[dim], &bx);
   }
-  if (title[0]) nm_canvas_text(&c, c.w / 2.0, 0.6 * f, title, 1.2 * f, 1, 0.5, 0, 0);
+  nm_canvas_title(&c, c.w / 2.0, 0.6 * f, title);
   if (legend) nm_canvas_legend(&c, c.w - lw - 0.6 * f, top + margin / 2, groups, groups->names, 2, 1, &lw, &lh);
   st = nm_canvas_png(&c, png, png_n, err);
   nm_canvas_close(&c);

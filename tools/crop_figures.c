@@ -1,11 +1,13 @@
 /*
 ** crop_figures.c — the pictures of docs/crop.md: real particles and
 ** simulated ones, each as its grey surroundings and as its canonical crop.
+** Real particles come only from the CC BY 4.0 sets (nanoshapes, msa-bf-tem),
+** since the figure is committed; au-tetra-prism may not be copied.
 **
 **   usage: crop_figures DATA_DIR OUT_DIR   (writes crop_real.png, crop_sim.png)
 **
 ** Each row of a figure holds pairs (grey context | canonical crop), 64 px
-** tiles. Real particles: interior ground-truth particles of au-tetra-prism
+** tiles. Real particles: interior ground-truth particles of nanoshapes
 ** and msa-bf-tem (the micrograph around the particle's box, and
 ** nm_crop_from_labels of its label). Simulated: simulate(…, 42) rows, the
 ** noisy small micrograph and the image column.
@@ -144,13 +146,15 @@ int main(int argc, char **argv) {
   uint8_t *fig = calloc((size_t)W * H, 1);
   char a[4096], b[4096], out[4096];
   int slot = 0;
+  /* only openly licensed sets (CC BY 4.0, see samples/README.md): the
+  ** figure is committed */
   static const char *real[][3] = {
-      {"au-tetra-prism", "images/tetra_1-Au-tetra-1-30k-1-14.png", "masks/tetra_1-Au-tetra-1-30k-1-14.png"},
-      {"au-tetra-prism", "images/prism_2_5-21.png", "masks/prism_2_5-21.png"},
-      {"au-tetra-prism", "images/prism_0_5-11.png", "masks/prism_0_5-11.png"},
+      {"nanoshapes", "images/Cu-s-16_0004.png", "masks/Cu-s-16_0004.png"},
+      {"nanoshapes", "images/LZCu52_0022.png", "masks/LZCu52_0022.png"},
+      {"nanoshapes", "images/Picture_0.png", "masks/Picture_0.png"},
       {"msa-bf-tem", "images/train_00.png", "masks/train_00.png"},
-      {"msa-bf-tem", "images/test_00.png", "masks/test_00.png"}};
-  static const int take[] = {5, 2, 1, 4, 4};
+      {"msa-bf-tem", "images/test_05.png", "masks/test_05.png"}};
+  static const int take[] = {4, 4, 4, 2, 2};
   for (int i = 0; i < 5; i++) {
     snprintf(a, sizeof a, "%s/%s/%s", argv[1], real[i][0], real[i][1]);
     snprintf(b, sizeof b, "%s/%s/%s", argv[1], real[i][0], real[i][2]);

@@ -6,7 +6,7 @@
 ** How: every row is cut into runs of near-constant value; runs at least
 ** min(w,h)/25 long and at an extreme of the intensity range (darkest or
 ** brightest 15 %) are stacked across consecutive rows into bars. A bar must
-** be thin (height <= length/8) and must differ from the rows just above and
+** be thin (height <= length/15) and must differ from the rows just above and
 ** below it, which rules out flat vacuum or saturated regions. Among the
 ** survivors the longest wins, ties going to the one nearest an image edge.
 ** The box is the bar grown by 0.35 x its length above and below (the label
@@ -129,13 +129,16 @@ nm_status nm_scalebar_detect(const float *px, int width, int height,
         continue;
       }
       int len = b->x1 - b->x0 + 1, bh = b->y1 - b->y0 + 1;
-      if (bh > imax(2, len / 8)) continue;
-      /* must stand out from the rows just above and below */
+      if (bh > imax(2, len / 15)) continue;
+      /* must stand out from the rows just above and below, inside the image
+      ** (a flat band along the top or bottom edge is vacuum, not a bar) */
       int ya = b->y0 - 2, yb = b->y1 + 2;
-      double ca = ya >= 0 ? fabs(seg_mean(g, w, ya, b->x0, b->x1) - b->mean) : 1;
-      double cb = yb < h ? fabs(seg_mean(g, w, yb, b->x0, b->x1) - b->mean) : 1;
-      if (ca < 0.25 && cb < 0.25) continue;
-      if (ya >= 0 && yb < h && (ca < 0.1 || cb < 0.1)) continue;
+      if (ya < 0 || yb >= h) continue;
+      double ca = fabs(seg_mean(g, w, ya, b->x0, b->x1) - b->mean);
+      double cb = fabs(seg_mean(g, w, yb, b->x0, b->x1) - b->mean);
+      if (ca < 0.2 || cb < 0.1) {
+        if (cb < 0.2 || ca < 0.1) continue;
+      }
       double cy = 0.5 * (b->y0 + b->y1);
       double edge = fmin(cy, h - 1 - cy) / h; /* 0 at an edge, 0.5 mid-image */
       double score = len * (1.5 - edge);

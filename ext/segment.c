@@ -10,8 +10,9 @@
 **      network (see choose_polarity); the image is turned so that particles
 **      are bright;
 **   3. scale d: inscribed diameter (2 x max distance transform) of the
-**      components of a first Otsu mask, area-weighted median, so touching
-**      clusters and specks of texture do not move it;
+**      components of a first Otsu mask (after removing the illumination at
+**      1/8 of the image size and filling holes), area-weighted median, so
+**      touching clusters and specks of texture do not move it;
 **   4. denoise: Gaussian of sigma = denoise x d (texture at the particle's own
 **      scale needs smoothing in proportion), optional median;
 **   5. background flattening: the background level is interpolated from the
@@ -208,7 +209,8 @@ static double scale_from_mask(ws *W, const uint8_t *mask, nm_error *err, nm_stat
     area[l]++;
     if (W->c[i] > rmax[l]) rmax[l] = W->c[i];
   }
-  /* weighted median by area over components with a real interior */
+  /* every component counts, border ones included: in a field full of
+  ** particles nearly all of them touch the border */
   double total = 0;
   for (int l = 1; l <= count; l++)
     if (rmax[l] >= 1.5f) total += (double)area[l];
@@ -236,6 +238,30 @@ static double scale_from_mask(ws *W, const uint8_t *mask, nm_error *err, nm_stat
   free(rmax);
   free(area);
   return d;
+}
+
+/* Subtracts from img (in place) its background level: the mean of the pixels
+** below Otsu's threshold, interpolated by normalised convolution with a
+** Gaussian of sigma. Follows uneven illumination without being pulled up by
+** large clusters of particles. Uses W->b and W->c. */
+static void flatten_nc(ws *W, float *img, double sigma) {
+  size_t n = W->n;
+  double t = nm_otsu(img, n, NULL);
+  for (size_t i = 0; i < n; i++) {
+    float wgt = (t == t && img[i] > t) ? 0.0f : 1.0f;
+    W->c[i] = wgt;
+    W->b[i] = wgt * img[i];
+  }
+  nm_gauss(W->b, W->b, W->w, W->h, sigma, W->tmp);
+  nm_gauss(W->c, W->c, W->w, W->h, sigma, W->tmp);
+  double gmean = 0, gw = 0;
+  for (size_t i = 0; i < n; i++)
+    if (W->c[i] > 0) {
+      gmean += W->b[i];
+      gw += W->c[i];
+    }
+  float fill = gw > 0 ? (float)(gmean / gw) : 0.0f;
+  for (size_t i = 0; i < n; i++) img[i] -= W->c[i] > 1e-3f ? W->b[i] / W->c[i] : fill;
 }
 
 /* Islands versus network: for a binary phase, counts its components (8-conn)
@@ -275,9 +301,33 @@ static void islands_holes(ws *W, const uint8_t *phase, int min_area, int *island
 }
 
 /* Returns 1 for dark particles (bright field), 0 for bright ones. I is the
-** stretched image; on return W->a holds it smoothed. */
+** stretched image.
+**
+** Three cues, in order of reliability:
+**  - the main histogram peak (of the lightly smoothed image) in the upper
+**    half of the range: a bright-field film/background level, which is the
+**    most frequent level whenever the particles do not fill the field;
+**  - a peak at the very bottom (< 5 % of the range): an empty, signal-free
+**    level, which is vacuum in dark field (HAADF); bright-field particles are
+**    never uniformly black over so many pixels;
+**  - otherwise (a field full of particles, or a grey support): islands versus
+**    network — particles form compact islands with few holes, the background
+**    around them is connected and full of holes (see islands_holes). */
 static int choose_polarity(ws *W, const float *I, double *score_out, nm_error *err) {
   int w = W->w, h = W->h;
+  nm_gauss(I, W->a, w, h, 2.0, W->tmp);
+  double hist[64] = {0};
+  for (size_t i = 0; i < W->n; i++) {
+    int b = (int)(W->a[i] * 64.0f);
+    hist[b < 0 ? 0 : b > 63 ? 63 : b]++;
+  }
+  int mode = 0;
+  for (int b = 1; b < 64; b++)
+    if (hist[b] > hist[mode]) mode = b;
+  double mpos = mode / 63.0;
+  if (score_out) *score_out = mpos;
+  if (mpos > 0.5) return 1;
+  if (mpos < 0.05) return 0;
   nm_gauss(I, W->a, w, h, 1.0, W->tmp);
   double t = nm_otsu(W->a, W->n, NULL);
   if (t != t) return 1;
@@ -289,7 +339,6 @@ static int choose_polarity(ws *W, const float *I, double *score_out, nm_error *e
   islands_holes(W, W->m, min_area, &id, &hd, err);
   /* bright phase as particles scores ib - hb; dark phase id - hd */
   double sb = (double)ib - hb, sd = (double)id - hd;
-  if (score_out) *score_out = sd - sb;
   return sd >= sb;
 }
 
@@ -350,6 +399,15 @@ nm_status nm_segment(const float *px, int width, int height,
   double d = o->scale_px;
   if (!(d > 0)) {
     nm_gauss(I, W.a, w, h, 1.0, W.tmp);
+    if (dark) {
+      flatten_nc(&W, W.a, (w < h ? w : h) / 8.0);
+    } else {
+      /* dark field: particles sit on a support brighter than vacuum; only
+      ** a local top-hat (structures narrower than 1/20 of the field) shows
+      ** them rather than the support */
+      nm_open(W.a, W.b, w, h, (w < h ? w : h) / 40, W.tmp);
+      for (size_t i = 0; i < n; i++) W.a[i] -= W.b[i];
+    }
     double t = nm_otsu(W.a, n, NULL);
     for (size_t i = 0; i < n; i++) W.m[i] = t == t && W.a[i] > t;
     nm_fill_holes(W.m, w, h, W.lab);
@@ -377,30 +435,14 @@ nm_status nm_segment(const float *px, int width, int height,
 
   /* 5. background flattening: a -> a - background */
   if (o->background > 0) {
-    int mode = o->flatten_mode < 0 ? 0 : o->flatten_mode;
+    int mode = o->flatten_mode < 0 ? !dark : o->flatten_mode;
     if (mode == 1) {
       int r = (int)lround(d);
       nm_open(W.a, W.b, w, h, r, W.tmp);
       nm_gauss(W.b, W.b, w, h, d / 2, W.tmp);
     } else {
-      double t = nm_otsu(W.a, n, NULL);
-      /* background pixels = below Otsu; weight image in c, value*weight in b */
-      for (size_t i = 0; i < n; i++) {
-        float wgt = (t == t && W.a[i] > t) ? 0.0f : 1.0f;
-        W.c[i] = wgt;
-        W.b[i] = wgt * W.a[i];
-      }
-      double sb = o->background * d;
-      nm_gauss(W.b, W.b, w, h, sb, W.tmp);
-      nm_gauss(W.c, W.c, w, h, sb, W.tmp);
-      double gmean = 0, gw = 0;
-      for (size_t i = 0; i < n; i++)
-        if (W.c[i] > 0) {
-          gmean += W.b[i];
-          gw += W.c[i];
-        }
-      float fill = gw > 0 ? (float)(gmean / gw) : 0.0f;
-      for (size_t i = 0; i < n; i++) W.b[i] = W.c[i] > 1e-3f ? W.b[i] / W.c[i] : fill;
+      flatten_nc(&W, W.a, o->background * d);
+      memset(W.b, 0, sizeof(float) * n);
     }
     for (size_t i = 0; i < n; i++) W.a[i] -= W.b[i];
   }

@@ -148,7 +148,8 @@ static nm_status linkage_single(const double *x, size_t n, int d, raw_merge *raw
   return st;
 }
 
-/* Lance–Williams update of d(k, x ∪ y) for the three reducible methods. */
+/* Lance–Williams update of d(k, x ∪ y) for the three reducible methods
+** (Ward: of squared distances). */
 static inline double lw(nm_linkage_method m, double dx, double dy, double dxy, double nx,
                         double ny, double nk) {
   switch (m) {
@@ -157,9 +158,9 @@ static inline double lw(nm_linkage_method m, double dx, double dy, double dxy, d
     case NM_LINK_COMPLETE:
       return dx > dy ? dx : dy;
     default: {
-      double t = nx + ny + nk;
-      double v = ((nx + nk) * dx * dx + (ny + nk) * dy * dy - nk * dxy * dxy) / t;
-      return v > 0 ? sqrt(v) : 0;
+      /* Ward on squared distances. */
+      double v = ((nx + nk) * dx + (ny + nk) * dy - nk * dxy) / (nx + ny + nk);
+      return v > 0 ? v : 0;
     }
   }
 }
@@ -170,56 +171,82 @@ static nm_status linkage_nnchain(const double *x, size_t n, int d, nm_linkage_me
   double *norms = nm_malloc(n, sizeof(double), err);
   int *size = nm_malloc(n, sizeof(int), err);
   int *chain = nm_malloc(n, sizeof(int), err);
-  int *active = nm_malloc(n, sizeof(int), err); /* ascending list of live clusters */
+  int *active = nm_malloc(n, sizeof(int), err); /* position -> row id */
+  size_t *newpos = nm_malloc(n, sizeof(size_t), err);
   nm_status st = NM_OK;
-  if (!D || !norms || !size || !chain || !active) {
+  if (!D || !norms || !size || !chain || !active || !newpos) {
     st = err->code;
     goto done;
   }
   nm_row_sqnorms(x, n, d, norms);
-  /* Row blocks so progress/interrupt is honoured while building. */
+  /* Upper triangle only, in row blocks (half the dgemm work; progress and
+  ** interrupt honoured between blocks): D[i][j>=i] = |xi|^2 + |xj|^2 - 2 xi.xj.
+  ** Ward works on squared distances (its Lance–Williams form needs no square
+  ** roots; heights are rooted when recorded), the other methods on
+  ** distances. */
+  int squared = m == NM_LINK_WARD;
   for (size_t r0 = 0; r0 < n; r0 += 512) {
     size_t nr = n - r0 < 512 ? n - r0 : 512;
-    nm_sqdist_block(x + r0 * (size_t)d, norms + r0, nr, x, norms, n, d, D + r0 * n);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nr, (int)(n - r0), d, -2.0,
+                x + r0 * (size_t)d, d, x + r0 * (size_t)d, d, 0.0, D + r0 * n + r0, (int)n);
+    for (size_t i = r0; i < r0 + nr; i++) {
+      double *row = D + i * n;
+      row[i] = 0;
+      for (size_t j = i + 1; j < n; j++) {
+        double v = row[j] + norms[i] + norms[j];
+        v = v > 0 ? v : 0;
+        row[j] = squared ? v : sqrt(v);
+      }
+    }
     if (nm_progress_tick(progress, (double)r0, (double)n, "distances")) {
       st = nm_fail(err, NM_ERR_INTERRUPTED, "interrupted");
       goto done;
     }
   }
-  /* Symmetrise exactly (dgemm rounding can differ across the diagonal). */
-  for (size_t i = 0; i < n; i++) {
-    D[i * n + i] = 0;
-    for (size_t j = i + 1; j < n; j++) {
-      double v = sqrt(D[i * n + j]);
-      D[i * n + j] = v;
-      D[j * n + i] = v;
+  /* Mirror the upper triangle down in 64 x 64 tiles so the strided side
+  ** stays in cache; the matrix is then exactly symmetric. */
+  enum { T = 64 };
+  for (size_t i0 = 0; i0 < n; i0 += T) {
+    size_t i1 = i0 + T < n ? i0 + T : n;
+    for (size_t j0 = i0; j0 < n; j0 += T) {
+      size_t j1 = j0 + T < n ? j0 + T : n;
+      for (size_t i = i0; i < i1; i++)
+        for (size_t j = (j0 > i + 1 ? j0 : i + 1); j < j1; j++) D[j * n + i] = D[i * n + j];
     }
   }
-  size_t nact = n;
+  /* Positions 0..dim-1 index the (compacted) matrix; orig[] maps them to
+  ** row ids. When half the clusters are gone the live rows and columns are
+  ** packed to the front (in place, order kept), so scans stay contiguous and
+  ** short; the order of positions is the order of ids, so the scan order and
+  ** its ties are SciPy's. */
+  size_t dim = n, nact = n;
+  int *orig = active;
   for (size_t i = 0; i < n; i++) {
     size[i] = 1;
-    active[i] = (int)i;
+    orig[i] = (int)i;
   }
   size_t len = 0;
   for (size_t t = 0; t + 1 < n; t++) {
-    if (len == 0) chain[len++] = active[0];
+    if (len == 0) {
+      size_t p0 = 0;
+      while (size[p0] == 0) p0++;
+      chain[len++] = (int)p0;
+    }
     int xq = 0, yq = 0;
     double cur;
     for (;;) {
       xq = chain[len - 1];
       if (len > 1) {
         yq = chain[len - 2];
-        cur = D[(size_t)xq * n + yq];
+        cur = D[(size_t)xq * dim + yq];
       } else {
         cur = INFINITY;
       }
-      const double *row = D + (size_t)xq * n;
-      for (size_t a = 0; a < nact; a++) {
-        int i = active[a];
-        if (i == xq) continue;
-        if (row[i] < cur) {
+      const double *row = D + (size_t)xq * dim;
+      for (size_t i = 0; i < dim; i++) {
+        if (row[i] < cur && size[i] && (int)i != xq) {
           cur = row[i];
-          yq = i;
+          yq = (int)i;
         }
       }
       if (len > 1 && yq == chain[len - 2]) break;
@@ -231,26 +258,39 @@ static nm_status linkage_nnchain(const double *x, size_t n, int d, nm_linkage_me
       xq = yq;
       yq = tmp;
     }
-    raw[t].x = xq;
-    raw[t].y = yq;
-    raw[t].h = cur;
+    raw[t].x = orig[xq];
+    raw[t].y = orig[yq];
+    raw[t].h = squared ? sqrt(cur) : cur;
     double nx = size[xq], ny = size[yq];
     /* x disappears, y holds the union. */
-    double *rx = D + (size_t)xq * n, *ry = D + (size_t)yq * n;
-    for (size_t a = 0; a < nact; a++) {
-      int i = active[a];
-      if (i == xq || i == yq) continue;
+    double *rx = D + (size_t)xq * dim, *ry = D + (size_t)yq * dim;
+    for (size_t i = 0; i < dim; i++) {
+      if (!size[i] || (int)i == xq || (int)i == yq) continue;
       double v = lw(m, rx[i], ry[i], cur, nx, ny, size[i]);
       ry[i] = v;
-      D[(size_t)i * n + yq] = v;
+      D[i * dim + yq] = v;
     }
     size[yq] = (int)(nx + ny);
     size[xq] = 0;
-    /* Remove xq from the ascending active list. */
-    size_t pos = 0;
-    while (active[pos] != xq) pos++;
-    memmove(active + pos, active + pos + 1, (nact - pos - 1) * sizeof(int));
     nact--;
+    if (nact * 2 <= dim && dim > 256) {
+      size_t k = 0;
+      for (size_t i = 0; i < dim; i++) newpos[i] = size[i] ? k++ : (size_t)-1;
+      for (size_t i = 0; i < dim; i++) {
+        if (!size[i]) continue;
+        const double *src = D + i * dim;
+        double *dst = D + newpos[i] * nact;
+        for (size_t j = 0; j < dim; j++)
+          if (size[j]) dst[newpos[j]] = src[j];
+      }
+      for (size_t i = 0; i < dim; i++)
+        if (size[i]) {
+          size[newpos[i]] = size[i];
+          orig[newpos[i]] = orig[i];
+        }
+      for (size_t c = 0; c < len; c++) chain[c] = (int)newpos[chain[c]];
+      dim = nact;
+    }
     if ((t & 31) == 0 && nm_progress_tick(progress, (double)t, (double)n, "linkage")) {
       st = nm_fail(err, NM_ERR_INTERRUPTED, "interrupted");
       goto done;
@@ -262,6 +302,7 @@ done:
   free(size);
   free(chain);
   free(active);
+  free(newpos);
   return st;
 }
 

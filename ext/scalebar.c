@@ -506,6 +506,24 @@ static int find_label_lines(const ink_window *win, const box *boxes, int count,
     found[n].distance = hypot(dx, dy);
     n++;
   }
+  /* Lines grown from different seeds can be pieces of one label ("2 µm" out
+  ** of "0.2 µm"); only whole lines are read, so a piece cannot pass alone. */
+  int kept = 0;
+  for (int i = 0; i < n; i++) {
+    const box *a = &found[i].line;
+    int piece = 0;
+    for (int j = 0; j < n && !piece; j++) {
+      const box *b = &found[j].line;
+      int ix = (a->x1 < b->x1 ? a->x1 : b->x1) - (a->x0 > b->x0 ? a->x0 : b->x0);
+      int iy = (a->y1 < b->y1 ? a->y1 : b->y1) - (a->y0 > b->y0 ? a->y0 : b->y0);
+      long inter = ix > 0 && iy > 0 ? (long)ix * iy : 0;
+      long area_a = (long)(a->x1 - a->x0) * (a->y1 - a->y0);
+      long area_b = (long)(b->x1 - b->x0) * (b->y1 - b->y0);
+      piece = j != i && inter > area_a / 2 && (area_b > area_a || (area_b == area_a && j < i));
+    }
+    if (!piece) found[kept++] = found[i];
+  }
+  n = kept;
   qsort(found, (size_t)n, sizeof found[0], compare_candidates);
   if (n > MAX_LABEL_CANDIDATES) n = MAX_LABEL_CANDIDATES;
   memcpy(out, found, sizeof found[0] * (size_t)n);
@@ -634,6 +652,32 @@ static int ocr_line(const ink_window *win, const box *boxes, int count, const bo
   pthread_mutex_unlock(&ocr_lock);
   free(canvas);
   return status;
+}
+
+/* 1 when the line holds more marks than Tesseract returned characters: a
+** glyph it skipped (typically the "0." of "0.2 µm") would change the value
+** tenfold. Specks under 0.5 % of the line height squared are not marks;
+** merged glyphs ("nm" touching) only make the check more lenient. */
+static int inside_line(const box *b, const box *line) {
+  return b->x0 >= line->x0 && b->x1 <= line->x1 && b->y0 >= line->y0 && b->y1 <= line->y1;
+}
+
+static int glyphs_unread(const box *boxes, int count, const box *line, const char *text) {
+  int lh = line->y1 - line->y0, marks = 0, chars = 0;
+  double min_area = fmax(3.0, 0.005 * lh * lh);
+  for (int i = 0; i < count; i++) {
+    if (!inside_line(&boxes[i], line) || boxes[i].area < min_area) continue;
+    /* A mark inside another's box (the dot of a dotted zero) is part of it. */
+    int nested = 0;
+    for (int j = 0; j < count && !nested; j++)
+      nested = j != i && inside_line(&boxes[j], line) && boxes[i].x0 >= boxes[j].x0 &&
+               boxes[i].x1 <= boxes[j].x1 && boxes[i].y0 >= boxes[j].y0 &&
+               boxes[i].y1 <= boxes[j].y1;
+    marks += !nested;
+  }
+  for (const unsigned char *c = (const unsigned char *)text; *c; c++)
+    chars += *c != ' ' && (*c & 0xc0) != 0x80; /* count UTF-8 characters, not bytes */
+  return marks > chars;
 }
 
 /* ---- parsing "<number> <unit>" -------------------------------------------- */
@@ -815,6 +859,10 @@ nm_status nm_scalebar_measure(const float *px, int width, int height, nm_scaleba
     char this_why[160] = "";
     if (ocr_line(&win, boxes, count, &lines[i].line, text, sizeof text, &least) != 0) {
       snprintf(this_why, sizeof this_why, "scale bar label could not be read (Tesseract unavailable)");
+    } else if (glyphs_unread(boxes, count, &lines[i].line, text)) {
+      snprintf(this_why, sizeof this_why,
+               "scale bar label read as '%s' but it has more marks than that (a dropped '0.'?)",
+               text);
     } else if (parse_label(text, least, &out->value, out->unit, sizeof out->unit, this_why,
                            sizeof this_why) == 0) {
       label = lines[i].line;

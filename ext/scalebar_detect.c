@@ -7,11 +7,12 @@
 ** min(w,h)/25 long and at an extreme of the intensity range (darkest or
 ** brightest 15 %) are stacked across consecutive rows into bars. A bar must
 ** be thin (height <= length/15) and must differ from the rows just above and
-** below it, which rules out flat vacuum or saturated regions. Among the
+** below it over most of its length, which rules out flat vacuum, saturated
+** regions and quiet bands of film between a label and its bar. Among the
 ** survivors the longest wins, ties going to the one nearest an image edge.
 ** The box is the bar grown by 0.35 x its length above and below (the label
-** sits there) and 6 % of it to the sides, then grown further while its
-** border lies in a solid panel of one colour (a burned-in annotation box).
+** sits there) and 6 % of it to the sides, and extended to the solid panel
+** of the contrasting colour around the bar, if there is one.
 */
 #include "scalebar.h"
 
@@ -37,18 +38,12 @@ static double seg_mean(const float *g, int w, int y, int x0, int x1) {
   return s / (x1 - x0 + 1);
 }
 
-/* Fraction of pixels on a horizontal (or vertical) segment within tol of v. */
+/* Fraction of pixels on a horizontal segment within tol of v. */
 static double frac_row(const float *g, int w, int y, int x0, int x1, double v, double tol) {
   int c = 0;
   for (int x = x0; x <= x1; x++) c += fabs(g[(size_t)y * w + x] - v) <= tol;
   return (double)c / (x1 - x0 + 1);
 }
-static double frac_col(const float *g, int w, int x, int y0, int y1, double v, double tol) {
-  int c = 0;
-  for (int y = y0; y <= y1; y++) c += fabs(g[(size_t)y * w + x] - v) <= tol;
-  return (double)c / (y1 - y0 + 1);
-}
-
 nm_status nm_scalebar_detect(const float *px, int width, int height,
                              nm_scalebar *out, nm_error *err) {
   memset(out, 0, sizeof *out);
@@ -134,11 +129,11 @@ nm_status nm_scalebar_detect(const float *px, int width, int height,
       ** (a flat band along the top or bottom edge is vacuum, not a bar) */
       int ya = b->y0 - 2, yb = b->y1 + 2;
       if (ya < 0 || yb >= h) continue;
-      double ca = fabs(seg_mean(g, w, ya, b->x0, b->x1) - b->mean);
-      double cb = fabs(seg_mean(g, w, yb, b->x0, b->x1) - b->mean);
-      if (ca < 0.2 || cb < 0.1) {
-        if (cb < 0.2 || ca < 0.1) continue;
-      }
+      if (len > w * 0.95) continue;
+      /* most of the rows just above and below must differ from the bar */
+      if (frac_row(g, w, ya, b->x0, b->x1, b->mean, tol) > 0.5 ||
+          frac_row(g, w, yb, b->x0, b->x1, b->mean, tol) > 0.5)
+        continue;
       double cy = 0.5 * (b->y0 + b->y1);
       double edge = fmin(cy, h - 1 - cy) / h; /* 0 at an edge, 0.5 mid-image */
       double score = len * (1.5 - edge);
@@ -162,14 +157,36 @@ nm_status nm_scalebar_detect(const float *px, int width, int height,
     int bx1 = imin(w - 1, best.x1 + (int)(0.06 * len));
     int by0 = imax(0, best.y0 - (int)(0.35 * len));
     int by1 = imin(h - 1, best.y1 + (int)(0.35 * len));
-    /* a solid panel: the colour that dominates the grown box's border */
-    double panel = 1.0 - best.mean > 0.5 ? 1.0 : 0.0; /* panels contrast with the bar */
-    for (int grow = 1; grow;) {
-      grow = 0;
-      if (by0 > 0 && frac_row(g, w, by0 - 1, bx0, bx1, panel, 0.02) > 0.97) by0--, grow = 1;
-      if (by1 < h - 1 && frac_row(g, w, by1 + 1, bx0, bx1, panel, 0.02) > 0.97) by1++, grow = 1;
-      if (bx0 > 0 && frac_col(g, w, bx0 - 1, by0, by1, panel, 0.02) > 0.97) bx0--, grow = 1;
-      if (bx1 < w - 1 && frac_col(g, w, bx1 + 1, by0, by1, panel, 0.02) > 0.97) bx1++, grow = 1;
+    /* a solid panel of the contrasting colour around the bar: walk out from
+    ** the bar along the rows just above/below it and the columns just left/
+    ** right of it while the panel colour continues; text inside the panel
+    ** may stop one walk, so each side takes the longer of its two walks */
+    double panel = best.mean < 0.5 ? 1.0 : 0.0;
+    int ry[2] = {best.y0 - 2, best.y1 + 2}, cx[2] = {best.x0 - 2, best.x1 + 2};
+    int px0 = best.x0, px1 = best.x1, py0 = best.y0, py1 = best.y1, ok = 1;
+    for (int k = 0; k < 2; k++) {
+      if (ry[k] < 0 || ry[k] >= h || cx[k] < 0 || cx[k] >= w) ok = 0;
+    }
+    if (ok && fabs(g[(size_t)ry[0] * w + best.x0] - panel) <= 0.02 &&
+        fabs(g[(size_t)ry[1] * w + best.x0] - panel) <= 0.02) {
+      for (int k = 0; k < 2; k++) {
+        int x = best.x0;
+        while (x > 0 && fabs(g[(size_t)ry[k] * w + x - 1] - panel) <= 0.02) x--;
+        px0 = imin(px0, x);
+        x = best.x1;
+        while (x < w - 1 && fabs(g[(size_t)ry[k] * w + x + 1] - panel) <= 0.02) x++;
+        px1 = imax(px1, x);
+        int y = best.y0;
+        while (y > 0 && fabs(g[(size_t)(y - 1) * w + cx[k]] - panel) <= 0.02) y--;
+        py0 = imin(py0, y);
+        y = best.y1;
+        while (y < h - 1 && fabs(g[(size_t)(y + 1) * w + cx[k]] - panel) <= 0.02) y++;
+        py1 = imax(py1, y);
+      }
+      bx0 = imin(bx0, px0);
+      bx1 = imax(bx1, px1);
+      by0 = imin(by0, py0);
+      by1 = imax(by1, py1);
     }
     out->box_x = bx0;
     out->box_y = by0;

@@ -311,8 +311,9 @@ static void islands_holes(ws *W, const uint8_t *phase, int min_area, int *island
 **    level, which is vacuum in dark field (HAADF); bright-field particles are
 **    never uniformly black over so many pixels;
 **  - otherwise (a field full of particles, or a grey support): islands versus
-**    network — particles form compact islands with few holes, the background
-**    around them is connected and full of holes (see islands_holes). */
+**    network on the white and the black top-hat — particles form compact
+**    islands with few holes, the background around them is connected and
+**    full of holes (see islands_holes). */
 static int choose_polarity(ws *W, const float *I, double *score_out, nm_error *err) {
   int w = W->w, h = W->h;
   nm_gauss(I, W->a, w, h, 2.0, W->tmp);
@@ -326,20 +327,27 @@ static int choose_polarity(ws *W, const float *I, double *score_out, nm_error *e
     if (hist[b] > hist[mode]) mode = b;
   double mpos = mode / 63.0;
   if (score_out) *score_out = mpos;
-  if (mpos > 0.5) return 1;
+  if (mpos > 0.6) return 1;
   if (mpos < 0.05) return 0;
-  nm_gauss(I, W->a, w, h, 1.0, W->tmp);
-  double t = nm_otsu(W->a, W->n, NULL);
-  if (t != t) return 1;
-  for (size_t i = 0; i < W->n; i++) W->m[i] = W->a[i] > t;
-  int min_area = 16;
-  int ib, hb, id, hd;
-  islands_holes(W, W->m, min_area, &ib, &hb, err);
-  for (size_t i = 0; i < W->n; i++) W->m[i] = !W->m[i];
-  islands_holes(W, W->m, min_area, &id, &hd, err);
-  /* bright phase as particles scores ib - hb; dark phase id - hd */
-  double sb = (double)ib - hb, sd = (double)id - hd;
-  return sd >= sb;
+  /* ambiguous peak: compare the islands of the white top-hat (bright
+  ** structures narrower than 1/12 of the field) with those of the black
+  ** top-hat, each thresholded by Otsu */
+  int r = (w < h ? w : h) / 24;
+  if (r < 2) r = 2;
+  int score[2] = {0, 0};
+  for (int dark = 0; dark < 2; dark++) {
+    nm_gauss(I, W->a, w, h, 1.0, W->tmp);
+    if (dark)
+      for (size_t i = 0; i < W->n; i++) W->a[i] = 1.0f - W->a[i];
+    nm_open(W->a, W->b, w, h, r, W->tmp);
+    for (size_t i = 0; i < W->n; i++) W->a[i] -= W->b[i];
+    double t = nm_otsu(W->a, W->n, NULL);
+    for (size_t i = 0; i < W->n; i++) W->m[i] = t == t && W->a[i] > t;
+    int isl, holes;
+    islands_holes(W, W->m, 16, &isl, &holes, err);
+    score[dark] = isl - holes;
+  }
+  return score[1] >= score[0];
 }
 
 nm_status nm_segment(const float *px, int width, int height,
@@ -403,9 +411,9 @@ nm_status nm_segment(const float *px, int width, int height,
       flatten_nc(&W, W.a, (w < h ? w : h) / 8.0);
     } else {
       /* dark field: particles sit on a support brighter than vacuum; only
-      ** a local top-hat (structures narrower than 1/20 of the field) shows
+      ** a local top-hat (structures narrower than 1/6 of the field) shows
       ** them rather than the support */
-      nm_open(W.a, W.b, w, h, (w < h ? w : h) / 40, W.tmp);
+      nm_open(W.a, W.b, w, h, (w < h ? w : h) / 12, W.tmp);
       for (size_t i = 0; i < n; i++) W.a[i] -= W.b[i];
     }
     double t = nm_otsu(W.a, n, NULL);
@@ -438,8 +446,9 @@ nm_status nm_segment(const float *px, int width, int height,
     int mode = o->flatten_mode < 0 ? !dark : o->flatten_mode;
     if (mode == 1) {
       int r = (int)lround(d);
+      /* no smoothing of the opening: it would smear support/vacuum steps
+      ** into false residues along every support edge */
       nm_open(W.a, W.b, w, h, r, W.tmp);
-      nm_gauss(W.b, W.b, w, h, d / 2, W.tmp);
     } else {
       flatten_nc(&W, W.a, o->background * d);
       memset(W.b, 0, sizeof(float) * n);
@@ -453,6 +462,12 @@ nm_status nm_segment(const float *px, int width, int height,
     int r = (int)lround(o->local_radius * d);
     if (r < 1) r = 1;
     nm_threshold_local(W.a, w, h, r, (float)o->local_offset, W.m, W.tmp);
+    /* a local mean alone marks half of any flat background: keep only pixels
+    ** that are also above half of the global Otsu level (of the flattened
+    ** image, so uneven illumination is already gone) */
+    double t = nm_otsu(W.a, n, NULL);
+    if (t == t)
+      for (size_t i = 0; i < n; i++) W.m[i] = W.m[i] && W.a[i] > 0.5 * t;
   } else {
     double t = nm_otsu(W.a, n, NULL);
     if (t != t) t = INFINITY;

@@ -1,0 +1,162 @@
+/* test_segment.c — the whole pipeline on synthetic micrographs with known
+** answers: particle count, the split of touching discs, polarity (bright
+** field, dark field, dark field over a grey support), the scale estimate,
+** edge and scale-bar exclusions, and option handling. Noise from a fixed seed. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../ext/segment.h"
+#include "check.h"
+
+static unsigned seed_state;
+static double urand(void) {
+  seed_state = seed_state * 1664525u + 1013904223u;
+  return (seed_state >> 8) / 16777216.0;
+}
+static double nrand(void) { /* sum of 4 uniforms, var 1 */
+  return (urand() + urand() + urand() + urand() - 2.0) * 1.7320508;
+}
+
+typedef struct disc {
+  double x, y, r;
+} disc;
+
+/* Background bg, discs at level fg, Gaussian noise sd; optional left half at
+** level `vac` (dark-field vacuum) when vac >= 0. */
+static float *render(int w, int h, const disc *d, int nd, double bg, double fg, double sd,
+                     double vac) {
+  float *px = malloc(sizeof(float) * (size_t)w * h);
+  for (int y = 0; y < h; y++)
+    for (int x = 0; x < w; x++) {
+      double v = (vac >= 0 && x < w / 3) ? vac : bg;
+      for (int k = 0; k < nd; k++)
+        if ((x - d[k].x) * (x - d[k].x) + (y - d[k].y) * (y - d[k].y) <= d[k].r * d[k].r) v = fg;
+      px[y * w + x] = (float)(v + sd * nrand());
+    }
+  return px;
+}
+
+static int kept(const nm_segmentation *s) {
+  int k = 0;
+  for (int l = 1; l <= s->count; l++) k += s->excluded[l] == NM_EXCL_NONE;
+  return k;
+}
+
+int main(void) {
+  nm_error err;
+  nm_error_clear(&err);
+  int w = 240, h = 200;
+  /* 3 x 3 grid of separate discs, r = 14 */
+  disc grid[9];
+  for (int k = 0; k < 9; k++) grid[k] = (disc){50.0 + 70 * (k % 3), 40.0 + 60 * (k / 3), 14};
+  for (int polarity = 0; polarity < 2; polarity++) {
+    seed_state = 1;
+    /* bright field: dark discs (50) on bright film (200); dark field: the reverse */
+    float *px = polarity ? render(w, h, grid, 9, 200, 50, 12, -1)
+                         : render(w, h, grid, 9, 40, 190, 12, -1);
+    nm_segmentation s;
+    CHECK_OK(nm_segment(px, w, h, NULL, NULL, &s, &err), err);
+    CHECK(s.dark_particles == polarity);
+    CHECK(kept(&s) == 9);
+    CHECK_NEAR(s.scale_px, 28, 7);
+    /* each disc's area within 10 % of pi r^2 */
+    int64_t a = 0;
+    int32_t l = s.labels[40 * w + 50];
+    CHECK(l > 0);
+    for (int i = 0; i < w * h; i++) a += s.labels[i] == l;
+    CHECK_NEAR(a, M_PI * 14 * 14, 0.1 * M_PI * 14 * 14);
+    nm_segmentation_free(&s);
+    free(px);
+  }
+  /* dark field over a grey support with black vacuum on the left third: the
+  ** bright discs are the particles, not the support */
+  {
+    seed_state = 2;
+    disc d[4] = {{120, 50, 10}, {190, 50, 10}, {120, 140, 10}, {190, 140, 10}};
+    float *px = render(w, h, d, 4, 110, 200, 8, 5);
+    nm_segmentation s;
+    CHECK_OK(nm_segment(px, w, h, NULL, NULL, &s, &err), err);
+    CHECK(s.dark_particles == 0);
+    CHECK(kept(&s) == 4);
+    nm_segmentation_free(&s);
+    free(px);
+  }
+  /* two touching (overlapping) discs split into two; a disc cut by the left
+  ** border is kept with reason "edge" */
+  {
+    seed_state = 3;
+    disc d[3] = {{100, 100, 20}, {134, 100, 20}, {5, 40, 15}};
+    float *px = render(w, h, d, 3, 200, 60, 10, -1);
+    nm_segmentation s;
+    CHECK_OK(nm_segment(px, w, h, NULL, NULL, &s, &err), err);
+    CHECK(kept(&s) == 2);
+    int32_t la = s.labels[100 * w + 100], lb = s.labels[100 * w + 134];
+    CHECK(la > 0 && lb > 0 && la != lb);
+    int32_t le = s.labels[40 * w + 3];
+    CHECK(le > 0 && s.excluded[le] == NM_EXCL_EDGE);
+    nm_segmentation_free(&s);
+    free(px);
+  }
+  /* a burned-in scale bar and label below the particles: excluded as scale_bar */
+  {
+    seed_state = 4;
+    float *px = render(w, h, grid, 6, 200, 60, 8, -1);
+    for (int y = 178; y < 182; y++)
+      for (int x = 20; x < 110; x++) px[y * w + x] = 0; /* bar */
+    for (int y = 160; y < 172; y++)
+      for (int x = 40; x < 90; x++)
+        if ((x / 4) % 2) px[y * w + x] = 0; /* "text" strokes above it */
+    nm_segmentation s;
+    CHECK_OK(nm_segment(px, w, h, NULL, NULL, &s, &err), err);
+    CHECK(kept(&s) == 6);
+    int32_t lbar = s.labels[180 * w + 60];
+    CHECK(lbar == 0 || s.excluded[lbar] == NM_EXCL_SCALE_BAR);
+    nm_segmentation_free(&s);
+    free(px);
+  }
+  /* options: every key listed, unknown keys and bad values are errors naming the key */
+  {
+    nm_segment_opts *o = nm_segment_opts_new();
+    const char *const *keys = nm_segment_opts_keys();
+    int nk = 0, has_pol = 0;
+    for (; keys[nk]; nk++) has_pol |= !strcmp(keys[nk], "polarity");
+    CHECK(nk >= 15 && has_pol);
+    CHECK(nm_segment_opts_set(o, "nope", 1, NULL, &err) == NM_ERR_ARG);
+    CHECK(strstr(err.msg, "option 'nope' is unknown") != NULL);
+    CHECK(nm_segment_opts_set(o, "h", -1, NULL, &err) == NM_ERR_ARG);
+    CHECK(strstr(err.msg, "'h'") != NULL);
+    CHECK(nm_segment_opts_set(o, "polarity", NAN, "sideways", &err) == NM_ERR_ARG);
+    CHECK(strstr(err.msg, "'polarity'") != NULL);
+    CHECK(nm_segment_opts_set(o, "split", 2, NULL, &err) == NM_ERR_ARG);
+    CHECK(nm_segment_opts_set(o, "min_area", 0.5, "x", &err) == NM_ERR_ARG);
+    CHECK_OK(nm_segment_opts_set(o, "polarity", NAN, "dark", &err), err);
+    CHECK_OK(nm_segment_opts_set(o, "threshold", NAN, "local", &err), err);
+    CHECK_OK(nm_segment_opts_set(o, "scale_px", 28, NULL, &err), err);
+    /* forced options still segment the bright-field grid */
+    seed_state = 5;
+    float *px = render(w, h, grid, 9, 200, 50, 12, -1);
+    nm_segmentation s;
+    CHECK_OK(nm_segment(px, w, h, o, NULL, &s, &err), err);
+    CHECK(s.dark_particles == 1 && s.scale_px == 28);
+    CHECK(kept(&s) == 9);
+    nm_segmentation_free(&s);
+    free(px);
+    nm_segment_opts_free(o);
+  }
+  /* bad arguments */
+  {
+    nm_segmentation s;
+    float one = 1;
+    CHECK(nm_segment(NULL, 10, 10, NULL, NULL, &s, &err) == NM_ERR_ARG);
+    CHECK(nm_segment(&one, 0, 10, NULL, NULL, &s, &err) == NM_ERR_ARG);
+    /* a flat image: no particle, no crash */
+    float flat[400];
+    for (int i = 0; i < 400; i++) flat[i] = 7;
+    CHECK_OK(nm_segment(flat, 20, 20, NULL, NULL, &s, &err), err);
+    CHECK(kept(&s) == 0);
+    nm_segmentation_free(&s);
+    CHECK(strcmp(nm_exclusion_name(NM_EXCL_SCALE_BAR), "scale_bar") == 0);
+    CHECK(nm_exclusion_name(NM_EXCL_NONE) == NULL);
+  }
+  return check_summary("test_segment");
+}

@@ -217,7 +217,10 @@ static nm_status try_scale_bar(nm_micrograph *m, const char *path, const void *b
                     : m->scalebar.found     ? "label not read"
                                             : "no scale bar found";
   char reason[800];
-  snprintf(reason, sizeof reason, "%s; scale bar: %s", file_reason, why);
+  if (file_reason[0] && strstr(why, file_reason)) /* the bar's reason already says it */
+    snprintf(reason, sizeof reason, "scale bar: %s", why);
+  else
+    snprintf(reason, sizeof reason, "%s; scale bar: %s", file_reason, why);
   size_t len = strlen(reason);
   if (len >= sizeof img->calib.reason) len = sizeof img->calib.reason - 1;
   memcpy(img->calib.reason, reason, len);

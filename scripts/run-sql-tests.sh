@@ -45,11 +45,15 @@ done
 # Coverage: every function / module the extension registers appears in a test.
 sqlite3 :memory: "SELECT name FROM pragma_function_list UNION SELECT name FROM pragma_module_list" | sort -u > "$tmp/base"
 run_sqlite :memory: -cmd ".load $ext" "SELECT name FROM pragma_function_list UNION SELECT name FROM pragma_module_list" | sort -u > "$tmp/with"
-uncovered=0
+uncovered=0; undocumented=0
 for fn in $(comm -13 "$tmp/base" "$tmp/with"); do
   if ! grep -qiw -- "$fn" tests/sql/*.sql 2>/dev/null; then
     echo "UNTESTED: SQL function or module '$fn' appears in no tests/sql/*.sql"; uncovered=$((uncovered+1))
   fi
+  if ! grep -qw -- "$fn" docs/reference.md 2>/dev/null; then
+    echo "UNDOCUMENTED: SQL function or module '$fn' is not in docs/reference.md (scripts/build-reference.sh)"
+    undocumented=$((undocumented+1))
+  fi
 done
-echo "sql tests: $passed passed, $failed failed, $skipped skipped; $uncovered untested functions"
-[ $failed -eq 0 ] && [ $uncovered -eq 0 ]
+echo "sql tests: $passed passed, $failed failed, $skipped skipped; $uncovered untested, $undocumented undocumented functions"
+[ $failed -eq 0 ] && [ $uncovered -eq 0 ] && [ $undocumented -eq 0 ]

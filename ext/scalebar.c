@@ -861,7 +861,7 @@ nm_status nm_scalebar_measure(const float *px, int width, int height, nm_scaleba
       snprintf(this_why, sizeof this_why, "scale bar label could not be read (Tesseract unavailable)");
     } else if (glyphs_unread(boxes, count, &lines[i].line, text)) {
       snprintf(this_why, sizeof this_why,
-               "scale bar label read as '%s' but it has more marks than that (a dropped '0.'?)",
+               "scale bar label read as '%.60s' but it has more marks than that (a dropped '0.'?)",
                text);
     } else if (parse_label(text, least, &out->value, out->unit, sizeof out->unit, this_why,
                            sizeof this_why) == 0) {

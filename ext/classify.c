@@ -539,14 +539,14 @@ nm_status nm_classify_train(const double *x, size_t n, int d, const int *y, int 
       goto done;
     }
   /* Stratified split: per class, shuffled, the first round(test*count) out. */
-  nm_crng rng;
-  nm_crng_seed(&rng, opts->seed);
+  nm_rng rng;
+  nm_rng_seed(&rng, opts->seed);
   size_t ntr = 0, nte = 0;
   for (int c = 0; c < n_classes; c++) {
     size_t m = 0;
     for (size_t i = 0; i < n; i++)
       if (y[i] == c) order[m++] = i;
-    nm_crng_shuffle(&rng, order, m);
+    nm_rng_shuffle(&rng, order, m, sizeof *order);
     size_t out_n = (size_t)floor(opts->test * (double)m + 0.5);
     if (out_n >= m) out_n = m - 1; /* every class keeps a training row */
     for (size_t t = 0; t < m; t++) {

@@ -6,40 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-void nm_crng_seed(nm_crng *r, uint64_t seed) { r->s = seed ^ 0x6a09e667f3bcc909ULL; }
-
-uint64_t nm_crng_next(nm_crng *r) {
-  uint64_t z = (r->s += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-
-double nm_crng_uniform(nm_crng *r) { return (double)(nm_crng_next(r) >> 11) * 0x1.0p-53; }
-
-size_t nm_crng_below(nm_crng *r, size_t n) {
-  uint64_t limit = UINT64_MAX - UINT64_MAX % (uint64_t)n;
-  uint64_t v;
-  do v = nm_crng_next(r);
-  while (v >= limit);
-  return (size_t)(v % (uint64_t)n);
-}
-
-double nm_crng_normal(nm_crng *r) {
-  double u1 = nm_crng_uniform(r), u2 = nm_crng_uniform(r);
-  if (u1 < 1e-300) u1 = 1e-300;
-  return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
-}
-
-void nm_crng_shuffle(nm_crng *r, size_t *idx, size_t n) {
-  for (size_t i = n; i > 1; i--) {
-    size_t j = nm_crng_below(r, i);
-    size_t t = idx[i - 1];
-    idx[i - 1] = idx[j];
-    idx[j] = t;
-  }
-}
-
 nm_status nm_cluster_check_data(const double *x, size_t n, int d, const char *what,
                                 nm_error *err) {
   if (n == 0) return nm_fail(err, NM_ERR_ARG, "%s: no rows", what);

@@ -1,6 +1,6 @@
 /*
 ** cluster.h — what the shape-group modules share: the data matrix,
-** z-score standardisation, a seeded random stream, squared Euclidean
+** z-score standardisation, squared Euclidean
 ** distance blocks through BLAS, the adjusted Rand index and label helpers.
 **
 ** The algorithms live one per file and include this header:
@@ -14,8 +14,8 @@
 **
 ** Data are row-major doubles: row i, feature j is x[i*d + j]. Labels are
 ** 0-based ints. Nothing here keeps state between calls; every random choice
-** comes from an nm_crng seeded by the caller, so the same seed gives the same
-** bytes.
+** comes from the project's one generator (rng.h, xoshiro256** seeded through
+** splitmix64) seeded by the caller, so the same seed gives the same bytes.
 */
 #ifndef NM_CLUSTER_H
 #define NM_CLUSTER_H
@@ -24,26 +24,11 @@
 #include <stdint.h>
 
 #include "nm_common.h"
+#include "rng.h"
 
 /* Hard caps checked before allocating. */
 #define NM_CLUSTER_MAX_FEATURES 1024
 #define NM_CLUSTER_MAX_K 256
-
-/* ---- random stream (splitmix64: tiny, seedable, same on every platform) */
-typedef struct nm_crng {
-  uint64_t s;
-} nm_crng;
-
-void nm_crng_seed(nm_crng *r, uint64_t seed);
-uint64_t nm_crng_next(nm_crng *r);
-/* Uniform in [0, 1) with 53 random bits. */
-double nm_crng_uniform(nm_crng *r);
-/* Uniform integer in [0, n), n > 0, without modulo bias. */
-size_t nm_crng_below(nm_crng *r, size_t n);
-/* Standard normal (Box–Muller, one value per call). */
-double nm_crng_normal(nm_crng *r);
-/* Fisher–Yates shuffle of idx[0..n). */
-void nm_crng_shuffle(nm_crng *r, size_t *idx, size_t n);
 
 /* ---- standardisation: z = (x - mean) / sd, sd the population SD (ddof 0,
 ** as scikit-learn's StandardScaler). A constant feature gets sd = 1 so it

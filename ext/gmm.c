@@ -193,13 +193,13 @@ nm_status nm_gmm_fit(const double *x, size_t n, int d, int k, const nm_gmm_opts 
     st = err->code;
     goto done;
   }
-  nm_crng rng;
-  nm_crng_seed(&rng, opts->seed);
+  nm_rng rng;
+  nm_rng_seed(&rng, opts->seed);
   for (int run = 0; run < opts->n_init; run++) {
     nm_kmeans_opts ko;
     nm_kmeans_opts_default(&ko);
     ko.n_init = 1;
-    ko.seed = nm_crng_next(&rng);
+    ko.seed = nm_rng_u64(&rng);
     nm_kmeans_result km;
     st = nm_kmeans_fit(x, n, d, k, &ko, 1, &km, progress, err);
     if (st != NM_OK) goto done;

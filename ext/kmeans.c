@@ -44,10 +44,10 @@ typedef struct km_work {
 /* Greedy k-means++: each step draws `trials` candidates with probability
 ** proportional to the current squared distance and keeps the one that lowers
 ** the potential most. Candidate distances come from one dgemm per step. */
-static void seed_plusplus(const double *x, size_t n, int d, int k, nm_crng *rng, km_work *w,
+static void seed_plusplus(const double *x, size_t n, int d, int k, nm_rng *rng, km_work *w,
                           double *cent) {
   int trials = 2 + (int)log((double)k);
-  size_t first = nm_crng_below(rng, n);
+  size_t first = (size_t)nm_rng_below(rng, n);
   memcpy(cent, x + first * (size_t)d, (size_t)d * sizeof(double));
   double pot = 0;
   for (size_t i = 0; i < n; i++) {
@@ -58,7 +58,7 @@ static void seed_plusplus(const double *x, size_t n, int d, int k, nm_crng *rng,
     size_t idx[64];
     for (int t = 0; t < trials; t++) {
       if (pot > 0) {
-        double r = nm_crng_uniform(rng) * pot, acc = 0;
+        double r = nm_rng_uniform(rng) * pot, acc = 0;
         idx[t] = n - 1;
         for (size_t i = 0; i < n; i++) {
           acc += w->mind[i];
@@ -68,7 +68,7 @@ static void seed_plusplus(const double *x, size_t n, int d, int k, nm_crng *rng,
           }
         }
       } else {
-        idx[t] = nm_crng_below(rng, n);
+        idx[t] = (size_t)nm_rng_below(rng, n);
       }
       memcpy(w->candx + (size_t)t * d, x + idx[t] * (size_t)d, (size_t)d * sizeof(double));
       w->candn[t] = w->xn[idx[t]];
@@ -222,8 +222,8 @@ nm_status nm_kmeans_fit(const double *x, size_t n, int d, int k, const nm_kmeans
     var += s / (double)n;
   }
   double tol = opts->tol * var / d;
-  nm_crng rng;
-  nm_crng_seed(&rng, opts->seed);
+  nm_rng rng;
+  nm_rng_seed(&rng, opts->seed);
   double best_inertia = INFINITY;
   int best_iter = 0;
   for (int run = 0; run < opts->n_init; run++) {

@@ -48,11 +48,11 @@ nm_status nm_silhouette_multi(const double *x, size_t n, int d, const int *const
   if (!rows) return err->code;
   for (size_t i = 0; i < n; i++) rows[i] = i;
   if (n > opts->exact_max && opts->sample > 0 && opts->sample < n) {
-    nm_crng r;
-    nm_crng_seed(&r, opts->seed);
+    nm_rng r;
+    nm_rng_seed(&r, opts->seed);
     /* Partial Fisher–Yates: the first `sample` entries are the sample. */
     for (size_t i = 0; i < opts->sample; i++) {
-      size_t j = i + nm_crng_below(&r, n - i);
+      size_t j = i + (size_t)nm_rng_below(&r, n - i);
       size_t t = rows[i];
       rows[i] = rows[j];
       rows[j] = t;

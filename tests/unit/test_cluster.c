@@ -175,17 +175,17 @@ static void test_trees(const char *file, const char *tag) {
 
 /* Planted blobs: well separated Gaussian clusters in 5-D. */
 static double *planted(size_t n, int d, int k, uint64_t seed, int *truth) {
-  nm_crng r;
-  nm_crng_seed(&r, seed);
+  nm_rng r;
+  nm_rng_seed(&r, seed);
   double *centres = malloc((size_t)k * d * sizeof(double));
-  for (int c = 0; c < k * d; c++) centres[c] = 12.0 * nm_crng_uniform(&r) - 6.0;
+  for (int c = 0; c < k * d; c++) centres[c] = 12.0 * nm_rng_uniform(&r) - 6.0;
   /* spread the centres apart along the first axis so they never overlap */
   for (int c = 0; c < k; c++) centres[c * d] = 10.0 * c;
   double *x = malloc(n * d * sizeof(double));
   for (size_t i = 0; i < n; i++) {
     int c = (int)(i % (size_t)k);
     truth[i] = c;
-    for (int j = 0; j < d; j++) x[i * d + j] = centres[c * d + j] + nm_crng_normal(&r);
+    for (int j = 0; j < d; j++) x[i * d + j] = centres[c * d + j] + nm_rng_normal(&r);
   }
   free(centres);
   return x;

@@ -38,13 +38,13 @@ static double *load_cloud(size_t *n, int *d) {
 
 /* Elongated, correlated clusters: what a diagonal k-means view misses. */
 static double *planted(size_t n, int k, int *truth, uint64_t seed) {
-  nm_crng r;
-  nm_crng_seed(&r, seed);
+  nm_rng r;
+  nm_rng_seed(&r, seed);
   double *x = malloc(n * 3 * sizeof(double));
   for (size_t i = 0; i < n; i++) {
     int c = (int)(i % (size_t)k);
     truth[i] = c;
-    double a = nm_crng_normal(&r) * 3, b = nm_crng_normal(&r) * 0.3, e = nm_crng_normal(&r) * 0.3;
+    double a = nm_rng_normal(&r) * 3, b = nm_rng_normal(&r) * 0.3, e = nm_rng_normal(&r) * 0.3;
     x[i * 3 + 0] = a + 8.0 * c;
     x[i * 3 + 1] = 0.8 * a + b + 3.0 * (c % 2);
     x[i * 3 + 2] = e - 4.0 * c;

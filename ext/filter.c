@@ -19,7 +19,7 @@ static int q8(float v) {
 
 size_t nm_filter_tmp_size(int w, int h) {
   size_t m = (size_t)imax(w, h);
-  return (size_t)w * (size_t)h + 12 * m + 64;
+  return 2 * (size_t)w * (size_t)h + 12 * m + 64;
 }
 
 float nm_percentile(const float *px, size_t n, double pct) {
@@ -73,33 +73,40 @@ int nm_stretch(const float *in, float *out, size_t n, double lo_pct, double hi_p
 
 typedef void (*line_fn)(const float *src, float *dst, int n, int r, void *arg);
 
-/* Runs fn over every row then every column. line buffers come from lb
-** (room for 3 * (max(w,h) + 2r + 2) floats). */
-static void separable(const float *in, float *out, int w, int h, int r,
-                      line_fn fn, void *arg, float *lb, int do_rows, int do_cols) {
+/* Blocked transpose of the w x h image src into the h x w image dst. */
+static void transpose(const float *src, float *dst, int w, int h) {
+  enum { B = 32 };
+  for (int y0 = 0; y0 < h; y0 += B)
+    for (int x0 = 0; x0 < w; x0 += B) {
+      int y1 = imin(y0 + B, h), x1 = imin(x0 + B, w);
+      for (int y = y0; y < y1; y++)
+        for (int x = x0; x < x1; x++) dst[(size_t)x * h + y] = src[(size_t)y * w + x];
+    }
+}
+
+static void rows_pass(float *img, int w, int h, int r, line_fn fn, void *arg, float *lb) {
   int m = imax(w, h);
   float *src = lb, *dst = lb + (m + 2 * r + 2);
+  for (int y = 0; y < h; y++) {
+    float *row = img + (size_t)y * w;
+    for (int i = 0; i < r; i++) src[i] = row[0];
+    memcpy(src + r, row, sizeof(float) * (size_t)w);
+    for (int i = 0; i < r; i++) src[r + w + i] = row[w - 1];
+    fn(src, dst, w, r, arg);
+    memcpy(row, dst, sizeof(float) * (size_t)w);
+  }
+}
+
+/* Runs fn over every row then every column. Columns are done as rows of the
+** transposed image (tr: w*h floats), which keeps every pass at unit stride.
+** Line buffers come from lb (room for 10 * max(w,h) + 5 floats). */
+static void separable(const float *in, float *out, int w, int h, int r,
+                      line_fn fn, void *arg, float *lb, float *tr) {
   if (in != out) memcpy(out, in, sizeof(float) * (size_t)w * (size_t)h);
-  if (do_rows) {
-    for (int y = 0; y < h; y++) {
-      float *row = out + (size_t)y * w;
-      for (int i = 0; i < r; i++) src[i] = row[0];
-      memcpy(src + r, row, sizeof(float) * (size_t)w);
-      for (int i = 0; i < r; i++) src[r + w + i] = row[w - 1];
-      fn(src, dst, w, r, arg);
-      memcpy(row, dst, sizeof(float) * (size_t)w);
-    }
-  }
-  if (do_cols) {
-    for (int x = 0; x < w; x++) {
-      float *col = out + x;
-      for (int i = 0; i < r; i++) src[i] = col[0];
-      for (int y = 0; y < h; y++) src[r + y] = col[(size_t)y * w];
-      for (int i = 0; i < r; i++) src[r + h + i] = col[(size_t)(h - 1) * w];
-      fn(src, dst, h, r, arg);
-      for (int y = 0; y < h; y++) col[(size_t)y * w] = dst[y];
-    }
-  }
+  rows_pass(out, w, h, r, fn, arg, lb);
+  transpose(out, tr, w, h);
+  rows_pass(tr, h, w, r, fn, arg, lb);
+  transpose(tr, out, h, w);
 }
 
 static void line_box(const float *src, float *dst, int n, int r, void *arg) {
@@ -112,6 +119,35 @@ static void line_box(const float *src, float *dst, int n, int r, void *arg) {
     dst[i] = (float)s * inv;
     if (i + 1 < n) s += src[i + k] - src[i];
   }
+}
+
+/* Box mean of radius r along columns into dst (w x h), row by row with one
+** running sum per column: unit stride, no transpose. Borders replicate.
+** acc: w doubles (taken from the line buffers). */
+static void box_cols(const float *src, float *dst, int w, int h, int r, double *acc) {
+  float inv = 1.0f / (float)(2 * r + 1);
+  for (int x = 0; x < w; x++) acc[x] = 0;
+  for (int j = -r; j <= r; j++) {
+    const float *row = src + (size_t)imin(imax(j, 0), h - 1) * w;
+    for (int x = 0; x < w; x++) acc[x] += row[x];
+  }
+  for (int y = 0; y < h; y++) {
+    float *o = dst + (size_t)y * w;
+    for (int x = 0; x < w; x++) o[x] = (float)acc[x] * inv;
+    if (y + 1 < h) {
+      const float *add = src + (size_t)imin(y + r + 1, h - 1) * w;
+      const float *sub = src + (size_t)imax(y - r, 0) * w;
+      for (int x = 0; x < w; x++) acc[x] += add[x] - sub[x];
+    }
+  }
+}
+
+/* 2-D box mean: rows in place in out, then columns through tr back to out. */
+static void box2d(const float *in, float *out, int w, int h, int r, float *lb, float *tr) {
+  if (in != out) memcpy(out, in, sizeof(float) * (size_t)w * (size_t)h);
+  rows_pass(out, w, h, r, line_box, NULL, lb);
+  box_cols(out, tr, w, h, r, (double *)(void *)lb);
+  memcpy(out, tr, sizeof(float) * (size_t)w * (size_t)h);
 }
 
 static void line_kernel(const float *src, float *dst, int n, int r, void *arg) {
@@ -133,29 +169,29 @@ static void line_minmax(const float *src, float *dst, int n, int r, void *arg) {
   float *hh = g + len + 1;
   for (int i = 0; i < len; i++) {
     if (i % k == 0) g[i] = src[i];
-    else g[i] = is_max ? fmaxf(g[i - 1], src[i]) : fminf(g[i - 1], src[i]);
+    else g[i] = is_max ? (g[i - 1] > src[i] ? g[i - 1] : src[i]) : (g[i - 1] < src[i] ? g[i - 1] : src[i]);
   }
   for (int i = len - 1; i >= 0; i--) {
     if (i == len - 1 || (i + 1) % k == 0) hh[i] = src[i];
-    else hh[i] = is_max ? fmaxf(hh[i + 1], src[i]) : fminf(hh[i + 1], src[i]);
+    else hh[i] = is_max ? (hh[i + 1] > src[i] ? hh[i + 1] : src[i]) : (hh[i + 1] < src[i] ? hh[i + 1] : src[i]);
   }
   for (int i = 0; i < n; i++) {
     float a = hh[i], b = g[i + k - 1];
-    dst[i] = is_max ? fmaxf(a, b) : fminf(a, b);
+    dst[i] = is_max ? (a > b ? a : b) : (a < b ? a : b);
   }
 }
 
 void nm_box_mean(const float *in, float *out, int w, int h, int r, float *tmp) {
   r = imin(imax(r, 0), imax(w, h));
-  float *lb = tmp + (size_t)w * h;
-  separable(in, out, w, h, r, line_box, NULL, lb, 1, 1);
+  float *lb = tmp + 2 * (size_t)w * h;
+  box2d(in, out, w, h, r, lb, tmp + (size_t)w * h);
 }
 
 void nm_minmax(const float *in, float *out, int w, int h, int r, int is_max, float *tmp) {
   r = imin(imax(r, 0), imax(w, h));
   /* line_minmax needs dst + two arrays of n+2r: the line area is 12*max(w,h) */
-  float *lb = tmp + (size_t)w * h;
-  separable(in, out, w, h, r, line_minmax, &is_max, lb, 1, 1);
+  float *lb = tmp + 2 * (size_t)w * h;
+  separable(in, out, w, h, r, line_minmax, &is_max, lb, tmp + (size_t)w * h);
 }
 
 void nm_open(const float *in, float *out, int w, int h, int r, float *tmp) {
@@ -170,7 +206,7 @@ void nm_close(const float *in, float *out, int w, int h, int r, float *tmp) {
 
 void nm_gauss(const float *in, float *out, int w, int h, double sigma, float *tmp) {
   size_t n = (size_t)w * h;
-  float *lb = tmp + n;
+  float *lb = tmp + 2 * n, *tr = tmp + n;
   if (!(sigma > 0)) {
     if (in != out) memcpy(out, in, sizeof(float) * n);
     return;
@@ -181,7 +217,7 @@ void nm_gauss(const float *in, float *out, int w, int h, double sigma, float *tm
     double s = 0;
     for (int j = -r; j <= r; j++) s += kern[j + r] = (float)exp(-0.5 * j * j / (sigma * sigma));
     for (int j = 0; j <= 2 * r; j++) kern[j] = (float)(kern[j] / s);
-    separable(in, out, w, h, r, line_kernel, kern, lb, 1, 1);
+    separable(in, out, w, h, r, line_kernel, kern, lb, tr);
     return;
   }
   /* Three box passes whose combined variance equals sigma^2 (box widths
@@ -197,7 +233,7 @@ void nm_gauss(const float *in, float *out, int w, int h, double sigma, float *tm
   for (int i = 0; i < nb; i++) {
     int r = ((i < m ? wl : wu) - 1) / 2;
     r = imin(r, imax(w, h));
-    separable(src, out, w, h, r, line_box, NULL, lb, 1, 1);
+    box2d(src, out, w, h, r, lb, tr);
     src = out;
   }
 }

@@ -46,7 +46,9 @@ void nm_open(const float *in, float *out, int w, int h, int r, float *tmp);
 void nm_close(const float *in, float *out, int w, int h, int r, float *tmp);
 
 /* Scratch size in floats (`tmp`) that every function above accepts for a
-** w x h image; radii are clamped to max(w, h). */
+** w x h image; radii are clamped to max(w, h). The first w*h floats are not
+** touched by the filters (callers may keep an image there, as
+** nm_threshold_local does). */
 size_t nm_filter_tmp_size(int w, int h);
 
 /* Mean of f x f blocks; out is ceil(w/f) x ceil(h/f). */

@@ -305,8 +305,9 @@ static void islands_holes(ws *W, const uint8_t *phase, int min_area, int *island
 **
 ** Three cues, in order of reliability:
 **  - the main histogram peak (of the lightly smoothed image) in the upper
-**    half of the range: a bright-field film/background level, which is the
-**    most frequent level whenever the particles do not fill the field;
+**    half of the range with almost nothing a quarter of the range above it:
+**    a bright-field film/background level, which is the most frequent level
+**    whenever the particles do not fill the field;
 **  - a peak at the very bottom (< 5 % of the range): an empty, signal-free
 **    level, which is vacuum in dark field (HAADF); bright-field particles are
 **    never uniformly black over so many pixels;
@@ -327,7 +328,11 @@ static int choose_polarity(ws *W, const float *I, double *score_out, nm_error *e
     if (hist[b] > hist[mode]) mode = b;
   double mpos = mode / 63.0;
   if (score_out) *score_out = mpos;
-  if (mpos > 0.6) return 1;
+  /* a bright-field background peak has (almost) nothing brighter than it:
+  ** a grey dark-field support peak has the particles above it */
+  double above = 0;
+  for (int b = mode + 16; b < 64; b++) above += hist[b];
+  if (mpos > 0.5 && above < 0.015 * (double)W->n) return 1;
   if (mpos < 0.05) return 0;
   /* ambiguous peak: compare the islands of the white top-hat (bright
   ** structures narrower than 1/12 of the field) with those of the black
@@ -411,9 +416,10 @@ nm_status nm_segment(const float *px, int width, int height,
       flatten_nc(&W, W.a, (w < h ? w : h) / 8.0);
     } else {
       /* dark field: particles sit on a support brighter than vacuum; only
-      ** a local top-hat (structures narrower than 1/6 of the field) shows
-      ** them rather than the support */
-      nm_open(W.a, W.b, w, h, (w < h ? w : h) / 12, W.tmp);
+      ** a local top-hat (structures narrower than 1/20 of the field) shows
+      ** them rather than the support. Known limit: dark-field particles
+      ** wider than that are under-scaled (give scale_px). */
+      nm_open(W.a, W.b, w, h, (w < h ? w : h) / 40, W.tmp);
       for (size_t i = 0; i < n; i++) W.a[i] -= W.b[i];
     }
     double t = nm_otsu(W.a, n, NULL);

@@ -410,7 +410,8 @@ static void test_montage_overlay(void) {
 /* LeakSanitizer reads this when the test runs under ASan: fontconfig's
 ** process-wide configuration (loaded by Cairo's toy font API) is never freed
 ** by design. Nothing else is suppressed. */
-const char *__lsan_default_suppressions(void);
+/* (default visibility: the build hides symbols, and the runtime looks it up) */
+__attribute__((visibility("default"))) const char *__lsan_default_suppressions(void);
 const char *__lsan_default_suppressions(void) { return "leak:libfontconfig.so\n"; }
 
 int main(void) {

@@ -1,17 +1,28 @@
-# mk/fuzz.mk — libFuzzer targets, one per image reader (png tiff dm ser emd mrc).
+# mk/fuzz.mk — libFuzzer targets, one per input surface:
+#   image decode   fuzz_{png,tiff,dm,ser,emd,mrc}  one per reader
+#   model BLOBs    fuzz_cnn_model    nm_cnn_load
+#                  fuzz_svm_model    nm_classify_load
+#                  fuzz_cluster_model nm_clmodel_parse / nm_clmodel_info (JSON)
+#   options        fuzz_options      every engine *_opts_set / nm_plot_opt_set
+#   label images   fuzz_labels       nm_particles_run with a user label BLOB
 #
 #   make fuzz          build every target, run each for FUZZ_SECONDS (default 60), one at a time
-#   make fuzz-ci       the same for FUZZ_CI_SECONDS (default 60), FUZZ_JOBS (2) at a time
-#   make fuzz-build    build only: $(BUILD)/fuzz/fuzz_<reader>
-#   make fuzz-dm       one target (likewise fuzz-png, fuzz-tiff, fuzz-ser, fuzz-emd, fuzz-mrc)
+#   make fuzz-ci       every target for FUZZ_CI_SECONDS (default 60), FUZZ_JOBS (2) at a time
+#   make fuzz-build    build only: $(BUILD)/fuzz/fuzz_<name>
+#   make fuzz-dm       one target (likewise fuzz-<name> for every name above)
 #
-# The engine's image sources are compiled again with clang under
-# -fsanitize=fuzzer-no-link,address,undefined into $(BUILD)/fuzz/obj (only the
-# decode path: image, calib, nm_common, formats/*), so the rest of the engine
-# never has to build for fuzzing. -Werror is dropped here: clang warns about
-# other things than gcc and a new warning must not stop a fuzz run.
-# Seeds come from $(FUZZ_CORPUS_ROOT) (../shared/formats) at run time and are
-# copied under $(BUILD)/fuzz/corpus — never into the repository.
+# The engine sources a target needs (and only those: FUZZ_SRC_<name>) are
+# compiled again with clang under -fsanitize=fuzzer-no-link,address,undefined
+# into $(BUILD)/fuzz/obj, so the rest of the engine never has to build for
+# fuzzing. -Werror is dropped here: clang warns about other things than gcc
+# and a new warning must not stop a fuzz run.
+# Seeds are made at run time under $(BUILD)/fuzz/corpus — never in the
+# repository: copied from $(FUZZ_CORPUS_ROOT) (../shared/formats) and
+# samples/ when present, and written by the targets themselves (valid model
+# BLOBs, option lists, label images) — see tests/fuzz/run.sh.
+#
+# fuzz-ci runs 11 targets, 2 at a time: with FUZZ_CI_SECONDS=60 that is
+# 6 rounds, about 6 minutes of wall time plus the build (docs/reliability.md).
 
 FUZZ_CC          ?= clang
 FUZZ_SECONDS     ?= 60
@@ -19,43 +30,77 @@ FUZZ_CI_SECONDS  ?= 60
 FUZZ_JOBS        ?= 2
 FUZZ_CORPUS_ROOT ?= ../shared/formats
 FUZZ_READERS     := png tiff dm ser emd mrc
+FUZZ_SURFACES    := cnn_model svm_model cluster_model options labels
+FUZZ_ALL         := $(FUZZ_READERS) $(FUZZ_SURFACES)
 FUZZ_DIR          = $(BUILD)/fuzz
 FUZZ_SAN         := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
                     -fno-omit-frame-pointer
 FUZZ_CFLAGS       = $(filter-out -Werror,$(CFLAGS_BASE)) -O1 -g $(FUZZ_SAN)
-FUZZ_ENGINE_SRC  := ext/image.c ext/calib.c ext/nm_common.c $(wildcard ext/formats/*.c)
-FUZZ_ENGINE_OBJ   = $(FUZZ_ENGINE_SRC:%.c=$(FUZZ_DIR)/obj/%.o)
-FUZZ_BINS         = $(FUZZ_READERS:%=$(FUZZ_DIR)/fuzz_%)
+
+# Engine sources per target (the link closure of the functions it calls).
+FUZZ_SRC_IMAGE   := ext/image.c ext/calib.c ext/nm_common.c $(wildcard ext/formats/*.c)
+$(foreach r,$(FUZZ_READERS),$(eval FUZZ_SRC_$(r) := $(FUZZ_SRC_IMAGE)))
+FUZZ_SRC_cnn_model     := ext/cnn.c ext/rng.c ext/nm_common.c ext/cnn_default_weights.S
+FUZZ_SRC_svm_model     := ext/classify.c ext/cluster.c ext/rng.c ext/nm_common.c
+FUZZ_SRC_cluster_model := ext/clmodel.c ext/cluster.c ext/gmm.c ext/kmeans.c \
+                          ext/silhouette.c ext/rng.c ext/nm_common.c
+FUZZ_SRC_PIPELINE      := $(FUZZ_SRC_IMAGE) ext/particles.c ext/micrograph.c ext/segment.c \
+                          ext/features.c ext/label.c ext/filter.c ext/morph.c \
+                          ext/threshold.c ext/watershed.c ext/scalebar.c ext/scalebar_detect.c
+FUZZ_SRC_labels        := $(FUZZ_SRC_PIPELINE)
+FUZZ_SRC_options       := $(FUZZ_SRC_PIPELINE) ext/fit.c ext/shape.c ext/crop.c ext/rng.c \
+                          ext/plot.c
+
+fuzz_objs = $(patsubst %.S,$(FUZZ_DIR)/obj/%.o,$(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(FUZZ_SRC_$(1))))
+FUZZ_ALL_SRC     := $(sort $(foreach t,$(FUZZ_ALL),$(FUZZ_SRC_$(t))))
+FUZZ_ALL_OBJ      = $(sort $(foreach t,$(FUZZ_ALL),$(call fuzz_objs,$(t))))
+FUZZ_BINS         = $(FUZZ_ALL:%=$(FUZZ_DIR)/fuzz_%)
 
 FUZZ_TARGETS += fuzz-run
 
-.PHONY: fuzz-build fuzz-run fuzz-ci $(FUZZ_READERS:%=fuzz-%)
+.PHONY: fuzz-build fuzz-run fuzz-ci $(FUZZ_ALL:%=fuzz-%)
 
 $(FUZZ_DIR)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	@echo '  FUZZCC $<'
 	@$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
 
-$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_common.h $(FUZZ_ENGINE_OBJ)
-	@echo '  FUZZLD $@'
-	@$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_ENGINE_OBJ) $(LDLIBS)
+# The default CNN weights (.incbin samples/cnn-default.nmm, path relative to the root).
+$(FUZZ_DIR)/obj/%.o: %.S
+	@mkdir -p $(dir $@)
+	@$(FUZZ_CC) -c $< -o $@
 
-.SECONDARY: $(FUZZ_ENGINE_OBJ)
+$(FUZZ_DIR)/obj/ext/cnn_default_weights.o: samples/cnn-default.nmm
+
+define fuzz_link_rule
+$(FUZZ_DIR)/fuzz_$(1): tests/fuzz/fuzz_$(1).c tests/fuzz/fuzz_common.h tests/fuzz/fuzz_util.h $(call fuzz_objs,$(1))
+	@echo '  FUZZLD $$@'
+	@$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $$@ $$< $(call fuzz_objs,$(1)) $(LDLIBS)
+endef
+$(foreach t,$(FUZZ_ALL),$(eval $(call fuzz_link_rule,$(t))))
+
+.SECONDARY: $(FUZZ_ALL_OBJ)
 
 fuzz-build: $(FUZZ_BINS)
 
 # One target at a time, each for FUZZ_SECONDS; every target runs even if one fails.
 fuzz-run: fuzz-build
-	@rc=0; for r in $(FUZZ_READERS); do \
+	@echo "fuzz: $(words $(FUZZ_ALL)) targets, $(FUZZ_SECONDS) s each, one at a time: $(FUZZ_ALL)"
+	@rc=0; for r in $(FUZZ_ALL); do \
 	  tests/fuzz/run.sh $(FUZZ_DIR) $$r $(FUZZ_SECONDS) $(FUZZ_CORPUS_ROOT) || rc=1; \
 	done; exit $$rc
 
-# CI: every target for FUZZ_CI_SECONDS, FUZZ_JOBS at a time (2 cores).
+# CI: every target for FUZZ_CI_SECONDS, FUZZ_JOBS at a time (2 cores); the
+# exit status is nonzero when any target failed.
 fuzz-ci: fuzz-build
-	@printf '%s\n' $(FUZZ_READERS) | xargs -P $(FUZZ_JOBS) -I{} \
-	  tests/fuzz/run.sh $(FUZZ_DIR) {} $(FUZZ_CI_SECONDS) $(FUZZ_CORPUS_ROOT)
+	@echo "fuzz-ci: $(words $(FUZZ_ALL)) targets, $(FUZZ_CI_SECONDS) s each, $(FUZZ_JOBS) at a time: $(FUZZ_ALL)"
+	@start=$$(date +%s); \
+	printf '%s\n' $(FUZZ_ALL) | xargs -P $(FUZZ_JOBS) -I{} \
+	  tests/fuzz/run.sh $(FUZZ_DIR) {} $(FUZZ_CI_SECONDS) $(FUZZ_CORPUS_ROOT); rc=$$?; \
+	echo "fuzz-ci: $$(( $$(date +%s) - start )) s wall, $$([ $$rc -eq 0 ] && echo all clean || echo FAILURES above)"; \
+	exit $$rc
 
-$(FUZZ_READERS:%=fuzz-%): fuzz-%: $(FUZZ_DIR)/fuzz_%
+$(FUZZ_ALL:%=fuzz-%): fuzz-%: $(FUZZ_DIR)/fuzz_%
 	@tests/fuzz/run.sh $(FUZZ_DIR) $* $(FUZZ_SECONDS) $(FUZZ_CORPUS_ROOT)
 
--include $(FUZZ_ENGINE_SRC:%.c=$(FUZZ_DIR)/obj/%.d)
+-include $(patsubst %.c,$(FUZZ_DIR)/obj/%.d,$(filter %.c,$(FUZZ_ALL_SRC)))

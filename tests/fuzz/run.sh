@@ -1,41 +1,59 @@
 #!/usr/bin/env bash
-# run.sh FUZZ_DIR READER SECONDS [CORPUS_ROOT]
-# Runs one libFuzzer target for SECONDS. The seed corpus is copied at run time
-# from the format corpus beside the repository (../shared/formats) and from
-# samples/ into FUZZ_DIR/corpus/READER — never into the repository. Crashes go
-# to FUZZ_DIR/artifacts/READER/, the log to FUZZ_DIR/logs/READER.log; the last
-# lines of the log are printed. Exit status: the fuzzer's (nonzero on a crash).
+# run.sh FUZZ_DIR TARGET SECONDS [CORPUS_ROOT]
+# Runs one libFuzzer target for SECONDS. The seed corpus lives in
+# FUZZ_DIR/corpus/TARGET, never in the repository, and is made at run time:
+#   - copied from the format corpus beside the repository (CORPUS_ROOT,
+#     ../shared/formats) when it is there, and from samples/;
+#   - written by the target itself (NM_FUZZ_SEED_DIR, see fuzz_util.h):
+#     valid model BLOBs, option lists, label images, small image files.
+# A dictionary tests/fuzz/TARGET.dict is passed when it exists. Crashes go to
+# FUZZ_DIR/artifacts/TARGET/, the log to FUZZ_DIR/logs/TARGET.log; one summary
+# line is printed (and the first error lines on failure).
+# Exit status: the fuzzer's (nonzero on a crash).
 set -uo pipefail
-fuzz_dir=$1 reader=$2 seconds=$3 root=${4:-../shared/formats}
-bin=$fuzz_dir/fuzz_$reader
-corpus=$fuzz_dir/corpus/$reader
-artifacts=$fuzz_dir/artifacts/$reader
+fuzz_dir=$1 target=$2 seconds=$3 root=${4:-../shared/formats}
+bin=$fuzz_dir/fuzz_$target
+corpus=$fuzz_dir/corpus/$target
+artifacts=$fuzz_dir/artifacts/$target
 mkdir -p "$corpus" "$artifacts" "$fuzz_dir/logs"
-case $reader in
+case $target in
   png)  globs="samples/*.png" ;;
   tiff) globs="$root/tiff/*.tif $root/derived/*.tif" ;;
   dm)   globs="$root/dm/*.dm3 $root/dm/*.dm4 $root/dm/dtypes/*" ;;
   ser)  globs="$root/tia/*.ser" ;;
   emd)  globs="$root/emd/*.emd" ;;
   mrc)  globs="$root/mrc/*.mrc" ;;
-  *) echo "unknown reader $reader" >&2; exit 2 ;;
+  cnn_model) globs="samples/*.nmm" ;;
+  svm_model|cluster_model|options|labels) globs="" ;;
+  *) echo "unknown fuzz target $target" >&2; exit 2 ;;
 esac
-seeds=0
+copied=0
 for f in $globs; do
   [ -f "$f" ] || continue
-  cp -f "$f" "$corpus/seed-$(basename "$f" | tr ' ' _)" && seeds=$((seeds+1))
+  cp -f "$f" "$corpus/seed-$(basename "$f" | tr ' ' _)" && copied=$((copied+1))
 done
-[ $seeds -gt 0 ] || echo "fuzz_$reader: no seed files found under $root (fuzzing from an empty corpus)"
-log=$fuzz_dir/logs/$reader.log
+log=$fuzz_dir/logs/$target.log
+dict=()
+[ -f "tests/fuzz/$target.dict" ] && dict=(-dict="tests/fuzz/$target.dict")
+export NM_FUZZ_SEED_DIR=$corpus
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+start=$(date +%s)
 "$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=1048576 \
-  -print_final_stats=1 -artifact_prefix="$artifacts/" "$corpus" >"$log" 2>&1
+  -print_final_stats=1 "${dict[@]}" -artifact_prefix="$artifacts/" "$corpus" >"$log" 2>&1
 rc=$?
+wall=$(( $(date +%s) - start ))
+files=$(find "$corpus" -type f | wc -l)
+gen=$(find "$corpus" -type f -name 'gen-*' | wc -l)
+seedinfo="$copied copied + $gen generated seeds, corpus now $files files"
+[ $((copied + gen)) -gt 0 ] || seedinfo="no seeds (nothing under $root; fuzzing from an empty corpus), corpus now $files files"
 if [ $rc -eq 0 ]; then
-  echo "fuzz_$reader: clean for ${seconds}s ($(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$') runs, $seeds seeds)"
+  runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$')
+  cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*')
+  rss=$(grep -o 'stat::peak_rss_mb: *[0-9]*' "$log" | grep -o '[0-9]*$')
+  echo "fuzz_$target: clean for ${seconds}s (${wall}s wall; ${runs:-?} runs, cov ${cov:-?}, peak ${rss:-?} MB; $seedinfo)"
 else
-  echo "fuzz_$reader: FAILED (exit $rc) — see $log and $artifacts/"
-  grep -m5 -E 'ERROR|SUMMARY|runtime error' "$log"
+  echo "fuzz_$target: FAILED (exit $rc after ${wall}s) — see $log and $artifacts/"
+  grep -m8 -E 'ERROR|SUMMARY|runtime error|property failed|#[0-9] 0x' "$log"
 fi
 exit $rc

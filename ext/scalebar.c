@@ -268,38 +268,40 @@ done:
   return found;
 }
 
-/* Bar candidates of both polarities, longest first. */
-static int find_bar_candidates(const float *px, int w, int h, nm_scalebar *out) {
+/* Bar candidates of both polarities, longest first (at most `room`).
+** Image-wide strips and strips on the first or last row are edges of the
+** field, not bars. */
+static int find_bar_candidates(const float *px, int w, int h, bar_candidate *out, int room) {
   int side = w < h ? w : h;
   int min_len = (side / 40 > 16 ? side / 40 : 16) | 1; /* odd: a centred window */
   int max_thick = (side / 33 > 4 ? side / 33 : 4) | 1;
   enum { ROOM = 256 };
-  bar_candidate found[2 * ROOM], kept[MAX_BAR_CANDIDATES];
+  bar_candidate *found = malloc(sizeof(bar_candidate) * 2 * ROOM);
+  if (!found) return -1;
   int n = bar_candidates_of_polarity(px, w, h, 1.0f, min_len, max_thick, found, ROOM);
   n += bar_candidates_of_polarity(px, w, h, -1.0f, min_len, max_thick, found + n, ROOM);
   qsort(found, (size_t)n, sizeof found[0], compare_bars);
   int n_kept = 0;
-  for (int i = 0; i < n && n_kept < MAX_BAR_CANDIDATES; i++) {
+  for (int i = 0; i < n && n_kept < room; i++) {
     const nm_scalebar *c = &found[i].sb;
-    /* Image-wide strips and strips on the first or last row are edges of
-    ** the field, not bars. */
     if (c->bar_w > 0.6 * w || c->bar_y == 0 || c->bar_y + c->bar_h >= h) continue;
-    /* A shorter strip of the same polarity close to a longer one is a
-    ** stroke of its label, never a second bar. (The opposite polarity near a bar is
-    ** the margin of its annotation box, and the bar may be either.) */
-    int shadowed = 0;
-    for (int j = 0; j < n_kept; j++) {
-      const nm_scalebar *b = &kept[j].sb;
-      if (kept[j].bright != found[i].bright) continue;
-      int dx = c->bar_x > b->bar_x + b->bar_w ? c->bar_x - (b->bar_x + b->bar_w)
-               : b->bar_x > c->bar_x + c->bar_w ? b->bar_x - (c->bar_x + c->bar_w) : 0;
-      int dy = abs(c->bar_y - b->bar_y);
-      shadowed |= dx < c->bar_w && dy < c->bar_w / 2;
-    }
-    if (!shadowed) kept[n_kept++] = found[i];
+    out[n_kept++] = found[i];
   }
-  for (int i = 0; i < n_kept; i++) out[i] = kept[i].sb;
+  free(found);
   return n_kept;
+}
+
+/* A shorter strip of the same polarity close to a longer, verified bar is a
+** stroke of its label, never a second bar. (The opposite polarity near a bar
+** is the margin of its annotation box, and the bar may be either; a strip
+** that failed the bar check — the edge of a box — shadows nothing.) */
+static int shadowed_by(const bar_candidate *c, const bar_candidate *bar) {
+  if (c->bright != bar->bright) return 0;
+  const nm_scalebar *a = &c->sb, *b = &bar->sb;
+  int dx = a->bar_x > b->bar_x + b->bar_w ? a->bar_x - (b->bar_x + b->bar_w)
+           : b->bar_x > a->bar_x + a->bar_w ? b->bar_x - (a->bar_x + a->bar_w) : 0;
+  int dy = abs(a->bar_y - b->bar_y);
+  return dx < a->bar_w && dy < a->bar_w / 2;
 }
 
 /* ---- finding the label line ----------------------------------------------- */
@@ -565,13 +567,13 @@ __attribute__((destructor)) static void ocr_shutdown(void) {
 ** coverage, but only near the components that lie wholly inside the line —
 ** a particle reaching into the line's box is left out. */
 static unsigned char *render_line(const ink_window *win, const box *boxes, int count,
-                                  const box *line, int *out_w, int *out_h) {
+                                  const box *line, int line_height, int *out_w, int *out_h) {
   int lh = line->y1 - line->y0, lw = line->x1 - line->x0;
   uint8_t *keep = calloc((size_t)count, 1);
   uint8_t *near = calloc((size_t)lw * lh, 1);
-  double scale = (double)OCR_LINE_HEIGHT / lh;
-  int pad = OCR_LINE_HEIGHT / 2;
-  int ow = (int)ceil(lw * scale) + 2 * pad, oh = OCR_LINE_HEIGHT + 2 * pad;
+  double scale = (double)line_height / lh;
+  int pad = line_height / 2;
+  int ow = (int)ceil(lw * scale) + 2 * pad, oh = line_height + 2 * pad;
   unsigned char *canvas = malloc((size_t)ow * (size_t)oh);
   if (!keep || !near || !canvas) {
     free(keep);
@@ -612,15 +614,30 @@ static unsigned char *render_line(const ink_window *win, const box *boxes, int c
   return canvas;
 }
 
-/* Tesseract's reading of the line: the text and the lowest confidence of any
-** of its characters (a single doubtful digit makes the whole label doubtful). */
+/* What Tesseract read on a line: its characters, each with its confidence
+** and horizontal extent mapped back to window columns. */
+#define MAX_OCR_SYMBOLS 40
+typedef struct ocr_symbol {
+  char utf8[8];
+  float confidence;
+  double x0, x1;  /* window columns */
+  int word_start;
+} ocr_symbol;
+
+typedef struct ocr_reading {
+  int n;
+  ocr_symbol sym[MAX_OCR_SYMBOLS];
+} ocr_reading;
+
+/* Renders the line at `line_height` px and reads it. */
 static int ocr_line(const ink_window *win, const box *boxes, int count, const box *line,
-                    char *text, size_t text_size, float *least_confidence) {
-  text[0] = 0;
-  *least_confidence = 0;
+                    int line_height, ocr_reading *out) {
+  out->n = 0;
   int ow, oh;
-  unsigned char *canvas = render_line(win, boxes, count, line, &ow, &oh);
+  unsigned char *canvas = render_line(win, boxes, count, line, line_height, &ow, &oh);
   if (!canvas) return -1;
+  double scale = (double)line_height / (line->y1 - line->y0);
+  int pad = line_height / 2;
   pthread_mutex_lock(&ocr_lock);
   TessBaseAPI *api = ocr_engine();
   int status = -1;
@@ -628,23 +645,26 @@ static int ocr_line(const ink_window *win, const box *boxes, int count, const bo
     TessBaseAPISetImage(api, canvas, ow, oh, 1, ow);
     TessBaseAPISetSourceResolution(api, 300);
     if (TessBaseAPIRecognize(api, NULL) == 0) {
-      float least = 100.0f;
       TessResultIterator *it = TessBaseAPIGetIterator(api);
       if (it) {
         do {
           char *symbol = TessResultIteratorGetUTF8Text(it, RIL_SYMBOL);
           if (!symbol) continue;
-          if (TessPageIteratorIsAtBeginningOf(TessResultIteratorGetPageIteratorConst(it), RIL_WORD) &&
-              text[0])
-            strncat(text, " ", text_size - strlen(text) - 1);
-          strncat(text, symbol, text_size - strlen(text) - 1);
-          float conf = TessResultIteratorConfidence(it, RIL_SYMBOL);
-          if (conf < least) least = conf;
+          const TessPageIterator *pit = TessResultIteratorGetPageIteratorConst(it);
+          int l = 0, t = 0, r = 0, btm = 0;
+          if (out->n < MAX_OCR_SYMBOLS &&
+              TessPageIteratorBoundingBox(pit, RIL_SYMBOL, &l, &t, &r, &btm)) {
+            ocr_symbol *sy = &out->sym[out->n++];
+            snprintf(sy->utf8, sizeof sy->utf8, "%s", symbol);
+            sy->confidence = TessResultIteratorConfidence(it, RIL_SYMBOL);
+            sy->x0 = (l - pad) / scale + line->x0;
+            sy->x1 = (r - pad) / scale + line->x0;
+            sy->word_start = TessPageIteratorIsAtBeginningOf(pit, RIL_WORD);
+          }
           TessDeleteText(symbol);
         } while (TessResultIteratorNext(it, RIL_SYMBOL));
         TessResultIteratorDelete(it);
       }
-      *least_confidence = least;
       status = 0;
     }
     TessBaseAPIClear(api);
@@ -654,30 +674,92 @@ static int ocr_line(const ink_window *win, const box *boxes, int count, const bo
   return status;
 }
 
-/* 1 when the line holds more marks than Tesseract returned characters: a
-** glyph it skipped (typically the "0." of "0.2 µm") would change the value
-** tenfold. Specks under 0.5 % of the line height squared are not marks;
-** merged glyphs ("nm" touching) only make the check more lenient. */
+/* Letters, digits and non-ASCII (µ) are text; the rest is punctuation. */
+static int is_punctuation_symbol(const char *u) {
+  for (; *u; u++)
+    if ((*u >= '0' && *u <= '9') || (*u >= 'a' && *u <= 'z') || (*u >= 'A' && *u <= 'Z') ||
+        (unsigned char)*u >= 0x80)
+      return 0;
+  return 1;
+}
+
+/* The symbols of the reading that are the label: leading and trailing words
+** made only of punctuation (JPEG specks and box edges read as '|', '!',
+** '{') are dropped; nothing inside is touched. [*first, *last). */
+static void label_span(const ocr_reading *r, int *first, int *last) {
+  int f = 0, l = r->n;
+  for (;;) { /* leading punctuation words */
+    int e = f + 1;
+    while (e < l && !r->sym[e].word_start) e++;
+    int punct = f < l;
+    for (int i = f; i < e && punct; i++) punct = is_punctuation_symbol(r->sym[i].utf8);
+    if (!punct || e >= l) break;
+    f = e;
+  }
+  for (;;) { /* trailing punctuation words */
+    int s = l - 1;
+    while (s > f && !r->sym[s].word_start) s--;
+    int punct = s > f;
+    for (int i = s; i < l && punct; i++) punct = is_punctuation_symbol(r->sym[i].utf8);
+    if (!punct) break;
+    l = s;
+  }
+  *first = f;
+  *last = l;
+}
+
+/* The text of symbols [first, last), words separated by one space, and the
+** lowest confidence among them (one doubtful digit makes the label doubtful). */
+static void span_text(const ocr_reading *r, int first, int last, char *text, size_t size,
+                      float *least) {
+  text[0] = 0;
+  *least = last > first ? 100.0f : 0.0f;
+  for (int i = first; i < last; i++) {
+    if (r->sym[i].word_start && i > first) strncat(text, " ", size - strlen(text) - 1);
+    strncat(text, r->sym[i].utf8, size - strlen(text) - 1);
+    if (r->sym[i].confidence < *least) *least = r->sym[i].confidence;
+  }
+}
+
 static int inside_line(const box *b, const box *line) {
   return b->x0 >= line->x0 && b->x1 <= line->x1 && b->y0 >= line->y0 && b->y1 <= line->y1;
 }
 
-static int glyphs_unread(const box *boxes, int count, const box *line, const char *text) {
-  int lh = line->y1 - line->y0, marks = 0, chars = 0;
+/* 1 when a mark of the line lies where no label character was read: a
+** glyph Tesseract skipped (the "0." of "0.2 µm", the point of "0.5") would
+** change the value tenfold. Marks right of the label's last character are
+** stray (a speck, a box edge, a particle) and harmless; marks under a
+** dropped leading punctuation word must be thin (a box edge, not a digit).
+** Specks under 0.5 % of the line height squared are not marks. */
+static int glyphs_unread(const box *boxes, int count, const box *line, const ocr_reading *r,
+                         int first, int last) {
+  if (last <= first) return 1;
+  int lh = line->y1 - line->y0;
   double min_area = fmax(3.0, 0.005 * lh * lh);
+  double label_end = r->sym[last - 1].x1;
   for (int i = 0; i < count; i++) {
-    if (!inside_line(&boxes[i], line) || boxes[i].area < min_area) continue;
+    const box *b = &boxes[i];
+    if (!inside_line(b, line) || b->area < min_area) continue;
     /* A mark inside another's box (the dot of a dotted zero) is part of it. */
     int nested = 0;
     for (int j = 0; j < count && !nested; j++)
-      nested = j != i && inside_line(&boxes[j], line) && boxes[i].x0 >= boxes[j].x0 &&
-               boxes[i].x1 <= boxes[j].x1 && boxes[i].y0 >= boxes[j].y0 &&
-               boxes[i].y1 <= boxes[j].y1;
-    marks += !nested;
+      nested = j != i && inside_line(&boxes[j], line) && b->x0 >= boxes[j].x0 &&
+               b->x1 <= boxes[j].x1 && b->y0 >= boxes[j].y0 && b->y1 <= boxes[j].y1;
+    if (nested) continue;
+    double mx0 = b->x0, mx1 = b->x1, width = mx1 - mx0;
+    if (0.5 * (mx0 + mx1) > label_end) continue;
+    double in_label = 0, in_stray = 0;
+    for (int k = 0; k < r->n; k++) {
+      double o = fmin(mx1, r->sym[k].x1 + 0.5) - fmax(mx0, r->sym[k].x0 - 0.5);
+      if (o <= 0) continue;
+      if (k >= first && k < last) in_label += o;
+      else in_stray += o;
+    }
+    if (in_label >= 0.5 * width) continue;
+    if (in_stray >= 0.5 * width && width <= 0.35 * lh) continue;
+    return 1;
   }
-  for (const unsigned char *c = (const unsigned char *)text; *c; c++)
-    chars += *c != ' ' && (*c & 0xc0) != 0x80; /* count UTF-8 characters, not bytes */
-  return marks > chars;
+  return 0;
 }
 
 /* ---- parsing "<number> <unit>" -------------------------------------------- */
@@ -764,6 +846,11 @@ static int parse_label(const char *raw, float least, double *value, char *unit,
     snprintf(why, why_size, "scale bar label '%s' does not start with a number", text);
     return -1;
   }
+  /* "05" is "0.5" with its point lost, never a label. */
+  if (number[0] == '0' && number[1] != '.') {
+    snprintf(why, why_size, "scale bar label '%s' has a leading zero (a lost point?)", text);
+    return -1;
+  }
   while (*s == ' ') s++;
   size_t ulen = 0;
   const char *u = canonical_unit(s, &ulen);
@@ -799,21 +886,59 @@ static nm_status give_up(nm_scalebar *out, const char *why) {
   return NM_OK;
 }
 
-/* Tries the bar candidates longest first and keeps the first whose label
-** reads; when none does, reports why the first one failed. */
+/* The bar check and sub-pixel length of a candidate (no OCR): 0 when it is
+** a bar, else -1 with the reason in out. */
+static int verify_bar(const float *px, int width, int height, nm_scalebar *out,
+                      bar_levels *levels) {
+  out->value = NAN;
+  out->unit[0] = 0;
+  if (!out->found) return give_up(out, "no scale bar found and no calibration in the file"), -1;
+  if (out->bar_w < 8 || out->bar_h < 1 || out->bar_x < 0 || out->bar_y < 0 ||
+      out->bar_x + out->bar_w > width || out->bar_y + out->bar_h > height)
+    return give_up(out, "scale bar too small or outside the image to measure"), -1;
+  snap_rows(px, width, height, out);
+  if (measure_levels(px, width, height, out, levels) != 0)
+    return give_up(out, "scale bar has no contrast against its surroundings"), -1;
+  double length = measure_bar_length(px, width, height, out, levels);
+  if (!(length > 8) || fabs(length - out->bar_w) > 0.1 * out->bar_w + 2)
+    return give_up(out, "scale bar length could not be measured"), -1;
+  out->bar_length_px = length;
+  return 0;
+}
+
+static nm_status read_label(const float *px, int width, int height, nm_scalebar *out,
+                            const bar_levels *levels, nm_error *err);
+
+/* Strips that pass the bar check are read, longest first, until one's label
+** reads. Up to MAX_RAW_CANDIDATES strips are checked (cheap) and at most
+** MAX_BAR_CANDIDATES verified bars are read (Tesseract, slow). When none
+** reads, the reason is the longest verified bar's (or the longest strip's). */
+#define MAX_RAW_CANDIDATES 48
 nm_status nm_scalebar_read(const float *px, int width, int height, nm_scalebar *out,
                            nm_error *err) {
   if (!px || width <= 0 || height <= 0) return nm_fail(err, NM_ERR_ARG, "scale bar: empty image");
-  nm_scalebar candidates[MAX_BAR_CANDIDATES];
-  int n = find_bar_candidates(px, width, height, candidates);
+  bar_candidate raw[MAX_RAW_CANDIDATES], bars[MAX_BAR_CANDIDATES];
+  int n = find_bar_candidates(px, width, height, raw, MAX_RAW_CANDIDATES);
+  if (n < 0) return nm_fail(err, NM_ERR_NOMEM, "scale bar: out of memory");
   memset(out, 0, sizeof *out);
   out->value = NAN;
   give_up(out, "no scale bar found and no calibration in the file");
-  for (int i = 0; i < n; i++) {
-    nm_scalebar attempt = candidates[i];
-    nm_status status = nm_scalebar_measure(px, width, height, &attempt, err);
+  int n_bars = 0, reported = 0;
+  for (int i = 0; i < n && n_bars < MAX_BAR_CANDIDATES; i++) {
+    int shadowed = 0;
+    for (int j = 0; j < n_bars && !shadowed; j++) shadowed = shadowed_by(&raw[i], &bars[j]);
+    if (shadowed) continue;
+    nm_scalebar attempt = raw[i].sb;
+    bar_levels levels;
+    if (verify_bar(px, width, height, &attempt, &levels) != 0) {
+      if (i == 0) *out = attempt;
+      continue;
+    }
+    bars[n_bars++] = raw[i];
+    nm_status status = read_label(px, width, height, &attempt, &levels, err);
     if (status != NM_OK) return status;
-    if (i == 0 || isfinite(attempt.nm_per_px)) *out = attempt;
+    if (!reported || isfinite(attempt.nm_per_px)) *out = attempt;
+    reported = 1;
     if (isfinite(attempt.nm_per_px)) break;
   }
   return NM_OK;
@@ -821,22 +946,14 @@ nm_status nm_scalebar_read(const float *px, int width, int height, nm_scalebar *
 
 nm_status nm_scalebar_measure(const float *px, int width, int height, nm_scalebar *out,
                               nm_error *err) {
-  out->value = NAN;
-  out->unit[0] = 0;
-  if (!out->found) return give_up(out, "no scale bar found and no calibration in the file");
-  if (out->bar_w < 8 || out->bar_h < 1 || out->bar_x < 0 || out->bar_y < 0 ||
-      out->bar_x + out->bar_w > width || out->bar_y + out->bar_h > height)
-    return give_up(out, "scale bar too small or outside the image to measure");
-  snap_rows(px, width, height, out);
-
   bar_levels levels;
-  if (measure_levels(px, width, height, out, &levels) != 0)
-    return give_up(out, "scale bar has no contrast against its surroundings");
-  double length = measure_bar_length(px, width, height, out, &levels);
-  if (!(length > 8) || fabs(length - out->bar_w) > 0.1 * out->bar_w + 2)
-    return give_up(out, "scale bar length could not be measured");
-  out->bar_length_px = length;
+  if (verify_bar(px, width, height, out, &levels) != 0) return NM_OK;
+  return read_label(px, width, height, out, &levels, err);
+}
 
+static nm_status read_label(const float *px, int width, int height, nm_scalebar *out,
+                            const bar_levels *levels, nm_error *err) {
+  double length = out->bar_length_px;
   ink_window win = {0};
   box *boxes = NULL;
   int count = 0;
@@ -845,7 +962,7 @@ nm_status nm_scalebar_measure(const float *px, int width, int height, nm_scaleba
   char text[96];
   float least = 0;
   char why[160] = "";
-  int ok = window_make(px, width, height, out, &levels, &win) == 0 &&
+  int ok = window_make(px, width, height, out, levels, &win) == 0 &&
            window_components(&win, &boxes, &count) == 0;
   if (!ok) {
     window_free(&win);
@@ -857,11 +974,15 @@ nm_status nm_scalebar_measure(const float *px, int width, int height, nm_scaleba
   for (int i = 0; i < n_lines; i++) {
     /* The first candidate's failure is the one reported: it is the nearest. */
     char this_why[160] = "";
-    if (ocr_line(&win, boxes, count, &lines[i].line, text, sizeof text, &least) != 0) {
+    ocr_reading reading;
+    int first = 0, last = 0;
+    if (ocr_line(&win, boxes, count, &lines[i].line, OCR_LINE_HEIGHT, &reading) != 0) {
       snprintf(this_why, sizeof this_why, "scale bar label could not be read (Tesseract unavailable)");
-    } else if (glyphs_unread(boxes, count, &lines[i].line, text)) {
+    } else if (label_span(&reading, &first, &last),
+               span_text(&reading, first, last, text, sizeof text, &least),
+               glyphs_unread(boxes, count, &lines[i].line, &reading, first, last)) {
       snprintf(this_why, sizeof this_why,
-               "scale bar label read as '%.60s' but it has more marks than that (a dropped '0.'?)",
+               "scale bar label read as '%.60s' but a mark in it was not read (a dropped '0.'?)",
                text);
     } else if (parse_label(text, least, &out->value, out->unit, sizeof out->unit, this_why,
                            sizeof this_why) == 0) {

@@ -630,8 +630,11 @@ typedef struct ocr_reading {
 } ocr_reading;
 
 /* Renders the line at `line_height` px and reads it. */
+/* Characters a scale-bar label is written with, for the constrained pass. */
+#define LABEL_ALPHABET "0123456789.nmu\xc2\xb5\xce\xbc"
+
 static int ocr_line(const ink_window *win, const box *boxes, int count, const box *line,
-                    int line_height, ocr_reading *out) {
+                    int line_height, int constrained, ocr_reading *out) {
   out->n = 0;
   int ow, oh;
   unsigned char *canvas = render_line(win, boxes, count, line, line_height, &ow, &oh);
@@ -642,6 +645,7 @@ static int ocr_line(const ink_window *win, const box *boxes, int count, const bo
   TessBaseAPI *api = ocr_engine();
   int status = -1;
   if (api) {
+    TessBaseAPISetVariable(api, "tessedit_char_whitelist", constrained ? LABEL_ALPHABET : "");
     TessBaseAPISetImage(api, canvas, ow, oh, 1, ow);
     TessBaseAPISetSourceResolution(api, 300);
     if (TessBaseAPIRecognize(api, NULL) == 0) {
@@ -878,6 +882,135 @@ static int parse_label(const char *raw, float least, double *value, char *unit,
   return 0;
 }
 
+/* Tesseract reads the micro sign as 'p'. A picometre bar that would make
+** pixels smaller than an atom's hundredth is a micrometre bar. */
+static void micro_read_as_p(double value, char *unit, double length) {
+  if (!strcmp(unit, "pm") && value * nm_unit_to_nm(unit) / length < PLAUSIBLE_MIN_NM_PER_PX)
+    snprintf(unit, 8, "um");
+}
+
+/* One reading of a line, checked: 2 when the whole label parses, 1 when
+** only its first one or two words do and the rest is separate words to
+** the right (a particle or speck beside the text; *cut is where the label
+** ends, in window columns), 0 when it does not parse. */
+static int read_once(const ink_window *win, const box *boxes, int count, const box *line,
+                     int line_height, int constrained, double *value, char *unit,
+                     size_t unit_size, double *cut, char *why, size_t why_size) {
+  ocr_reading r;
+  char text[96];
+  float least;
+  int first, last;
+  if (ocr_line(win, boxes, count, line, line_height, constrained, &r) != 0) {
+    snprintf(why, why_size, "scale bar label could not be read (Tesseract unavailable)");
+    return 0;
+  }
+  label_span(&r, &first, &last);
+  span_text(&r, first, last, text, sizeof text, &least);
+  if (glyphs_unread(boxes, count, line, &r, first, last)) {
+    snprintf(why, why_size,
+             "scale bar label read as '%.60s' but a mark in it was not read (a dropped '0.'?)", text);
+    return 0;
+  }
+  if (parse_label(text, least, value, unit, unit_size, why, why_size) == 0) return 2;
+  /* "200 nm e%": try the first one or two words alone. */
+  for (int words = 1, end = first + 1; words <= 2 && end < last; end++) {
+    if (!r.sym[end].word_start) continue;
+    char part[96], ignored[160];
+    float part_least;
+    span_text(&r, first, end, part, sizeof part, &part_least);
+    if (!glyphs_unread(boxes, count, line, &r, first, end) &&
+        parse_label(part, part_least, value, unit, unit_size, ignored, sizeof ignored) == 0) {
+      *cut = 0.5 * (r.sym[end - 1].x1 + r.sym[end].x0);
+      return 1;
+    }
+    words++;
+  }
+  return 0;
+}
+
+/* The line without thin marks at its ends (a box edge, a speck of texture
+** that Tesseract merges with the next digit); the box of what is left. */
+static box trimmed_line(const box *boxes, int count, const box *line, double cut) {
+  int lh = line->y1 - line->y0;
+  box t = {line->x1, line->y0, line->x0, line->y1, 0};
+  int min_x = line->x1, max_x = line->x0;
+  for (int i = 0; i < count; i++)
+    if (inside_line(&boxes[i], line) && boxes[i].x1 <= cut) {
+      if (boxes[i].x0 < min_x) min_x = boxes[i].x0;
+      if (boxes[i].x1 > max_x) max_x = boxes[i].x1;
+    }
+  for (int i = 0; i < count; i++) {
+    const box *b = &boxes[i];
+    if (!inside_line(b, line) || b->x1 > cut) continue;
+    int thin = b->x1 - b->x0 <= 0.3 * lh;
+    if (thin && (b->x0 == min_x || b->x1 == max_x)) continue;
+    if (b->x0 < t.x0) t.x0 = b->x0;
+    if (b->x1 > t.x1) t.x1 = b->x1;
+  }
+  if (t.x1 <= t.x0) t = *line;
+  return t;
+}
+
+/* Reads a label line. The plain reading at OCR_LINE_HEIGHT is trusted
+** alone when it parses whole. Otherwise the line is read again — at two
+** other scales, constrained to the characters labels use, and trimmed of
+** thin end marks or of the separate words after a unit — and a value is
+** accepted only when two readings give it and no reading gives another:
+** a misread rarely repeats itself under a different rendering. */
+#define MAX_EXTRA_READINGS 12
+static int read_line(const ink_window *win, const box *boxes, int count, const box *line,
+                     double length, int *budget, double *value, char *unit, size_t unit_size,
+                     char *why, size_t why_size) {
+  double v;
+  char u[8];
+  double cut = line->x1;
+  int got = read_once(win, boxes, count, line, OCR_LINE_HEIGHT, 0, &v, u, sizeof u, &cut, why,
+                      why_size);
+  if (got == 2) {
+    *value = v;
+    snprintf(unit, unit_size, "%s", u);
+    return 0;
+  }
+  enum { MAX_VOTES = 8 };
+  double votes_nm[MAX_VOTES], votes_v[MAX_VOTES];
+  char votes_u[MAX_VOTES][8];
+  int n_votes = 0;
+#define VOTE()                                                             \
+  do {                                                                     \
+    micro_read_as_p(v, u, length);                                         \
+    votes_nm[n_votes] = v * nm_unit_to_nm(u);                              \
+    votes_v[n_votes] = v;                                                  \
+    snprintf(votes_u[n_votes], sizeof votes_u[n_votes], "%s", u);          \
+    n_votes++;                                                             \
+  } while (0)
+  if (got == 1) VOTE();
+  box trimmed = trimmed_line(boxes, count, line, got == 1 ? cut : line->x1);
+  const struct { int height, constrained, trim; } passes[] = {
+      {OCR_LINE_HEIGHT, 0, 1}, {34, 0, 0}, {64, 0, 0}, {OCR_LINE_HEIGHT, 1, 0}, {34, 1, 1},
+  };
+  char ignored[160];
+  for (size_t k = 0; k < sizeof passes / sizeof passes[0] && *budget > 0; k++) {
+    const box *which = passes[k].trim ? &trimmed : line;
+    if (passes[k].trim && !memcmp(which, line, sizeof *line - sizeof line->area)) continue;
+    (*budget)--;
+    double c = line->x1;
+    int g = read_once(win, boxes, count, which, passes[k].height, passes[k].constrained, &v, u,
+                      sizeof u, &c, ignored, sizeof ignored);
+    if (g && n_votes < MAX_VOTES) VOTE();
+  }
+#undef VOTE
+  if (n_votes < 2) return -1;
+  for (int k = 1; k < n_votes; k++)
+    if (fabs(votes_nm[k] - votes_nm[0]) > 1e-9 * votes_nm[0]) {
+      snprintf(why, why_size, "scale bar label readings disagree (%g %s, %g %s)", votes_v[0],
+               votes_u[0], votes_v[k], votes_u[k]);
+      return -1;
+    }
+  *value = votes_v[0];
+  snprintf(unit, unit_size, "%s", votes_u[0]);
+  return 0;
+}
+
 /* ---- the reader ---------------------------------------------------------- */
 
 static nm_status give_up(nm_scalebar *out, const char *why) {
@@ -959,8 +1092,6 @@ static nm_status read_label(const float *px, int width, int height, nm_scalebar 
   int count = 0;
   line_candidate lines[MAX_LABEL_CANDIDATES];
   box label = {0, 0, 0, 0, 0};
-  char text[96];
-  float least = 0;
   char why[160] = "";
   int ok = window_make(px, width, height, out, levels, &win) == 0 &&
            window_components(&win, &boxes, &count) == 0;
@@ -971,21 +1102,12 @@ static nm_status read_label(const float *px, int width, int height, nm_scalebar 
   }
   int n_lines = find_label_lines(&win, boxes, count, out, lines);
   if (n_lines == 0) snprintf(why, sizeof why, "scale bar found but no label next to it");
+  int budget = MAX_EXTRA_READINGS;
   for (int i = 0; i < n_lines; i++) {
     /* The first candidate's failure is the one reported: it is the nearest. */
     char this_why[160] = "";
-    ocr_reading reading;
-    int first = 0, last = 0;
-    if (ocr_line(&win, boxes, count, &lines[i].line, OCR_LINE_HEIGHT, &reading) != 0) {
-      snprintf(this_why, sizeof this_why, "scale bar label could not be read (Tesseract unavailable)");
-    } else if (label_span(&reading, &first, &last),
-               span_text(&reading, first, last, text, sizeof text, &least),
-               glyphs_unread(boxes, count, &lines[i].line, &reading, first, last)) {
-      snprintf(this_why, sizeof this_why,
-               "scale bar label read as '%.60s' but a mark in it was not read (a dropped '0.'?)",
-               text);
-    } else if (parse_label(text, least, &out->value, out->unit, sizeof out->unit, this_why,
-                           sizeof this_why) == 0) {
+    if (read_line(&win, boxes, count, &lines[i].line, length, &budget, &out->value, out->unit,
+                  sizeof out->unit, this_why, sizeof this_why) == 0) {
       label = lines[i].line;
       why[0] = 0;
       break;
@@ -1008,13 +1130,8 @@ static nm_status read_label(const float *px, int width, int height, nm_scalebar 
     out->value = isfinite(out->value) ? out->value : NAN;
     return give_up(out, why);
   }
+  micro_read_as_p(out->value, out->unit, length);
   double nm = out->value * nm_unit_to_nm(out->unit) / length;
-  if (!strcmp(out->unit, "pm") && nm < PLAUSIBLE_MIN_NM_PER_PX) {
-    /* Tesseract reads the micro sign as 'p'. A picometre bar that would make
-    ** pixels smaller than an atom's hundredth is a micrometre bar. */
-    snprintf(out->unit, sizeof out->unit, "um");
-    nm = out->value * nm_unit_to_nm(out->unit) / length;
-  }
   if (!(nm >= PLAUSIBLE_MIN_NM_PER_PX && nm <= PLAUSIBLE_MAX_NM_PER_PX)) {
     char msg[160];
     snprintf(msg, sizeof msg, "scale bar reads %g %s over %.1f px = %g nm/px, not a TEM pixel size",

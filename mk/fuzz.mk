@@ -73,7 +73,7 @@ $(FUZZ_DIR)/obj/%.o: %.S
 $(FUZZ_DIR)/obj/ext/cnn_default_weights.o: samples/cnn-default.nmm
 
 define fuzz_link_rule
-$(FUZZ_DIR)/fuzz_$(1): tests/fuzz/fuzz_$(1).c tests/fuzz/fuzz_common.h tests/fuzz/fuzz_util.h $(call fuzz_objs,$(1))
+$(FUZZ_DIR)/fuzz_$(1): tests/fuzz/fuzz_$(1).c tests/fuzz/fuzz_common.h tests/fuzz/fuzz_util.h tests/fuzz/fuzz_seeds_formats.h $(call fuzz_objs,$(1))
 	@echo '  FUZZLD $$@'
 	@$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $$@ $$< $(call fuzz_objs,$(1)) $(LDLIBS)
 endef

@@ -9,6 +9,9 @@
 ** cannot push the fuzzer into its RSS limit; the cap check itself is what is
 ** being tested. When frame 0 reads and the file has more frames, the last
 ** frame is read too, to exercise the per-frame offset arithmetic.
+** Seeds: run.sh copies the format corpus when it is there; every target also
+** writes a few small valid files of its format (fuzz_seeds_formats.h), so
+** fuzzing never starts from nothing.
 */
 #ifndef NM_FUZZ_COMMON_H
 #define NM_FUZZ_COMMON_H
@@ -19,6 +22,7 @@
 
 #include "../../ext/formats/reader.h"
 #include "../../ext/image.h"
+#include "fuzz_seeds_formats.h"
 
 static void fuzz_one(nm_reader_fn reader, const uint8_t *data, size_t size, int frame,
                      int *frames) {
@@ -53,10 +57,11 @@ static int fuzz_reader(nm_reader_fn reader, const uint8_t *data, size_t size) {
   return 0;
 }
 
-#define NM_FUZZ_TARGET(fn)                                                 \
+#define NM_FUZZ_TARGET(fn, seeds)                                          \
   int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);            \
   int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {           \
     return fuzz_reader(fn, data, size);                                    \
-  }
+  }                                                                        \
+  NM_FUZZ_INIT(seeds)
 
 #endif /* NM_FUZZ_COMMON_H */

@@ -11,11 +11,14 @@
 ** Properties: success gives n_labels features, exclusions in range and
 ** labels within 0..n_labels; failure has a message.
 ** Seeds: 16-bit and 8-bit label PNGs (several labels with gaps, a binary
-** mask, particles on the border) made with nm_png_encode.
+** mask, particles on the border) made with nm_png_encode, and a 32-bit float
+** TIFF (labels above 65535) written with libtiff.
 */
 #include "fuzz_util.h"
 
 #include <math.h>
+
+#include <tiffio.h>
 
 #include "../../ext/image.h"
 #include "../../ext/particles.h"
@@ -132,6 +135,26 @@ static void write_seeds(void) {
       free(png);
     }
   }
+  /* float labels beyond 16 bits, as a float TIFF */
+  const char *dir = getenv("NM_FUZZ_SEED_DIR");
+  char path[4096];
+  snprintf(path, sizeof path, "%s/gen-labels-float.tif", dir);
+  float *fl = calloc((size_t)S * S, sizeof *fl);
+  TIFF *t = fl ? TIFFOpen(path, "w") : NULL;
+  if (t) {
+    for (size_t i = 0; i < (size_t)S * S; i++) fl[i] = lab[i] ? 70000.0f + lab[i] : 0.0f;
+    TIFFSetField(t, TIFFTAG_IMAGEWIDTH, S);
+    TIFFSetField(t, TIFFTAG_IMAGELENGTH, S);
+    TIFFSetField(t, TIFFTAG_SAMPLESPERPIXEL, 1);
+    TIFFSetField(t, TIFFTAG_BITSPERSAMPLE, 32);
+    TIFFSetField(t, TIFFTAG_SAMPLEFORMAT, SAMPLEFORMAT_IEEEFP);
+    TIFFSetField(t, TIFFTAG_PHOTOMETRIC, PHOTOMETRIC_MINISBLACK);
+    TIFFSetField(t, TIFFTAG_PLANARCONFIG, PLANARCONFIG_CONTIG);
+    TIFFSetField(t, TIFFTAG_ROWSPERSTRIP, S);
+    TIFFWriteEncodedStrip(t, 0, fl, (tmsize_t)S * S * sizeof *fl);
+    TIFFClose(t);
+  }
+  free(fl);
   free(lab);
   free(mask);
 }

@@ -5,6 +5,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 static const char *const method_names[] = {"ward", "average", "complete", "single"};
 
@@ -165,6 +168,51 @@ static inline double lw(nm_linkage_method m, double dx, double dy, double dxy, d
   }
 }
 
+/* Smallest of row[i] + pen[i] over i < dim (pen is 0 for live clusters,
+** +inf for dead ones) and the first index holding it: the scalar loop's
+** result (strictly smaller replaces), two vector passes. */
+static size_t row_argmin(const double *row, const double *pen, size_t dim, double *minv) {
+  size_t i = 0;
+  double m = INFINITY;
+#ifdef __SSE2__
+  __m128d m0 = _mm_set1_pd(INFINITY), m1 = m0, m2 = m0, m3 = m0;
+  for (; i + 8 <= dim; i += 8) {
+    m0 = _mm_min_pd(m0, _mm_add_pd(_mm_loadu_pd(row + i), _mm_loadu_pd(pen + i)));
+    m1 = _mm_min_pd(m1, _mm_add_pd(_mm_loadu_pd(row + i + 2), _mm_loadu_pd(pen + i + 2)));
+    m2 = _mm_min_pd(m2, _mm_add_pd(_mm_loadu_pd(row + i + 4), _mm_loadu_pd(pen + i + 4)));
+    m3 = _mm_min_pd(m3, _mm_add_pd(_mm_loadu_pd(row + i + 6), _mm_loadu_pd(pen + i + 6)));
+  }
+  m0 = _mm_min_pd(_mm_min_pd(m0, m1), _mm_min_pd(m2, m3));
+  double lanes[2];
+  _mm_storeu_pd(lanes, m0);
+  m = lanes[0] < lanes[1] ? lanes[0] : lanes[1];
+#endif
+  for (; i < dim; i++) {
+    double v = row[i] + pen[i];
+    if (v < m) m = v;
+  }
+  *minv = m;
+  for (i = 0; i < dim; i++)
+    if (row[i] + pen[i] == m) return i;
+  return 0;
+}
+
+/* Copies into row p the entries of the clusters created since the row was
+** last current (see linkage_nnchain); now = merges done so far. */
+static inline void bring_up_to_date(double *D, size_t dim, int p, int now, const int *size,
+                                    int *stamp, const int *born, const int *created) {
+  double *row = D + (size_t)p * dim;
+  /* Each copy is a cache miss in another row: prefetch a few ahead. */
+  enum { AHEAD = 16 };
+  for (int s = stamp[p]; s < now; s++) {
+    if (s + AHEAD < now && created[s + AHEAD] >= 0)
+      __builtin_prefetch(D + (size_t)created[s + AHEAD] * dim + p, 0, 0);
+    int c = created[s];
+    if (c >= 0 && size[c] && born[c] == s + 1) row[c] = D[(size_t)c * dim + p];
+  }
+  stamp[p] = now;
+}
+
 static nm_status linkage_nnchain(const double *x, size_t n, int d, nm_linkage_method m,
                                  raw_merge *raw, const nm_progress *progress, nm_error *err) {
   double *D = nm_malloc(n * n, sizeof(double), err);
@@ -173,8 +221,13 @@ static nm_status linkage_nnchain(const double *x, size_t n, int d, nm_linkage_me
   int *chain = nm_malloc(n, sizeof(int), err);
   int *active = nm_malloc(n, sizeof(int), err); /* position -> row id */
   size_t *newpos = nm_malloc(n, sizeof(size_t), err);
+  int *stamp = nm_malloc(n, sizeof(int), err);
+  int *born = nm_malloc(n, sizeof(int), err);
+  int *created = nm_malloc(n, sizeof(int), err);
+  double *pen = nm_malloc(n, sizeof(double), err);
   nm_status st = NM_OK;
-  if (!D || !norms || !size || !chain || !active || !newpos) {
+  if (!D || !norms || !size || !chain || !active || !newpos || !stamp || !born || !created ||
+      !pen) {
     st = err->code;
     goto done;
   }
@@ -191,7 +244,7 @@ static nm_status linkage_nnchain(const double *x, size_t n, int d, nm_linkage_me
                 x + r0 * (size_t)d, d, x + r0 * (size_t)d, d, 0.0, D + r0 * n + r0, (int)n);
     for (size_t i = r0; i < r0 + nr; i++) {
       double *row = D + i * n;
-      row[i] = 0;
+      row[i] = INFINITY; /* a cluster is never its own neighbour */
       for (size_t j = i + 1; j < n; j++) {
         double v = row[j] + norms[i] + norms[j];
         v = v > 0 ? v : 0;
@@ -218,12 +271,25 @@ static nm_status linkage_nnchain(const double *x, size_t n, int d, nm_linkage_me
   ** row ids. When half the clusters are gone the live rows and columns are
   ** packed to the front (in place, order kept), so scans stay contiguous and
   ** short; the order of positions is the order of ids, so the scan order and
-  ** its ties are SciPy's. */
+  ** its ties are SciPy's.
+  **
+  ** A merge rewrites the row of the new cluster but not its column: writing
+  ** one element into every other row costs a cache miss (and a TLB miss) per
+  ** row, and was half the run time. Instead a row is brought up to date when
+  ** it is next read: born[p] is the merge (1-based) that wrote row p,
+  ** stamp[p] the merge count when row p was last made current, created[s]
+  ** the position written by merge s + 1. Row p's entry for a live cluster c
+  ** is stale exactly when born[c] > stamp[p], and the current value is then
+  ** D[c][p]. Only rows that are read again pay, and only for clusters still
+  ** alive, so the values are the same as with eager updates, bit for bit. */
   size_t dim = n, nact = n;
   int *orig = active;
   for (size_t i = 0; i < n; i++) {
     size[i] = 1;
     orig[i] = (int)i;
+    stamp[i] = 0;
+    born[i] = 0;
+    pen[i] = 0;
   }
   size_t len = 0;
   for (size_t t = 0; t + 1 < n; t++) {
@@ -236,18 +302,19 @@ static nm_status linkage_nnchain(const double *x, size_t n, int d, nm_linkage_me
     double cur;
     for (;;) {
       xq = chain[len - 1];
+      double *row = D + (size_t)xq * dim;
+      bring_up_to_date(D, dim, xq, (int)t, size, stamp, born, created);
       if (len > 1) {
         yq = chain[len - 2];
-        cur = D[(size_t)xq * dim + yq];
+        cur = row[yq];
       } else {
         cur = INFINITY;
       }
-      const double *row = D + (size_t)xq * dim;
-      for (size_t i = 0; i < dim; i++) {
-        if (row[i] < cur && size[i] && (int)i != xq) {
-          cur = row[i];
-          yq = (int)i;
-        }
+      double best;
+      size_t at = row_argmin(row, pen, dim, &best);
+      if (best < cur) {
+        cur = best;
+        yq = (int)at;
       }
       if (len > 1 && yq == chain[len - 2]) break;
       chain[len++] = yq;
@@ -262,16 +329,20 @@ static nm_status linkage_nnchain(const double *x, size_t n, int d, nm_linkage_me
     raw[t].y = orig[yq];
     raw[t].h = squared ? sqrt(cur) : cur;
     double nx = size[xq], ny = size[yq];
-    /* x disappears, y holds the union. */
+    /* x disappears, y holds the union. The row scanned last is current;
+    ** the other was scanned before the chain's previous merge, perhaps. */
+    bring_up_to_date(D, dim, xq, (int)t, size, stamp, born, created);
+    bring_up_to_date(D, dim, yq, (int)t, size, stamp, born, created);
     double *rx = D + (size_t)xq * dim, *ry = D + (size_t)yq * dim;
     for (size_t i = 0; i < dim; i++) {
       if (!size[i] || (int)i == xq || (int)i == yq) continue;
-      double v = lw(m, rx[i], ry[i], cur, nx, ny, size[i]);
-      ry[i] = v;
-      D[i * dim + yq] = v;
+      ry[i] = lw(m, rx[i], ry[i], cur, nx, ny, size[i]);
     }
     size[yq] = (int)(nx + ny);
     size[xq] = 0;
+    pen[xq] = INFINITY;
+    born[yq] = stamp[yq] = (int)t + 1;
+    created[t] = yq;
     nact--;
     if (nact * 2 <= dim && dim > 256) {
       size_t k = 0;
@@ -287,8 +358,14 @@ static nm_status linkage_nnchain(const double *x, size_t n, int d, nm_linkage_me
         if (size[i]) {
           size[newpos[i]] = size[i];
           orig[newpos[i]] = orig[i];
+          stamp[newpos[i]] = stamp[i];
+          born[newpos[i]] = born[i];
         }
+      for (size_t s = 0; s <= t; s++)
+        if (created[s] >= 0)
+          created[s] = newpos[created[s]] == (size_t)-1 ? -1 : (int)newpos[created[s]];
       for (size_t c = 0; c < len; c++) chain[c] = (int)newpos[chain[c]];
+      for (size_t i = 0; i < nact; i++) pen[i] = 0;
       dim = nact;
     }
     if ((t & 31) == 0 && nm_progress_tick(progress, (double)t, (double)n, "linkage")) {
@@ -303,6 +380,10 @@ done:
   free(chain);
   free(active);
   free(newpos);
+  free(stamp);
+  free(born);
+  free(created);
+  free(pen);
   return st;
 }
 

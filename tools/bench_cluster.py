@@ -16,10 +16,12 @@ at the same time).
      matrix by dgemm + nearest-neighbour chain) vs scipy linkage(X, "ward")
      (pdist + its nearest-neighbour chain).
 
-usage: tools/bench_cluster.py BENCH_BINARY [--quick]
+usage: tools/bench_cluster.py BENCH_BINARY [--quick] [--ward-only]
+(--ward-only: part 2 alone, for profiling the linkage)
 """
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -34,6 +36,7 @@ from sklearn.metrics import silhouette_score
 
 binary = sys.argv[1]
 quick = "--quick" in sys.argv
+ward_only = "--ward-only" in sys.argv
 N, D, NW = (50000, 33, 20000) if not quick else (5000, 33, 2000)
 
 rng = np.random.RandomState(0)
@@ -52,40 +55,56 @@ X[:NW].tofile(fw)
 
 
 def run(args):
+    """Runs the engine; returns its JSON, the wall time and the CPU time
+    (user + system, all threads) of the process."""
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     out = subprocess.run([binary] + args, capture_output=True, text=True, check=True).stdout
-    return json.loads(out), time.perf_counter() - t
+    wall = time.perf_counter() - t
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+    return json.loads(out), wall, cpu
 
 
 print("nanomorph clustering bench: %d x %d (k-means 2..12), Ward on %d rows" % (N, D, NW))
 print("scikit-learn %s, SciPy %s, NumPy %s" % (sklearn.__version__, scipy.__version__, np.__version__))
 
-ours, wall = run(["kmeans", fx, str(N), str(D), "2", "12"])
-t = time.perf_counter()
-sk_sil, sk_inertia = [], []
-for k in range(2, 13):
-    km = KMeans(n_clusters=k, n_init=10, random_state=1).fit(X)
-    sk_inertia.append(km.inertia_)
-    sk_sil.append(silhouette_score(X, km.labels_, sample_size=min(20000, N), random_state=1))
-sk_km = time.perf_counter() - t
-sk_k = 2 + int(np.argmax(sk_sil))
-print("k-means auto-K  nanomorph %.2f s (k-means %.2f + silhouette %.2f; process %.2f), K = %d"
-      % (ours["total_s"], ours["kmeans_s"], ours["silhouette_s"], wall, ours["k"]))
-print("                scikit-learn %.2f s, K = %d    ratio %.2fx"
-      % (sk_km, sk_k, sk_km / ours["total_s"]))
-print("  inertia ratio nanomorph/sklearn per K: %s"
-      % " ".join("%.4f" % (a / b) for a, b in zip(ours["inertia"], sk_inertia)))
-print("  silhouette nanomorph: %s" % " ".join("%.3f" % v for v in ours["silhouette"]))
-print("  silhouette sklearn:   %s" % " ".join("%.3f" % v for v in sk_sil))
+print("load average before: %.2f %.2f %.2f" % os.getloadavg())
+if not ward_only:
+    ours, wall, _ = run(["kmeans", fx, str(N), str(D), "2", "12"])
+    t = time.perf_counter()
+    sk_sil, sk_inertia = [], []
+    for k in range(2, 13):
+        km = KMeans(n_clusters=k, n_init=10, random_state=1).fit(X)
+        sk_inertia.append(km.inertia_)
+        sk_sil.append(silhouette_score(X, km.labels_, sample_size=min(20000, N), random_state=1))
+    sk_km = time.perf_counter() - t
+    sk_k = 2 + int(np.argmax(sk_sil))
+    print("k-means auto-K  nanomorph %.2f s (k-means %.2f + silhouette %.2f; process %.2f), K = %d"
+          % (ours["total_s"], ours["kmeans_s"], ours["silhouette_s"], wall, ours["k"]))
+    print("                scikit-learn %.2f s, K = %d    ratio %.2fx"
+          % (sk_km, sk_k, sk_km / ours["total_s"]))
+    print("  inertia ratio nanomorph/sklearn per K: %s"
+          % " ".join("%.4f" % (a / b) for a, b in zip(ours["inertia"], sk_inertia)))
+    print("  silhouette nanomorph: %s" % " ".join("%.3f" % v for v in ours["silhouette"]))
+    print("  silhouette sklearn:   %s" % " ".join("%.3f" % v for v in sk_sil))
 
-wd, wall = run(["ward", fw, str(NW), str(D)])
+# The machine is shared: wall times swing with the load, so CPU times
+# (process user + system, both BLAS threads included on our side; SciPy's
+# linkage is single-threaded) are printed too.
+wd, wall, cpu = run(["ward", fw, str(NW), str(D)])
 t = time.perf_counter()
+c = time.process_time()
 Z = linkage(X[:NW], method="ward")
+sp_cpu = time.process_time() - c
 sp_w = time.perf_counter() - t
 print("Ward %d rows     nanomorph %.2f s (process %.2f), SciPy %.2f s    ratio %.2fx"
       % (NW, wd["ward_s"], wall, sp_w, sp_w / wd["ward_s"]))
+print("  CPU time       nanomorph process %.2f s, SciPy linkage %.2f s    ratio %.2fx"
+      % (cpu, sp_cpu, sp_cpu / cpu))
 print("  top merge height nanomorph %.9g, SciPy %.9g (rel. diff %.1e)"
       % (wd["top_height"], Z[-1, 2], abs(wd["top_height"] - Z[-1, 2]) / Z[-1, 2]))
+print("load average after: %.2f %.2f %.2f" % os.getloadavg())
 os.remove(fx)
 os.remove(fw)
 os.rmdir(tmp)

@@ -2,8 +2,11 @@
 ** test_cluster.c — silhouette, adjusted Rand index, linkage trees and the
 ** cophenetic correlation against scikit-learn / SciPy reference values
 ** (tests/fixtures/, written by tools/make_cluster_fixtures.py), to 1e-9;
-** k-means on planted blobs; the sampled silhouette.
+** k-means on planted blobs; the sampled silhouette; the nearest-neighbour
+** chain on 700 rows (matrix compaction, lazily updated rows) against a naive
+** closest-pair-first agglomeration.
 */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -262,11 +265,91 @@ static void test_standardize(void) {
   CHECK(nm_cluster_check_data(bad, 1, 2, "test", &err) == NM_ERR_ARG);
 }
 
+/* Closest pair first over a full matrix, Lance–Williams updates: O(n^3),
+** the textbook definition. Returns the merge heights in merge order (for a
+** reducible linkage without ties: the NN-chain's heights, sorted). */
+static void naive_heights(const double *x, size_t n, int d, nm_linkage_method m, double *h) {
+  double *D = malloc(n * n * sizeof(double));
+  double *sz = malloc(n * sizeof(double));
+  for (size_t i = 0; i < n; i++) {
+    sz[i] = 1;
+    for (size_t j = 0; j < n; j++) {
+      double s = 0;
+      for (int k = 0; k < d; k++) {
+        double t = x[i * d + k] - x[j * d + k];
+        s += t * t;
+      }
+      D[i * n + j] = m == NM_LINK_WARD ? s : sqrt(s);
+    }
+  }
+  for (size_t t = 0; t + 1 < n; t++) {
+    size_t a = 0, b = 0;
+    double best = INFINITY;
+    for (size_t i = 0; i < n; i++)
+      for (size_t j = i + 1; j < n; j++)
+        if (sz[i] > 0 && sz[j] > 0 && D[i * n + j] < best) {
+          best = D[i * n + j];
+          a = i;
+          b = j;
+        }
+    h[t] = m == NM_LINK_WARD ? sqrt(best) : best;
+    for (size_t k = 0; k < n; k++) {
+      if (sz[k] == 0 || k == a || k == b) continue;
+      double da = D[a * n + k], db = D[b * n + k], v;
+      if (m == NM_LINK_AVERAGE) v = (sz[a] * da + sz[b] * db) / (sz[a] + sz[b]);
+      else if (m == NM_LINK_COMPLETE) v = da > db ? da : db;
+      else v = ((sz[a] + sz[k]) * da + (sz[b] + sz[k]) * db - sz[k] * best) / (sz[a] + sz[b] + sz[k]);
+      D[b * n + k] = D[k * n + b] = v;
+    }
+    sz[b] += sz[a];
+    sz[a] = 0;
+  }
+  free(D);
+  free(sz);
+}
+
+static int cmp_double(const void *pa, const void *pb) {
+  double a = *(const double *)pa, b = *(const double *)pb;
+  return a < b ? -1 : a > b;
+}
+
+/* 700 rows: big enough that the chain compacts its matrix (dim > 256) and
+** rows go stale between scans; every height equals the naive one. */
+static void test_chain_vs_naive(void) {
+  nm_error err = {0};
+  size_t n = 700;
+  int d = 3;
+  nm_rng r;
+  nm_rng_seed(&r, 11);
+  double *x = malloc(n * d * sizeof(double));
+  for (size_t i = 0; i < n * (size_t)d; i++) x[i] = nm_rng_normal(&r) + (i % 7 == 0 ? 4 : 0);
+  nm_merge *z = malloc((n - 1) * sizeof *z);
+  double *h = malloc((n - 1) * sizeof(double)), *ref_h = malloc((n - 1) * sizeof(double));
+  for (int m = 0; m < 3; m++) {
+    CHECK_OK(nm_linkage(x, n, d, (nm_linkage_method)m, 0, z, NULL, &err), err);
+    naive_heights(x, n, d, (nm_linkage_method)m, ref_h);
+    qsort(ref_h, n - 1, sizeof(double), cmp_double);
+    double worst = 0;
+    for (size_t t = 0; t + 1 < n; t++) {
+      h[t] = z[t].height;
+      double rel = fabs(h[t] - ref_h[t]) / (ref_h[t] > 1e-300 ? ref_h[t] : 1);
+      if (rel > worst) worst = rel;
+    }
+    CHECK(worst < 1e-12);
+    CHECK(z[n - 2].size == (int)n);
+  }
+  free(x);
+  free(z);
+  free(h);
+  free(ref_h);
+}
+
 int main(void) {
   test_standardize();
   test_silhouette_ari();
   test_trees("cl_blobs.txt", "blobs");
   test_trees("cl_cloud.txt", "cloud");
+  test_chain_vs_naive();
   test_kmeans();
   return check_summary("test_cluster");
 }

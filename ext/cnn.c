@@ -770,6 +770,53 @@ nm_status nm_cnn_predict(const nm_cnn *net, const float *x, size_t n, int batch,
   return NM_OK;
 }
 
+/* dst = src (size×size) under symmetry t of the square: bit 0 transposes,
+** bit 1 mirrors x, bit 2 mirrors y (as augment_copy below). */
+static void d4_copy(const float *src, int size, int t, float *dst) {
+  for (int y = 0; y < size; y++)
+    for (int x = 0; x < size; x++) {
+      int sx = x, sy = y;
+      if (t & 1) sx = y, sy = x;
+      if (t & 2) sx = size - 1 - sx;
+      if (t & 4) sy = size - 1 - sy;
+      dst[y * size + x] = src[(size_t)sy * size + sx];
+    }
+}
+
+nm_status nm_cnn_predict_d4(const nm_cnn *net, const float *x, size_t n, int batch,
+                            float *out, nm_error *err) {
+  if (n == 0) return NM_OK;
+  if (batch <= 0) batch = 256;
+  if ((size_t)batch > n) batch = (int)n;
+  size_t px = (size_t)net->size * net->size;
+  float *xt = nm_malloc((size_t)batch * px, sizeof(float), err);
+  double *acc = nm_malloc((size_t)batch * 3, sizeof(double), err);
+  ws w;
+  nm_status st = xt && acc ? ws_init(&w, net, batch, 0, err) : NM_ERR_NOMEM;
+  if (st != NM_OK) {
+    free(xt);
+    free(acc);
+    return st;
+  }
+  for (size_t i = 0; i < n; i += (size_t)batch) {
+    int nb = (int)((n - i) < (size_t)batch ? (n - i) : (size_t)batch);
+    memset(acc, 0, sizeof(double) * 3 * (size_t)nb);
+    for (int t = 0; t < 8; t++) {
+      for (int b = 0; b < nb; b++) d4_copy(x + (i + b) * px, net->size, t, xt + (size_t)b * px);
+      const float *y = forward_eval(net, xt, nb, &w);
+      for (int b = 0; b < nb; b++)
+        for (int j = 0; j < 3; j++) acc[b * 3 + j] += y[(size_t)j * nb + b];
+    }
+    for (int b = 0; b < nb; b++)
+      for (int j = 0; j < 3; j++)
+        out[(i + b) * 3 + j] = (float)(acc[b * 3 + j] / 8.0) * net->tstd[j] + net->tmean[j];
+  }
+  ws_free(&w);
+  free(xt);
+  free(acc);
+  return NM_OK;
+}
+
 /* ---------- training ---------- */
 
 void nm_cnn_train_opts_default(nm_cnn_train_opts *o) {

@@ -68,6 +68,12 @@ void nm_cnn_set_standardisation(nm_cnn *net, const float mean[3], const float st
 nm_status nm_cnn_predict(const nm_cnn *net, const float *x, size_t n, int batch,
                          float *out, nm_error *err);
 
+/* The same, averaged over the 8 symmetries of the square (test-time
+** augmentation: the triplet does not change under any of them): 8 forward
+** passes per crop, one GEMM per layer per batch each. */
+nm_status nm_cnn_predict_d4(const nm_cnn *net, const float *x, size_t n, int batch,
+                            float *out, nm_error *err);
+
 /*
 ** Training. images: n*size*size bytes (crop value·255, as in the crop PNG),
 ** targets: n*3 floats (p, d, Lratio). Validation rows (early stopping on

@@ -33,9 +33,17 @@
 
 #include "nm_common.h"
 
+/* Harmonics of the outline perturbation ("wobble"): k = 2 .. NM_SHAPE_WOBBLE+1. */
+#define NM_SHAPE_WOBBLE 8
+
 typedef struct nm_shape {
   double p, d, lratio, phi;
   double corner_a, corner_g; /* corner factor; corner_a = 0 disables it */
+  /* Outline perturbation of the simulator (zero = eq. 1 as printed): R(θ) is
+  ** multiplied by 1 + Σ_k wob_amp[k]·cos((k+2)·θ + wob_phase[k]), a smooth,
+  ** small irregularity like that of real particles and hand-drawn masks. The
+  ** label stays the eq. 1 triplet. */
+  double wob_amp[NM_SHAPE_WOBBLE], wob_phase[NM_SHAPE_WOBBLE];
 } nm_shape;
 
 /* Limits accepted by every function here (and by the SQL functions). */
@@ -76,14 +84,18 @@ nm_status nm_shape_render(const nm_shape *s, double cx, double cy, double scale,
 
 typedef struct nm_sim_opts {
   double p_min, p_max;            /* log-uniform            default 0.5, 20 */
-  int d_min, d_max;               /* uniform integers       default 1, 6 */
+  int d_min, d_max;               /* uniform integers       default 2, 6 */
   double lratio_min, lratio_max;  /* uniform                default 1, 3 */
   double phi_min, phi_max;        /* uniform                default 0, 2π */
   double fill_min, fill_max;      /* shape's largest extent over the frame side: 0.5, 0.9 */
-  int frame_min, frame_max;       /* side of the small render, px, log-uniform: 16, 128 */
+  int frame_min, frame_max;       /* side of the small render, px, log-uniform: 32, 128 */
   double contrast_min, contrast_max; /* |particle − background|: 0.15, 0.8 */
-  double dose_min, dose_max;      /* counts per pixel at intensity 1, log-uniform: 20, 2000 */
+  double dose_min, dose_max;      /* counts per pixel at intensity 1, log-uniform: 100, 4000 */
   double blur_min, blur_max;      /* Gaussian sigma before threshold, px: 0.4, 1.2 */
+  double wobble_min, wobble_max;  /* RMS relative outline perturbation: 0, 0.04 */
+  double p_core_min, p_core_max;  /* p weighting: with probability p_core_weight */
+  double p_core_weight;           /* p is log-uniform in the core range (clipped to
+                                     p), else in p: 1.5, 10, weight 0.6 */
   double corner_a, corner_g;      /* corner factor for every shape: 0, 1 */
   int noise;                      /* 0: no noise model, mask = coverage ≥ 1/2 (default 1) */
   int size;                       /* crop side (default NM_CROP_SIZE) */
@@ -95,7 +107,8 @@ void nm_sim_opts_default(nm_sim_opts *o);
 ** Sets one option by name, as the SQL options JSON gives it: a number
 ** (`num`, text NULL), or a JSON array text "[min, max]" for a range (a
 ** number sets min = max). Keys: p, d, lratio, phi, fill, frame, contrast,
-** dose, blur (ranges), corner_a, corner_g, noise, size. Unknown keys and bad
+** dose, blur, wobble, p_core (ranges), p_core_weight, corner_a, corner_g,
+** noise, size. Unknown keys and bad
 ** values are errors naming the option.
 */
 nm_status nm_sim_opts_set(nm_sim_opts *o, const char *key, double num,

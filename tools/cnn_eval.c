@@ -12,7 +12,10 @@
 **    per set) → re-simulation Jaccard (fit.h protocol) of that triplet, beside
 **    the moment ellipse's and the equal-area circle's under the same
 **    protocol, and the fraction of triangles with round(d) = 3.
-** Without -m the built-in default model is evaluated. Prints JSON lines and
+** -S: simulator options of the model's data set ("key=value;key=[a,b]");
+** -T: test-time augmentation (mean over the 8 symmetries of the square);
+** -D: per-particle TSV (subset, mask, label, area, p, d, Lratio, Jaccard
+** CNN, Jaccard ellipse). Without -m the built-in default model is evaluated. Prints JSON lines and
 ** a Markdown table (the one in docs/cnn.md).
 */
 #include <math.h>
@@ -35,6 +38,30 @@ typedef struct subset {
 } subset;
 
 static nm_cnn *net;
+static int tta;      /* -T: average over the 8 symmetries of the square */
+static FILE *dump;   /* -D: one line per real particle */
+
+/* "-S key=value;key=[min,max];..." → simulator options (as simulate()'s JSON). */
+static int parse_sim_opts(const char *spec, nm_sim_opts *o) {
+  char buf[1024];
+  snprintf(buf, sizeof buf, "%s", spec);
+  for (char *tok = strtok(buf, ";"); tok; tok = strtok(NULL, ";")) {
+    char *eq = strchr(tok, '=');
+    nm_error err;
+    if (!eq) return fprintf(stderr, "-S: '%s' is not key=value\n", tok), 0;
+    *eq = 0;
+    const char *v = eq + 1;
+    nm_status st = v[0] == '[' ? nm_sim_opts_set(o, tok, 0, v, &err)
+                               : nm_sim_opts_set(o, tok, atof(v), NULL, &err);
+    if (st != NM_OK) return fprintf(stderr, "-S: %s\n", err.msg), 0;
+  }
+  return 1;
+}
+
+static nm_status predict(const float *x, size_t n, float *out, nm_error *err) {
+  if (!tta) return nm_cnn_predict(net, x, n, 256, out, err);
+  return nm_cnn_predict_d4(net, x, n, 256, out, err);
+}
 
 static double clampd(double v, double lo, double hi) { return v < lo ? lo : v > hi ? hi : v; }
 
@@ -99,7 +126,7 @@ static int eval_image(const char *root, const char *set, const char *img_rel, co
     free(u);
     ids[n++] = k;
   }
-  if (n && nm_cnn_predict(net, crops, (size_t)n, 256, pred, &err) != NM_OK) {
+  if (n && predict(crops, (size_t)n, pred, &err) != NM_OK) {
     fprintf(stderr, "cnn_eval: %s\n", err.msg);
     return 1;
   }
@@ -119,6 +146,9 @@ static int eval_image(const char *root, const char *set, const char *img_rel, co
       nm_fit_mask_free(fm);
     }
     free(m);
+    if (dump)
+      fprintf(dump, "%s\t%s\t%d\t%ld\t%.3f\t%.3f\t%.3f\t%.4f\t%.4f\n", s->name, gt_rel, k, area[k],
+              pred[i * 3], pred[i * 3 + 1], pred[i * 3 + 2], jc, je);
     s->jc_cnn += jc;
     s->jc_ell += je;
     s->jc_circ += jo;
@@ -161,13 +191,22 @@ int main(int argc, char **argv) {
   size_t nsim = 65000;
   uint64_t seed = 42;
   int c;
-  while ((c = getopt(argc, argv, "m:r:n:s:")) != -1) {
+  nm_sim_opts so;
+  nm_sim_opts_default(&so);
+  while ((c = getopt(argc, argv, "m:r:n:s:S:TD:")) != -1) {
     if (c == 'm') model = optarg;
+    else if (c == 'S') {
+      if (!parse_sim_opts(optarg, &so)) return 2;
+    } else if (c == 'T') tta = 1;
+    else if (c == 'D') {
+      if (!(dump = fopen(optarg, "w"))) return fprintf(stderr, "cnn_eval: cannot write %s\n", optarg), 1;
+    }
     else if (c == 'r') root = optarg;
     else if (c == 'n') nsim = strtoull(optarg, NULL, 10);
     else if (c == 's') seed = strtoull(optarg, NULL, 10);
     else {
-      fprintf(stderr, "usage: %s [-m model.nmm] [-r data_root] [-n sim_rows] [-s sim_seed]\n", argv[0]);
+      fprintf(stderr, "usage: %s [-m model.nmm] [-r data_root] [-n sim_rows] [-s sim_seed] "
+                      "[-S sim_options] [-T] [-D dump.tsv]\n", argv[0]);
       return 2;
     }
   }
@@ -199,8 +238,6 @@ int main(int argc, char **argv) {
   }
 
   /* 1. simulated test split */
-  nm_sim_opts so;
-  nm_sim_opts_default(&so);
   int size = nm_cnn_input_size(net);
   size_t px = (size_t)size * size, nt = 0;
   for (size_t i = 0; i < nsim; i++) nt += nm_sim_split(seed, (int64_t)i) == 2;
@@ -221,7 +258,7 @@ int main(int argc, char **argv) {
     k++;
   }
   char *json = NULL;
-  if (nm_cnn_predict(net, x, nt, 256, pred, &err) != NM_OK ||
+  if (predict(x, nt, pred, &err) != NM_OK ||
       nm_cnn_eval_json(pred, truth, nt, &json, &err) != NM_OK) {
     fprintf(stderr, "cnn_eval: %s\n", err.msg);
     return 1;

@@ -10,7 +10,8 @@
 ** engine call, nm_sim_example, quantised to 8 bits as in the crop PNG), with
 ** its train/val/test split: training rows train, validation rows drive early
 ** stopping, test rows give the RMSEs printed at the end (JSON on stdout).
-** -c caches the generated crops in a file so that architecture trials do not
+** -S sets simulator options as "key=value;key=[min,max]" (the keys of
+** simulate()'s options); -c caches the generated crops in a file so that architecture trials do not
 ** simulate again. -j sets the simulation threads (training threads are
 ** OpenBLAS's; see docs/cnn.md on determinism).
 */
@@ -35,6 +36,25 @@ typedef struct data {
   uint8_t *split;
 } data;
 
+/* "-S key=value;key=[min,max];..." → simulator options (as simulate()'s JSON). */
+static int parse_sim_opts(const char *spec, nm_sim_opts *o) {
+  char buf[1024];
+  snprintf(buf, sizeof buf, "%s", spec);
+  for (char *tok = strtok(buf, ";"); tok; tok = strtok(NULL, ";")) {
+    char *eq = strchr(tok, '=');
+    nm_error err;
+    if (!eq) return fprintf(stderr, "-S: '%s' is not key=value\n", tok), 0;
+    *eq = 0;
+    const char *v = eq + 1;
+    nm_status st = v[0] == '[' ? nm_sim_opts_set(o, tok, 0, v, &err)
+                               : nm_sim_opts_set(o, tok, atof(v), NULL, &err);
+    if (st != NM_OK) return fprintf(stderr, "-S: %s\n", err.msg), 0;
+  }
+  return 1;
+}
+
+static nm_sim_opts sim_opts;
+
 typedef struct job {
   data *d;
   uint64_t seed;
@@ -45,8 +65,7 @@ typedef struct job {
 
 static void *sim_range(void *arg) {
   job *j = arg;
-  nm_sim_opts o;
-  nm_sim_opts_default(&o);
+  nm_sim_opts o = sim_opts;
   size_t px = (size_t)j->d->size * j->d->size;
   float *crop = malloc(sizeof(float) * px);
   for (size_t i = j->lo; i < j->hi && crop; i++) {
@@ -112,10 +131,13 @@ int main(int argc, char **argv) {
   uint64_t seed = 42;
   const char *out = NULL, *cache = NULL;
   int threads = 2;
+  uint64_t seed_tag = 0;
   nm_cnn_train_opts o;
   nm_cnn_train_opts_default(&o);
   int c;
-  while ((c = getopt(argc, argv, "n:s:o:e:b:l:a:t:c:j:p:")) != -1) {
+  const char *sim_spec = NULL;
+  nm_sim_opts_default(&sim_opts);
+  while ((c = getopt(argc, argv, "n:s:o:e:b:l:a:t:c:j:p:S:")) != -1) {
     switch (c) {
       case 'n': n = strtoull(optarg, NULL, 10); break;
       case 's': seed = strtoull(optarg, NULL, 10); break;
@@ -128,9 +150,11 @@ int main(int argc, char **argv) {
       case 'c': cache = optarg; break;
       case 'j': threads = atoi(optarg); break;
       case 'p': o.patience = atoi(optarg); break;
+      case 'S': sim_spec = optarg; break;
       default:
         fprintf(stderr, "usage: %s [-n N] [-s sim_seed] [-o out.nmm] [-e epochs] [-b batch] [-l lr] "
-                        "[-a arch] [-t train_seed] [-p patience] [-c cache] [-j sim_threads]\n", argv[0]);
+                        "[-a arch] [-t train_seed] [-p patience] [-c cache] [-j sim_threads] "
+                        "[-S sim_options]\n", argv[0]);
         return 2;
     }
   }
@@ -138,6 +162,9 @@ int main(int argc, char **argv) {
     fprintf(stderr, "cnn_model: bad -n or -j\n");
     return 2;
   }
+  if (sim_spec && !parse_sim_opts(sim_spec, &sim_opts)) return 2;
+  /* the cache is only valid for the same simulator options */
+  for (const char *q = sim_spec ? sim_spec : ""; *q; q++) seed_tag = (seed_tag ^ (uint8_t)*q) * 1099511628211ULL;
   data d = {n, NM_CROP_SIZE, NULL, NULL, NULL};
   size_t px = (size_t)d.size * d.size;
   d.img = malloc(px * n);
@@ -148,7 +175,7 @@ int main(int argc, char **argv) {
     return 1;
   }
   double t0 = now_s();
-  if (!cache || !load_cache(cache, &d, seed)) {
+  if (!cache || !load_cache(cache, &d, seed ^ seed_tag)) {
     pthread_t th[64];
     job jobs[64];
     for (int k = 0; k < threads; k++) {
@@ -161,7 +188,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "cnn_model: simulate: %s\n", jobs[k].msg);
         return 1;
       }
-    if (cache) save_cache(cache, &d, seed);
+    if (cache) save_cache(cache, &d, seed ^ seed_tag);
   }
   double t_sim = now_s() - t0;
   fprintf(stderr, "cnn_model: %zu simulated crops in %.1f s\n", n, t_sim);

@@ -160,6 +160,37 @@ static void test_training_and_io(void) {
   CHECK(after < 0.6 * before);
   CHECK(strstr(nm_cnn_report(a), "\"curve\":[{\"epoch\":1") != NULL);
 
+  /* Test-time augmentation: the mean of plain predictions over the 8
+  ** symmetries of the square, hence the same for a crop and its transpose. */
+  {
+    enum { K = 5 };
+    float *x = malloc(sizeof(float) * K * s * s), *xt = malloc(sizeof(float) * 8 * K * s * s);
+    float o4[K * 3], o4t[K * 3], o8[8 * K * 3];
+    for (int i = 0; i < K * s * s; i++) x[i] = img[i] / 255.0f;
+    for (int t = 0; t < 8; t++)
+      for (int k = 0; k < K; k++)
+        for (int y = 0; y < s; y++)
+          for (int q = 0; q < s; q++) {
+            int sx = q, sy = y;
+            if (t & 1) sx = y, sy = q;
+            if (t & 2) sx = s - 1 - sx;
+            if (t & 4) sy = s - 1 - sy;
+            xt[((size_t)t * K + k) * s * s + y * s + q] = x[(size_t)k * s * s + sy * s + sx];
+          }
+    CHECK_OK(nm_cnn_predict_d4(a, x, K, 2, o4, &err), err);
+    CHECK_OK(nm_cnn_predict(a, xt, 8 * K, 0, o8, &err), err);
+    CHECK_OK(nm_cnn_predict_d4(a, xt + K * s * s, K, 0, o4t, &err), err); /* transposed */
+    for (int k = 0; k < K; k++)
+      for (int j = 0; j < 3; j++) {
+        double m = 0;
+        for (int t = 0; t < 8; t++) m += o8[((size_t)t * K + k) * 3 + j] / 8;
+        CHECK_NEAR(o4[k * 3 + j], m, 1e-4 * (1 + fabs(m)));
+        CHECK_NEAR(o4t[k * 3 + j], o4[k * 3 + j], 1e-4 * (1 + fabs(m)));
+      }
+    free(x);
+    free(xt);
+  }
+
   /* Determinism: same seed, same bytes; another seed, other bytes. */
   nm_cnn *b = trained_tiny(3, img, tg, n, s), *c = trained_tiny(4, img, tg, n, s);
   uint8_t *ba = NULL, *bb = NULL, *bc = NULL;

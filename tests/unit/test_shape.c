@@ -203,16 +203,52 @@ int main(void) {
   CHECK(grey && gw >= o.frame_min && gw <= o.frame_max && gh == gw);
   free(grey);
 
-  /* parameter distributions stay in range and hit every d */
-  int dh[7] = {0}, inr = 1;
+  /* parameter distributions stay in range and hit every d (default 2..6);
+  ** p: 0.6 of the draws in the core [1.5, 10], the rest log-uniform over
+  ** [0.5, 20] (of which ln(10/1.5)/ln(40) = 51 % is core too) → 80 %;
+  ** wobble RMS in [0, 0.05] */
+  int dh[7] = {0}, inr = 1, core = 0;
+  double wmax = 0;
   for (int id = 0; id < 3000; id++) {
     nm_sim_params(&o, 1, id, &s1);
     inr &= s1.p >= 0.5 && s1.p <= 20 && s1.lratio >= 1 && s1.lratio <= 3 && s1.phi >= 0 &&
-           s1.phi < 2 * M_PI && s1.d >= 1 && s1.d <= 6 && s1.d == floor(s1.d);
+           s1.phi < 2 * M_PI && s1.d >= 2 && s1.d <= 6 && s1.d == floor(s1.d);
     if (s1.d >= 1 && s1.d <= 6) dh[(int)s1.d]++;
+    core += s1.p >= 1.5 && s1.p <= 10;
+    double ss = 0;
+    for (int k = 0; k < NM_SHAPE_WOBBLE; k++) ss += 0.5 * s1.wob_amp[k] * s1.wob_amp[k];
+    if (sqrt(ss) > wmax) wmax = sqrt(ss);
   }
   CHECK(inr);
-  for (int d = 1; d <= 6; d++) CHECK_NEAR(dh[d], 500, 100);
+  for (int d = 2; d <= 6; d++) CHECK_NEAR(dh[d], 600, 100);
+  CHECK_NEAR(core / 3000.0, 0.6 + 0.4 * log(10 / 1.5) / log(40), 0.03);
+  CHECK(wmax <= 0.05 + 1e-12 && wmax > 0.045);
+  /* the d option still reaches d = 1, weight 0 is plain log-uniform */
+  nm_sim_opts od = o;
+  CHECK_OK(nm_sim_opts_set(&od, "d", NAN, "[1, 6]", &err), err);
+  CHECK_OK(nm_sim_opts_set(&od, "p_core_weight", 0, NULL, &err), err);
+  CHECK(nm_sim_opts_set(&od, "p_core_weight", 1.5, NULL, &err) == NM_ERR_ARG);
+  CHECK(nm_sim_opts_set(&od, "wobble", NAN, "[0, 0.2]", &err) == NM_ERR_ARG);
+  CHECK(nm_sim_opts_set(&od, "p_core", NAN, "[3, 2]", &err) == NM_ERR_ARG);
+  int d1 = 0;
+  core = 0;
+  for (int id = 0; id < 3000; id++) {
+    nm_sim_params(&od, 1, id, &s1);
+    d1 += s1.d == 1;
+    core += s1.p >= 1.5 && s1.p <= 10;
+  }
+  CHECK_NEAR(d1, 500, 100);
+  CHECK_NEAR(core / 3000.0, log(10 / 1.5) / log(40), 0.03);
+  /* wobble: a perturbed outline, R(θ)·(1 + Σ a_k cos(kθ + φ_k)) */
+  nm_shape sw;
+  nm_shape_init(&sw, 2, 2, 1, 0);
+  CHECK_NEAR(nm_shape_radius(&sw, 0.3), 1, 1e-12);
+  sw.wob_amp[1] = 0.05; /* harmonic 3 */
+  CHECK_NEAR(nm_shape_radius(&sw, 0), 1.05, 1e-12);
+  CHECK_NEAR(nm_shape_radius(&sw, M_PI / 3), 0.95, 1e-12);
+  CHECK_OK(nm_shape_check(&sw, &err), err);
+  sw.wob_amp[0] = 0.6;
+  CHECK(nm_shape_check(&sw, &err) == NM_ERR_ARG);
 
   /* splits: exactly 70/10/20 per block of ten, seed-dependent order */
   int sc[3] = {0}, moved = 0;

@@ -777,27 +777,31 @@ static int is_number_symbol(const char *u) {
 
 /* 1 when the reading may have skipped a glyph of the number: a skipped
 ** "0." of "0.2 µm" or the point of "0.5" changes the value tenfold, and
-** Tesseract still reports high confidence for what it did read. Each mark
-** of the line (specks under 0.5 % of the line height squared aside) is
-** given to the character whose box covers most of it:
+** Tesseract still reports high confidence for what it did read. Marks of
+** the line (specks under 0.5 % of the line height squared aside):
 ** - a mark no label character covers, left of the label's end, is unread
 **   (marks under a dropped leading punctuation word must be thin: a box
 **   edge, not a digit; marks right of the label are harmless strays);
-** - a digit or point owns at most one mark and is no wider than the line
-**   is tall (LSTM boxes are sometimes stretched over several glyphs, and
-**   then say nothing about what was skipped). Letters may own several
-**   marks: a thin 'm' or 'µ' breaks into pieces. */
+** - the number's span holds no more marks than the number has characters
+**   (touching digits only make this lenient; letters may break into pieces,
+**   a thin 'm' or 'µ' does, so the unit is not counted);
+** - no digit box is wider than 1.2 line heights (LSTM boxes are sometimes
+**   stretched over several glyphs, and then say nothing about what was
+**   skipped). */
 static int glyphs_unread(const box *boxes, int count, const box *line, const ocr_reading *r,
                          int first, int last) {
   if (last <= first) return 1;
   int lh = line->y1 - line->y0;
   double min_area = fmax(3.0, 0.005 * lh * lh);
   double label_end = r->sym[last - 1].x1;
-  int owned[MAX_OCR_SYMBOLS] = {0};
+  int digits = 0;
+  while (first + digits < last && is_number_symbol(r->sym[first + digits].utf8)) digits++;
+  double number_end = digits ? r->sym[first + digits - 1].x1 : r->sym[first].x0;
   for (int k = first; k < last; k++) {
     double width = r->sym[k].x1 - r->sym[k].x0;
-    if (width > 1.8 * lh || (is_number_symbol(r->sym[k].utf8) && width > 1.0 * lh)) return 1;
+    if (width > 1.8 * lh || (is_number_symbol(r->sym[k].utf8) && width > 1.2 * lh)) return 1;
   }
+  int in_number = 0;
   for (int i = 0; i < count; i++) {
     const box *b = &boxes[i];
     if (!inside_line(b, line) || b->area < min_area) continue;
@@ -807,25 +811,20 @@ static int glyphs_unread(const box *boxes, int count, const box *line, const ocr
       nested = j != i && inside_line(&boxes[j], line) && b->x0 >= boxes[j].x0 &&
                b->x1 <= boxes[j].x1 && b->y0 >= boxes[j].y0 && b->y1 <= boxes[j].y1;
     if (nested) continue;
-    double mx0 = b->x0, mx1 = b->x1, width = mx1 - mx0;
-    if (0.5 * (mx0 + mx1) > label_end) continue;
-    double in_label = 0, in_stray = 0, best = 0;
-    int owner = -1;
+    double mx0 = b->x0, mx1 = b->x1, width = mx1 - mx0, centre = 0.5 * (mx0 + mx1);
+    if (centre > label_end) continue;
+    double in_label = 0, in_stray = 0;
     for (int k = 0; k < r->n; k++) {
       double o = fmin(mx1, r->sym[k].x1 + 0.5) - fmax(mx0, r->sym[k].x0 - 0.5);
       if (o <= 0) continue;
-      if (k >= first && k < last) {
-        in_label += o;
-        if (o > best) best = o, owner = k;
-      } else {
-        in_stray += o;
-      }
+      if (k >= first && k < last) in_label += o;
+      else in_stray += o;
     }
     if (in_stray >= 0.5 * width && in_label < 0.5 * width && width <= 0.35 * lh) continue;
     if (in_label < 0.5 * width) return 1;
-    if (++owned[owner] > 1 && is_number_symbol(r->sym[owner].utf8)) return 1;
+    in_number += centre <= number_end;
   }
-  return 0;
+  return in_number > digits;
 }
 
 /* ---- parsing "<number> <unit>" -------------------------------------------- */

@@ -11,8 +11,8 @@
 #   make fuzz-build    build only: $(BUILD)/fuzz/fuzz_<name>
 #   make fuzz-dm       one target (likewise fuzz-<name> for every name above)
 #
-# The engine sources a target needs (and only those: FUZZ_SRC_<name>) are
-# compiled again with clang under -fsanitize=fuzzer-no-link,address,undefined
+# The engine sources a target needs (and only those: FUZZ_SRC_<name>, the
+# #include closure of its entry files) are compiled again with clang under -fsanitize=fuzzer-no-link,address,undefined
 # into $(BUILD)/fuzz/obj, so the rest of the engine never has to build for
 # fuzzing. -Werror is dropped here: clang warns about other things than gcc
 # and a new warning must not stop a fuzz run.
@@ -37,19 +37,24 @@ FUZZ_SAN         := -fsanitize=address,undefined -fno-sanitize-recover=undefined
                     -fno-omit-frame-pointer
 FUZZ_CFLAGS       = $(filter-out -Werror,$(CFLAGS_BASE)) -O1 -g $(FUZZ_SAN)
 
-# Engine sources per target (the link closure of the functions it calls).
-FUZZ_SRC_IMAGE   := ext/image.c ext/calib.c ext/nm_common.c $(wildcard ext/formats/*.c)
+# Engine sources per target: the #include closure of the target's entry
+# sources (tests/fuzz/sources.sh), computed from the tree only when a fuzz
+# goal is asked for, so a module that grows a dependency cannot break the
+# fuzz build and other builds do not pay for the scan.
+FUZZ_ROOTS_IMAGE         := ext/image.c
+FUZZ_ROOTS_cnn_model     := ext/cnn.c
+FUZZ_ROOTS_svm_model     := ext/classify.c
+FUZZ_ROOTS_cluster_model := ext/clmodel.c
+FUZZ_ROOTS_labels        := ext/particles.c
+FUZZ_ROOTS_options       := ext/particles.c ext/fit.c ext/shape.c ext/plot.c
+ifneq ($(filter fuzz% $(FUZZ_DIR)/%,$(MAKECMDGOALS)),)
+fuzz_closure = $(shell tests/fuzz/sources.sh $(1))
+FUZZ_SRC_IMAGE := $(call fuzz_closure,$(FUZZ_ROOTS_IMAGE))
 $(foreach r,$(FUZZ_READERS),$(eval FUZZ_SRC_$(r) := $(FUZZ_SRC_IMAGE)))
-FUZZ_SRC_cnn_model     := ext/cnn.c ext/rng.c ext/nm_common.c ext/cnn_default_weights.S
-FUZZ_SRC_svm_model     := ext/classify.c ext/cluster.c ext/rng.c ext/nm_common.c
-FUZZ_SRC_cluster_model := ext/clmodel.c ext/cluster.c ext/gmm.c ext/kmeans.c \
-                          ext/silhouette.c ext/rng.c ext/nm_common.c
-FUZZ_SRC_PIPELINE      := $(FUZZ_SRC_IMAGE) ext/particles.c ext/micrograph.c ext/segment.c \
-                          ext/features.c ext/label.c ext/filter.c ext/morph.c \
-                          ext/threshold.c ext/watershed.c ext/scalebar.c ext/scalebar_detect.c
-FUZZ_SRC_labels        := $(FUZZ_SRC_PIPELINE)
-FUZZ_SRC_options       := $(FUZZ_SRC_PIPELINE) ext/fit.c ext/shape.c ext/crop.c ext/rng.c \
-                          ext/plot.c
+$(foreach t,$(FUZZ_SURFACES),$(eval FUZZ_SRC_$(t) := $(call fuzz_closure,$(FUZZ_ROOTS_$(t)))))
+# The default CNN weights are assembled, not included.
+FUZZ_SRC_cnn_model += ext/cnn_default_weights.S
+endif
 
 fuzz_objs = $(patsubst %.S,$(FUZZ_DIR)/obj/%.o,$(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(FUZZ_SRC_$(1))))
 FUZZ_ALL_SRC     := $(sort $(foreach t,$(FUZZ_ALL),$(FUZZ_SRC_$(t))))

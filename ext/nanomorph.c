@@ -10,6 +10,7 @@
 #include <sqlite3ext.h>
 SQLITE_EXTENSION_INIT1
 
+#include <dlfcn.h>
 #include <stddef.h>
 
 #include "../udf/register.h"
@@ -21,6 +22,19 @@ static const nm_register_fn registrars[] = {
     nm_register_classify, nm_register_plot,
 };
 
+/*
+** sqlite3_close() dlcloses an extension. The libraries under this one keep
+** process-wide state that must outlive that: OpenBLAS worker threads,
+** Tesseract's engine, fontconfig's caches. Unloading them under running
+** threads or with live caches crashes or leaks, so the extension marks
+** itself (and with it its libraries) as never unloaded.
+*/
+static void pin_in_memory(void) {
+  Dl_info self;
+  if (dladdr((void *)pin_in_memory, &self) && self.dli_fname)
+    (void)dlopen(self.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
+}
+
 #ifdef _WIN32
 __declspec(dllexport)
 #endif
@@ -28,6 +42,7 @@ __attribute__((visibility("default")))
 int sqlite3_nanomorph_init(sqlite3 *db, char **pzErrMsg,
                            const sqlite3_api_routines *pApi) {
   SQLITE_EXTENSION_INIT2(pApi);
+  pin_in_memory();
   for (size_t i = 0; i < sizeof registrars / sizeof registrars[0]; i++) {
     int rc = registrars[i](db, pzErrMsg);
     if (rc != SQLITE_OK) return rc;

@@ -12,7 +12,9 @@
 ** Algorithms:
 **   ward, average, complete  nearest-neighbour chain (Murtagh) over a full
 **                            n x n distance matrix built by cblas_dgemm and
-**                            updated by the Lance–Williams formulas:
+**                            updated by the Lance–Williams formulas (a merge
+**                            writes the new cluster's row only; other rows
+**                            copy its entry when they are next read):
 **                            O(n^2) time and 8 n^2 bytes (20,000 rows: 3.2 GB;
 **                            max_rows guards it).
 **   single                   Prim's minimum spanning tree with distances

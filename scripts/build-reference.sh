@@ -2,7 +2,7 @@
 # Assembles docs/reference.md from the per-area sections in docs/reference/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-order=(core images formats particles shape cnn groups figures)
+order=(core images formats segmentation particles shape cnn groups figures)
 {
   echo "# nanomorph — function and table reference"
   echo

@@ -39,6 +39,15 @@ SELECT coalesce(:images, 'samples') AS images,
        CAST(coalesce(:k_max, 12) AS INTEGER) AS k_max,
        CAST(coalesce(:seed, 1) AS INTEGER) AS seed;
 
+-- Checks that stop the run with a plain message (a trigger is the only place
+-- plain SQL can raise an error; the message must be a literal).
+DROP TABLE IF EXISTS temp.nm_check;
+CREATE TEMP TABLE nm_check(what TEXT);
+CREATE TEMP TRIGGER nm_check_images BEFORE INSERT ON nm_check WHEN NEW.what = 'images'
+BEGIN SELECT raise(ABORT, 'pipeline.sql: no readable micrograph matches :images (default ''samples''); previous results kept'); END;
+CREATE TEMP TRIGGER nm_check_particles BEFORE INSERT ON nm_check WHEN NEW.what = 'particles'
+BEGIN SELECT raise(ABORT, 'pipeline.sql: fewer than 3 measured particles with a shape triplet, too few to group; previous results kept'); END;
+
 -- ---------------------------------------------------------------- micrographs, particles
 DROP TABLE IF EXISTS temp.nm_micrograph;
 CREATE TEMP TABLE nm_micrograph AS
@@ -46,6 +55,8 @@ SELECT row_number() OVER (ORDER BY m.path) AS mid, m.path, m.format, m.width, m.
        m.nm_per_px, m.calibration_source, m.error
 FROM nm_param, micrographs(nm_param.images, nm_param.opts) m
 ORDER BY m.path;
+
+INSERT INTO nm_check SELECT 'images' WHERE NOT EXISTS (SELECT 1 FROM nm_micrograph WHERE error IS NULL);
 
 DROP TABLE IF EXISTS temp.nm_particle;
 CREATE TEMP TABLE nm_particle AS
@@ -82,6 +93,8 @@ SELECT q.rowid AS pid,
 FROM nm_particle q JOIN nm_shape s ON s.pid = q.rowid, nm_unit u
 WHERE q.excluded IS NULL AND s.p IS NOT NULL
 ORDER BY q.rowid;
+
+INSERT INTO nm_check SELECT 'particles' WHERE (SELECT count(*) FROM nm_feat) < 3;
 
 -- ---------------------------------------------------------------- automatic clustering (SPEC §6)
 -- cluster_compare: for the three data sets (features = columns 0-5, triplet

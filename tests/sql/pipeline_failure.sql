@@ -28,6 +28,10 @@ before=$(snap)
 run -cmd ''.param set :seed -1'' > "$d/err" 2>&1; rc=$?
 echo "failed run: exit status nonzero: $([ $rc -ne 0 ] && echo yes || echo no); error names the option: $(grep -c "seed" "$d/err" | sed "s/^[1-9][0-9]*$/yes/;s/^0$/no/")"
 [ "$(snap)" = "$before" ] && echo "failed run: previous results kept" || echo "failed run: RESULTS CHANGED"
+# a folder with no micrographs: a plain message, nothing changed
+sq "$db" -cmd ".load $ext" -cmd ".param set :images ''no/such/folder/*.png''" -cmd ''.read sql/pipeline.sql'' .quit > "$d/err" 2>&1
+echo "no images: $(grep -o "no readable micrograph matches :images" "$d/err")"
+[ "$(snap)" = "$before" ] && echo "no images: previous results kept" || echo "no images: RESULTS CHANGED"
 # a run killed inside its write transaction (its journal exists): rolled back on the next open
 # (exec: $! is then the sqlite3 process itself, not a subshell around it)
 ( exec env LD_PRELOAD="${NM_PRELOAD:-}" sqlite3 "$db" -cmd ".load $ext" -cmd ".param set :images ''samples/msa-bf-tem_*.png''" -cmd ''.param set :seed 99'' -cmd ''.param set :k_max 3'' -cmd ''.read sql/pipeline.sql'' .quit > /dev/null 2>&1 ) & pid=$!

@@ -291,7 +291,7 @@ nm_status nm_canvas_open(nm_canvas *c, int w, int h, const nm_plot_opts *o, nm_e
   c->h = h;
   c->pt = o->dpi / 72.0;
   c->font = o->font_size * c->pt;
-  c->ink[0] = c->ink[1] = c->ink[2] = 0.1;
+  nm_canvas_ink_reset(c);
   cairo_set_source_rgb(c->cr, 1, 1, 1);
   cairo_paint(c->cr);
   cairo_set_line_join(c->cr, CAIRO_LINE_JOIN_ROUND);
@@ -384,6 +384,13 @@ void nm_canvas_title(nm_canvas *c, double x, double y, const char *title) {
   if (w > room) size = fmax(c->font * 0.8, size * room / w);
   nm_canvas_text(c, x, y, title, size, 1, 0.5, 0, 0);
 }
+
+void nm_canvas_ink_on(nm_canvas *c, const double rgb[3]) {
+  double lum = 0.2126 * rgb[0] + 0.7152 * rgb[1] + 0.0722 * rgb[2];
+  c->ink[0] = c->ink[1] = c->ink[2] = lum < 0.45 ? 1 : 0.1;
+}
+
+void nm_canvas_ink_reset(nm_canvas *c) { c->ink[0] = c->ink[1] = c->ink[2] = 0.1; }
 
 void nm_canvas_rgb(nm_canvas *c, int slot, double alpha) {
   double rgb[3];

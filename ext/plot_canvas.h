@@ -46,6 +46,11 @@ void nm_canvas_title(nm_canvas *c, double x, double y, const char *title);
 double nm_canvas_line_h(nm_canvas *c, double size);
 
 void nm_canvas_rgb(nm_canvas *c, int slot, double alpha);
+/* Sets the text colour for text on a background of this colour: white on
+** dark backgrounds, dark gray on light ones (by relative luminance).
+** nm_canvas_ink_reset() restores the default. */
+void nm_canvas_ink_on(nm_canvas *c, const double rgb[3]);
+void nm_canvas_ink_reset(nm_canvas *c);
 /* A marker for palette slot (shape varies with slot / 8: circle, square,
 ** triangle), radius r px, filled in the slot colour with alpha. */
 void nm_canvas_marker(nm_canvas *c, int slot, double x, double y, double r,

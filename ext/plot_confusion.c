@@ -73,11 +73,9 @@ nm_status nm_plot_confusion(const double *counts, int k, const char *const *labe
       cairo_fill(cr);
       double fs = fmin(f, cell * 0.28);
       if (fs >= 4) {
-        double lum = 0.2126 * rr + 0.7152 * gg + 0.0722 * bb;
         snprintf(buf, sizeof buf, "%.0f", v);
-        /* text colour by background luminance: dark on light, white on dark */
-        double ink = lum < 0.45 ? 1 : 0.1;
-        c.ink[0] = c.ink[1] = c.ink[2] = ink;
+        const double bg[3] = {rr, gg, bb};
+        nm_canvas_ink_on(&c, bg);
         double cx = x0 + (j + 0.5) * cell, cy = y0 + (i + 0.5) * cell;
         if (o->normalize && rowsum > 0) {
           nm_canvas_text(&c, cx, cy, buf, fs, 1, 0.5, 1, 0);
@@ -86,7 +84,7 @@ nm_status nm_plot_confusion(const double *counts, int k, const char *const *labe
         } else {
           nm_canvas_text(&c, cx, cy, buf, fs, 1, 0.5, 0.5, 0);
         }
-        c.ink[0] = c.ink[1] = c.ink[2] = 0.1;
+        nm_canvas_ink_reset(&c);
       }
     }
   }

@@ -140,10 +140,9 @@ nm_status nm_plot_montage(const uint8_t *const *tiles, const int *grp, size_t n,
       if (nm_canvas_text_w(&c, buf, 0.85 * f, 1) < w - 0.3 * f) {
         double rgb[3];
         nm_plot_palette(nm_group_slot(groups, g), rgb);
-        double lum = 0.2126 * rgb[0] + 0.7152 * rgb[1] + 0.0722 * rgb[2];
-        c.ink[0] = c.ink[1] = c.ink[2] = lum < 0.5 ? 1 : 0.1;
+        nm_canvas_ink_on(&c, rgb);
         nm_canvas_text(&c, x + w / 2, y + bh / 2, buf, 0.85 * f, 1, 0.5, 0.5, 0);
-        c.ink[0] = c.ink[1] = c.ink[2] = 0.1;
+        nm_canvas_ink_reset(&c);
       }
       x += w;
     }

@@ -166,10 +166,9 @@ nm_status nm_plot_overlay(const nm_image *img, const nm_plot_box *boxes, size_t 
       cairo_fill(cr);
       double rgb[3];
       nm_plot_palette(slot, rgb);
-      double lum = 0.2126 * rgb[0] + 0.7152 * rgb[1] + 0.0722 * rgb[2];
-      c.ink[0] = c.ink[1] = c.ink[2] = lum < 0.5 ? 1 : 0;
+      nm_canvas_ink_on(&c, rgb);
       nm_canvas_text(&c, bx + 0.2 * fs, ly, groups->names[b->grp], fs, 1, 0, 0, 0);
-      c.ink[0] = c.ink[1] = c.ink[2] = 0.1;
+      nm_canvas_ink_reset(&c);
     }
   }
   nm_canvas_title(&c, iw / 2.0, pad, title);

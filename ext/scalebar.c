@@ -1101,7 +1101,8 @@ static int verify_bar(const float *px, int width, int height, nm_scalebar *out,
 }
 
 static nm_status read_label(const float *px, int width, int height, nm_scalebar *out,
-                            const bar_levels *levels, nm_error *err);
+                            const bar_levels *levels, const bar_candidate *others,
+                            int n_others, nm_error *err);
 
 /* Strips that pass the bar check are read, longest first, until one's label
 ** reads. Up to MAX_RAW_CANDIDATES strips are checked (cheap) and at most
@@ -1129,7 +1130,7 @@ nm_status nm_scalebar_read(const float *px, int width, int height, nm_scalebar *
       continue;
     }
     bars[n_bars++] = raw[i];
-    nm_status status = read_label(px, width, height, &attempt, &levels, err);
+    nm_status status = read_label(px, width, height, &attempt, &levels, raw, n, err);
     if (status != NM_OK) return status;
     if (!reported || isfinite(attempt.nm_per_px)) *out = attempt;
     reported = 1;
@@ -1142,11 +1143,32 @@ nm_status nm_scalebar_measure(const float *px, int width, int height, nm_scaleba
                               nm_error *err) {
   bar_levels levels;
   if (verify_bar(px, width, height, out, &levels) != 0) return NM_OK;
-  return read_label(px, width, height, out, &levels, err);
+  return read_label(px, width, height, out, &levels, NULL, 0, err);
+}
+
+/* A label beside its bar (not above or below it) is only the bar's when
+** no other strip of the same polarity lies right above or below the label
+** over most of its width: that strip would be the label's bar (the longer
+** one may be the remains of another bar, or an edge). Image coordinates. */
+static int label_claimed_elsewhere(const box *label, const nm_scalebar *bar, int bright,
+                                   const bar_candidate *others, int n_others) {
+  if (label->x1 > bar->bar_x && label->x0 < bar->bar_x + bar->bar_w) return 0; /* not beside */
+  int lh = label->y1 - label->y0, lw = label->x1 - label->x0;
+  for (int i = 0; i < n_others; i++) {
+    const nm_scalebar *o = &others[i].sb;
+    if (others[i].bright != bright || (o->bar_x == bar->bar_x && o->bar_y == bar->bar_y)) continue;
+    int ov = (label->x1 < o->bar_x + o->bar_w ? label->x1 : o->bar_x + o->bar_w) -
+             (label->x0 > o->bar_x ? label->x0 : o->bar_x);
+    int dy = o->bar_y >= label->y1 ? o->bar_y - label->y1
+             : label->y0 >= o->bar_y + o->bar_h ? label->y0 - (o->bar_y + o->bar_h) : -1;
+    if (ov >= 0.5 * lw && dy >= 0 && dy <= 3 * lh) return 1;
+  }
+  return 0;
 }
 
 static nm_status read_label(const float *px, int width, int height, nm_scalebar *out,
-                            const bar_levels *levels, nm_error *err) {
+                            const bar_levels *levels, const bar_candidate *others,
+                            int n_others, nm_error *err) {
   double length = out->bar_length_px;
   ink_window win = {0};
   box *boxes = NULL;
@@ -1167,8 +1189,14 @@ static nm_status read_label(const float *px, int width, int height, nm_scalebar 
   for (int i = 0; i < n_lines; i++) {
     /* The first candidate's failure is the one reported: it is the nearest. */
     char this_why[160] = "";
-    if (read_line(&win, boxes, count, &lines[i].line, length, &budget, &out->value, out->unit,
-                  sizeof out->unit, this_why, sizeof this_why) == 0) {
+    box in_image = lines[i].line;
+    in_image.x0 += win.x0, in_image.x1 += win.x0, in_image.y0 += win.y0, in_image.y1 += win.y0;
+    if (label_claimed_elsewhere(&in_image, out, levels->bar > levels->background, others,
+                                n_others)) {
+      snprintf(this_why, sizeof this_why,
+               "scale bar label beside the bar sits on another bar-like strip");
+    } else if (read_line(&win, boxes, count, &lines[i].line, length, &budget, &out->value,
+                         out->unit, sizeof out->unit, this_why, sizeof this_why) == 0) {
       label = lines[i].line;
       why[0] = 0;
       break;

@@ -79,10 +79,17 @@ void nm_plot_opts_free(nm_plot_opts *o) {
   o->n_names = 0;
 }
 
+/* 1 when key is one of the space-separated words of list (whole words only:
+** an empty key or one holding a space is never a word). */
 static int has_word(const char *list, const char *key) {
   size_t n = strlen(key);
-  for (const char *p = list; (p = strstr(p, key)) != NULL; p += n) {
-    if ((p == list || p[-1] == ' ') && (p[n] == ' ' || p[n] == 0)) return 1;
+  if (n == 0) return 0;
+  for (const char *p = list; *p;) {
+    const char *end = strchr(p, ' ');
+    size_t len = end ? (size_t)(end - p) : strlen(p);
+    if (len == n && memcmp(p, key, n) == 0) return 1;
+    if (!end) break;
+    p = end + 1;
   }
   return 0;
 }
@@ -218,7 +225,10 @@ nm_status nm_plot_opt_set(void *target, const char *key, double num, const char 
                 : !strcmp(key, "elevation")  ? &o->elevation
                 : !strcmp(key, "point_size") ? &o->point_size
                 : !strcmp(key, "alpha")      ? &o->alpha
-                                             : &o->line_width;
+                : !strcmp(key, "line_width") ? &o->line_width
+                                             : NULL;
+  if (!dst) /* a key in a kind's list without a branch here: a bug, not input */
+    return nm_fail(err, NM_ERR_ARG, "option '%s' of %s is not handled", key, fig);
   double lo = 0, hi = 1;
   if (dst == &o->azimuth) lo = -360, hi = 360;
   if (dst == &o->elevation) lo = -90, hi = 90;

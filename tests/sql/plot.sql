@@ -34,6 +34,8 @@ SELECT 'overlay width', hex(substr(overlay_png('samples/msa-bf-tem_train_00.png'
 -- errors
 SELECT hist_png(v, g, '{"bogus":1}') FROM t;
 SELECT hist_png(v, g, '{"width":10}') FROM t;
+SELECT hist_png(v, g, '{"":1}') FROM t;
+SELECT hist_png(v, g, '{"width height":2}') FROM t;
 SELECT hist_png(v, g, '[1]') FROM t;
 SELECT hist_png(v, g, 'not json') FROM t;
 SELECT hist_png('x', 1);

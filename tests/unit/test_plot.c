@@ -107,6 +107,14 @@ static void test_options(void) {
   CHECK(strstr(err.msg, "'width'") != NULL);
   CHECK(nm_plot_opt_set(&o, "bins", 2.5, NULL, &err) == NM_ERR_ARG);
   CHECK(nm_plot_opt_set(&o, "title", NAN, NULL, &err) == NM_ERR_ARG);
+  /* whole words only: an empty key (once a hang) and two list words are unknown */
+  CHECK(nm_plot_opt_set(&o, "", 1, NULL, &err) == NM_ERR_ARG);
+  CHECK(strstr(err.msg, "option '' is unknown") != NULL);
+  CHECK(nm_plot_opt_set(&o, "width height", 2, NULL, &err) == NM_ERR_ARG);
+  CHECK(strstr(err.msg, "is unknown") != NULL);
+  CHECK(nm_plot_opt_set(&o, "widt", 2, NULL, &err) == NM_ERR_ARG);
+  CHECK(nm_plot_opt_set(&o, "alpha", 0.5, NULL, &err) == NM_OK && o.alpha == 0.5);
+  CHECK(o.line_width == 1.5);
   nm_plot_opts_free(&o);
   nm_plot_opts_init(&o, NM_PLOT_PARALLEL);
   CHECK(nm_plot_opt_set(&o, "names", NAN, "[\"p\", \"d\", \"L ratio\"]", &err) == NM_OK);

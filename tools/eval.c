@@ -279,6 +279,60 @@ static int apply_opts(nm_segment_opts *o, int argc, char **argv, int first) {
   return 0;
 }
 
+static const char *dump_dir = NULL;
+
+/* Writes DIR/<image>.png: the image in gray, kept detections' outlines red,
+** excluded ones blue, ground-truth outlines (labels/masks) green. */
+static void dump_overlay(const char *img, const nm_image *im, const nm_segmentation *seg,
+                         const int32_t *gl) {
+  int w = im->width, h = im->height;
+  size_t n = (size_t)w * h;
+  uint8_t *rgb = malloc(n * 3);
+  if (!rgb) return;
+  float lo = im->px[0], hi = im->px[0];
+  for (size_t i = 0; i < n; i++) {
+    lo = im->px[i] < lo ? im->px[i] : lo;
+    hi = im->px[i] > hi ? im->px[i] : hi;
+  }
+  for (size_t i = 0; i < n; i++) {
+    uint8_t v = (uint8_t)(hi > lo ? 255.0f * (im->px[i] - lo) / (hi - lo) : 0);
+    rgb[3 * i] = rgb[3 * i + 1] = rgb[3 * i + 2] = v;
+  }
+  for (int pass = 0; pass < 2; pass++) {
+    const int32_t *L = pass ? seg->labels : gl;
+    if (!L) continue;
+    for (int y = 0; y < h; y++)
+      for (int x = 0; x < w; x++) {
+        size_t i = (size_t)y * w + x;
+        int32_t l = L[i];
+        if (!l) continue;
+        int edge = x == 0 || y == 0 || x == w - 1 || y == h - 1 || L[i - 1] != l ||
+                   L[i + 1] != l || L[i - w] != l || L[i + w] != l;
+        if (!edge) continue;
+        uint8_t *c = rgb + 3 * i;
+        if (!pass) c[0] = 0, c[1] = 255, c[2] = 0;
+        else if (seg->excluded[l]) c[0] = 0, c[1] = 0, c[2] = 255;
+        else c[0] = 255, c[1] = 0, c[2] = 0;
+      }
+  }
+  unsigned char *png = NULL;
+  size_t pn = 0;
+  nm_error err;
+  nm_error_clear(&err);
+  if (nm_png_encode(rgb, w, h, 8, 3, &png, &pn, &err) == NM_OK) {
+    char path[4096];
+    const char *base = strrchr(img, '/') ? strrchr(img, '/') + 1 : img;
+    snprintf(path, sizeof path, "%s/%s", dump_dir, base);
+    FILE *f = fopen(path, "wb");
+    if (f) {
+      fwrite(png, 1, pn, f);
+      fclose(f);
+    }
+  }
+  free(png);
+  free(rgb);
+}
+
 static void eval_set(const char *root, const char *set, const nm_segment_opts *o,
                      int verbose) {
   char path[4096], line[4096];
@@ -332,6 +386,7 @@ static void eval_set(const char *root, const char *set, const nm_segment_opts *o
       box *gb = read_boxes(path, &ng);
       if (gb) {
         score_boxes(gb, ng, seg.labels, seg.count, keep, w, h, &s, verbose, name);
+        if (dump_dir) dump_overlay(img, &im, &seg, NULL);
         free(gb);
       } else {
         fprintf(stderr, "eval: cannot read %s\n", path);
@@ -363,6 +418,7 @@ static void eval_set(const char *root, const char *set, const nm_segment_opts *o
         }
         nm_image_free(&oi);
       }
+      if (dump_dir) dump_overlay(img, &im, &seg, gl);
       score_masks(gl, ng, ignore, seg.labels, seg.count, keep, w, h, is_sparse, &s, verbose,
                   name);
       free(ignore);
@@ -405,6 +461,7 @@ int main(int argc, char **argv) {
     if (!strcmp(argv[i], "-d") && i + 1 < argc) root = argv[++i];
     else if (!strcmp(argv[i], "-s") && i + 1 < argc) only = argv[++i];
     else if (!strcmp(argv[i], "-v")) verbose = 1;
+    else if (!strcmp(argv[i], "-o") && i + 1 < argc) dump_dir = argv[++i];
     else break;
   }
   nm_segment_opts *o = nm_segment_opts_new();

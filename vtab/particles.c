@@ -16,7 +16,9 @@
 ** Columns: label, excluded (NULL or 'edge' / 'scale_bar' / 'outlier' /
 ** 'too_small'), the 30 features of ext/features.h in pixels (bbox and
 ** centroid among them), the size features in nm / nm² (NULL when the pixel
-** size is unknown), nm_per_px, crop (the canonical CNN crop, 8-bit PNG,
+** size is unknown), nm_per_px, scale_px (segmentation's estimated particle
+** diameter in px for this image; NULL with user labels), crop (the
+** canonical CNN crop, 8-bit PNG,
 ** made only when the column is read) and mask (the particle's binary mask in
 ** its bounding box, 8-bit PNG, 255 = particle). Hidden: image, options, labels.
 **
@@ -39,6 +41,7 @@ enum {
   COL_FEAT = 2,
   COL_NM = COL_FEAT + NM_FEATURE_COUNT,
   COL_NM_PER_PX = COL_NM + NM_FEATURE_NM_COUNT,
+  COL_SCALE_PX,
   COL_CROP,
   COL_MASK,
   COL_IMAGE,
@@ -79,7 +82,7 @@ static int particles_connect(sqlite3 *db, void *aux, int argc, const char *const
     sqlite3_str_appendf(s, ", %s %s", names[i], is_whole_feature(i) ? "INTEGER" : "REAL");
   const char *const *nm = nm_feature_nm_names();
   for (int i = 0; i < NM_FEATURE_NM_COUNT; i++) sqlite3_str_appendf(s, ", %s REAL", nm[i]);
-  sqlite3_str_appendall(s, ", nm_per_px REAL, crop BLOB, mask BLOB,"
+  sqlite3_str_appendall(s, ", nm_per_px REAL, scale_px REAL, crop BLOB, mask BLOB,"
                            " image HIDDEN, options HIDDEN, labels HIDDEN)");
   char *sql = sqlite3_str_finish(s);
   if (!sql) return SQLITE_NOMEM;
@@ -299,6 +302,8 @@ static int particles_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int 
     result_double(ctx, nm_feature_nm_value(f, col - COL_NM, c->nm_per_px), 0);
   } else if (col == COL_NM_PER_PX) {
     result_double(ctx, c->nm_per_px, 0);
+  } else if (col == COL_SCALE_PX) {
+    result_double(ctx, c->set.scale_px, 0);
   } else if (col == COL_CROP) {
     result_crop(ctx, c, f);
   } else if (col == COL_MASK) {

@@ -88,6 +88,11 @@ SELECT f.name, count(*) FROM fx f JOIN particles p ON p.image = f.img AND p.labe
 SELECT count(*), sum(excluded IS NULL) FROM particles((SELECT img FROM fx WHERE name = 'micro'));
 SELECT round(centroid_x), round(centroid_y), abs(equiv_diameter / 2 - 10) < 2.5
   FROM particles((SELECT img FROM fx WHERE name = 'micro')) ORDER BY centroid_y, centroid_x;
+-- scale_px: segmentation's particle diameter estimate (one value per image);
+-- NULL when the labels are the user's
+SELECT count(DISTINCT scale_px), min(scale_px) BETWEEN 10 AND 30
+  FROM particles((SELECT img FROM fx WHERE name = 'micro'));
+SELECT count(scale_px) FROM particles((SELECT img FROM lab), NULL, (SELECT img FROM lab));
 -- The hidden columns are there but not in SELECT *.
 SELECT count(*) FROM pragma_table_xinfo('particles') WHERE hidden;
 SELECT group_concat(name, ',') FROM pragma_table_xinfo('particles');

@@ -1,0 +1,167 @@
+#!/usr/bin/python3
+"""bench_particles.py — segmentation + features: nanomorph beside scikit-image.
+
+    /usr/bin/python3 tools/bench_particles.py --ext build/nanomorph \
+        --synthetic build/bench/synthetic_2048.png [--data ../shared/data] [--repeat 3]
+
+For each set (every image of each ../shared/data/<set>/pairs.tsv, and the
+generated 2048x2048 image) it runs, in this one invocation:
+
+  nanomorph     one sqlite3 process per set:
+                SELECT count(*), ... FROM (VALUES ...) f,
+                       particles(f.column1, '{"scale_bar":false}') p
+                timed as a whole process (start-up, .load, decode, segmentation,
+                the 30 features; crops are not made because no query reads them);
+  scikit-image  in this Python process (imports not timed): imread, Otsu with
+                automatic polarity, hole filling, small-object removal,
+                Euclidean distance transform, peak_local_max markers, watershed,
+                regionprops_table with the comparable features (area, perimeter,
+                centroid, bbox, axes, eccentricity, orientation, convex area,
+                solidity, extent, equivalent diameter, filled area, Euler number,
+                max Feret, mean/min/max intensity, weighted centroid).
+
+Each side counts its own particles (every row, excluded or not). It prints
+particles/s for each and two ratios: of particles/s (the issue's measure) and
+of wall time for the same images (the same work regardless of how many
+particles each finds). The best of --repeat runs is kept for each side.
+Not a test: numbers depend on the machine; record them in docs/benchmarks.md.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+
+def sql_quote(s):
+    return "'" + s.replace("'", "''") + "'"
+
+
+def run_nanomorph(ext, images, repeat):
+    values = ",".join("(%s)" % sql_quote(p) for p in images)
+    sql = ("SELECT count(*), coalesce(sum(excluded IS NULL), 0) FROM (VALUES %s) f, "
+           "particles(f.column1, '{\"scale_bar\":false}') p;" % values)
+    best, out = None, None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        r = subprocess.run(["sqlite3", ":memory:", "-cmd", ".load " + ext, sql],
+                           capture_output=True, text=True)
+        dt = time.perf_counter() - t0
+        if r.returncode != 0 or "rror" in r.stderr:
+            raise SystemExit("nanomorph failed: " + r.stderr.strip())
+        if best is None or dt < best:
+            best, out = dt, r.stdout.strip()
+    n, kept = (int(x) for x in out.split("|"))
+    return best, n, kept
+
+
+def skimage_pipeline(path):
+    import numpy as np
+    from scipy import ndimage as ndi
+    from skimage import io, filters, measure, morphology, segmentation, feature, color
+
+    img = io.imread(path)
+    if img.ndim == 3:
+        img = color.rgb2gray(img[..., :3])
+    img = img.astype(np.float64)
+    t = filters.threshold_otsu(img)
+    binary = img < t
+    if binary.mean() > 0.5:  # bright particles on a dark field
+        binary = ~binary
+    binary = ndi.binary_fill_holes(binary)
+    binary = morphology.remove_small_objects(binary, 30)
+    dist = ndi.distance_transform_edt(binary)
+    comp = measure.label(binary)
+    coords = feature.peak_local_max(dist, min_distance=7, labels=comp)
+    markers = np.zeros(dist.shape, dtype=np.int32)
+    markers[tuple(coords.T)] = np.arange(1, len(coords) + 1)
+    labels = segmentation.watershed(-dist, markers, mask=binary)
+    props = measure.regionprops_table(
+        labels, intensity_image=img,
+        properties=("label", "area", "perimeter", "centroid", "bbox", "major_axis_length",
+                    "minor_axis_length", "eccentricity", "orientation", "area_convex",
+                    "solidity", "extent", "equivalent_diameter", "area_filled", "euler_number",
+                    "feret_diameter_max", "intensity_mean", "intensity_min", "intensity_max",
+                    "centroid_weighted"))
+    return len(props["label"])
+
+
+def run_skimage(images, repeat):
+    best, n = None, 0
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        count = sum(skimage_pipeline(p) for p in images)
+        dt = time.perf_counter() - t0
+        if best is None or dt < best:
+            best, n = dt, count
+    return best, n
+
+
+def set_images(data, name):
+    pairs = os.path.join(data, name, "pairs.tsv")
+    out = []
+    with open(pairs) as f:
+        for line in f:
+            cols = line.rstrip("\n").split("\t")
+            if cols and cols[0] and not cols[0].startswith("#") and cols[0] != "image":
+                out.append(os.path.join(data, name, cols[0]))
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--ext", required=True, help="path of nanomorph.so without .so")
+    ap.add_argument("--synthetic", required=True)
+    ap.add_argument("--data", default="../shared/data")
+    ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--json", help="also write the rows as JSON here")
+    ap.add_argument("--only", action="append", help="measure only this set (repeatable)")
+    a = ap.parse_args()
+
+    import skimage
+    sets = []
+    if os.path.isdir(a.data):
+        for name in sorted(os.listdir(a.data)):
+            if os.path.isfile(os.path.join(a.data, name, "pairs.tsv")):
+                sets.append((name, set_images(a.data, name)))
+    else:
+        print("note: %s not found; only the synthetic image is measured" % a.data)
+    sets.append(("synthetic-2048", [a.synthetic]))
+    if a.only:
+        sets = [s for s in sets if s[0] in a.only]
+
+    print("segmentation + features, best of %d; nanomorph = whole sqlite3 process, "
+          "scikit-image %s in-process (imports not timed)" % (a.repeat, skimage.__version__))
+    hdr = "%-18s %6s | %9s %8s %11s | %9s %8s %11s | %8s %8s" % (
+        "set", "images", "nm parts", "nm s", "nm parts/s", "sk parts", "sk s", "sk parts/s",
+        "ratio p/s", "ratio t")
+    print(hdr)
+    print("-" * len(hdr))
+    rows = []
+    for name, images in sets:
+        nt, nn, nkept = run_nanomorph(a.ext, images, a.repeat)
+        st, sn = run_skimage(images, a.repeat)
+        npps, spps = nn / nt, sn / st
+        row = dict(set=name, images=len(images), nm_particles=nn, nm_kept=nkept, nm_s=nt,
+                   nm_pps=npps, sk_particles=sn, sk_s=st, sk_pps=spps,
+                   ratio_pps=npps / spps if spps else float("inf"), ratio_time=st / nt)
+        rows.append(row)
+        print("%-18s %6d | %9d %8.2f %11.0f | %9d %8.2f %11.0f | %7.1fx %7.1fx" % (
+            name, len(images), nn, nt, npps, sn, st, spps, row["ratio_pps"], row["ratio_time"]))
+        sys.stdout.flush()
+    tn = sum(r["nm_particles"] for r in rows)
+    tt = sum(r["nm_s"] for r in rows)
+    sn = sum(r["sk_particles"] for r in rows)
+    stt = sum(r["sk_s"] for r in rows)
+    print("-" * len(hdr))
+    print("%-18s %6d | %9d %8.2f %11.0f | %9d %8.2f %11.0f | %7.1fx %7.1fx" % (
+        "all", sum(r["images"] for r in rows), tn, tt, tn / tt, sn, stt, sn / stt,
+        (tn / tt) / (sn / stt), stt / tt))
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(rows, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()

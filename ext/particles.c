@@ -73,7 +73,12 @@ void nm_particle_set_free(nm_particle_set *s) {
   free(s->labels);
   free(s->features);
   free(s->excluded);
+  free(s->label_value);
   memset(s, 0, sizeof *s);
+}
+
+int nm_particle_set_label(const nm_particle_set *s, int k) {
+  return s->label_value ? s->label_value[k] : k;
 }
 
 double nm_particle_set_nm_per_px(const nm_particle_set *s) {
@@ -155,9 +160,52 @@ static nm_status load_labels(const nm_particles_opts *o, nm_particle_set *s, nm_
     free(mask);
     if (st != NM_OK) goto out;
     s->n_labels = count;
+  } else if (maxv > 0) {
+    /* Compact the values that occur to 1..k, so the cost follows the
+    ** particles, not the largest value; label_value keeps the user's number.
+    ** Rank of v = set bits below v in a bitmap of the values (2 MB at most). */
+    size_t nwords = ((size_t)maxv >> 6) + 1;
+    uint64_t *bits = nm_calloc(nwords, sizeof *bits, err);
+    uint32_t *below = bits ? nm_malloc(nwords, sizeof *below, err) : NULL;
+    if (!below) {
+      free(bits);
+      st = err ? err->code : NM_ERR_NOMEM;
+      goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+      uint32_t v = (uint32_t)li.px[i];
+      bits[v >> 6] |= (uint64_t)1 << (v & 63);
+    }
+    bits[0] &= ~(uint64_t)1; /* 0 is background, not a label */
+    uint32_t total = 0;
+    for (size_t wd = 0; wd < nwords; wd++) {
+      below[wd] = total;
+      total += (uint32_t)__builtin_popcountll(bits[wd]);
+    }
+    s->label_value = nm_malloc((size_t)total + 1, sizeof *s->label_value, err);
+    if (!s->label_value) {
+      free(bits);
+      free(below);
+      st = err ? err->code : NM_ERR_NOMEM;
+      goto out;
+    }
+    s->label_value[0] = 0;
+    for (size_t i = 0; i < n; i++) {
+      uint32_t v = (uint32_t)li.px[i];
+      int32_t k = 0;
+      if (v) {
+        uint64_t word = bits[v >> 6] & (((uint64_t)2 << (v & 63)) - 1);
+        k = (int32_t)(below[v >> 6] + (uint32_t)__builtin_popcountll(word));
+        s->label_value[k] = (int32_t)v;
+      }
+      s->labels[i] = k;
+    }
+    free(bits);
+    free(below);
+    s->n_labels = (int)total;
   } else {
-    for (size_t i = 0; i < n; i++) s->labels[i] = (int32_t)li.px[i];
-    s->n_labels = (int)maxv;
+    memset(s->labels, 0, n * sizeof *s->labels);
+    s->n_labels = 0;
   }
   s->excluded = nm_calloc((size_t)s->n_labels + 1, 1, err);
   if (!s->excluded) {

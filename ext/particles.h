@@ -6,7 +6,8 @@
 **      calibration, resample non-square pixels to square;
 **   2. either nm_segment() on the processed image, or the user's own label
 **      image (option `labels`: 8/16-bit or float gray PNG/TIFF; a binary mask
-**      is split into 8-connected components);
+**      is split into 8-connected components; other label images are
+**      renumbered 1..k internally, label_value keeps each user value);
 **   3. nm_features_compute() on the label image with the processed pixels as
 **      intensity;
 **   4. exclusions: segmentation's own (edge, scale_bar, too_small); user
@@ -53,6 +54,10 @@ typedef struct nm_particle_set {
   int n_labels;            /* largest label (labels may have gaps when user-given) */
   nm_features *features;   /* n_labels entries (NULL when not measured) */
   uint8_t *excluded;       /* n_labels+1 entries, nm_exclusion values */
+  int32_t *label_value;    /* n_labels+1: the user's value of compact label k
+                              (user label images with several values; labels
+                              are renumbered 1..n_labels internally so the cost
+                              follows the particles present), NULL = identity */
   int user_labels;         /* 1 when the labels came from the `labels` option */
   double scale_px;         /* segmentation's particle scale (NAN for user labels) */
   int dark_particles;      /* segmentation's polarity (-1 for user labels) */
@@ -67,6 +72,9 @@ nm_status nm_particles_run(const char *path, const void *buf, size_t n,
                            nm_error *err);
 
 void nm_particle_set_free(nm_particle_set *s);
+
+/* The label reported for internal label k (the user's value, or k). */
+int nm_particle_set_label(const nm_particle_set *s, int k);
 
 /* nm per pixel of the set (square pixels), NAN when unknown. */
 double nm_particle_set_nm_per_px(const nm_particle_set *s);

@@ -236,7 +236,7 @@ static int particles_eof(sqlite3_vtab_cursor *cur) {
 /* xRowid: the label is unique within one image. */
 static int particles_rowid(sqlite3_vtab_cursor *cur, sqlite_int64 *pRowid) {
   particles_cursor *c = (particles_cursor *)cur;
-  *pRowid = c->rows[c->i];
+  *pRowid = nm_particle_set_label(&c->set, c->rows[c->i]);
   return SQLITE_OK;
 }
 
@@ -291,7 +291,7 @@ static int particles_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int 
   int k = c->rows[c->i];
   const nm_features *f = &c->set.features[k - 1];
   if (col == COL_LABEL) {
-    sqlite3_result_int(ctx, k);
+    sqlite3_result_int(ctx, nm_particle_set_label(&c->set, k));
   } else if (col == COL_EXCLUDED) {
     const char *why = nm_exclusion_name((nm_exclusion)c->set.excluded[k]);
     if (why) sqlite3_result_text(ctx, why, -1, SQLITE_STATIC);

@@ -67,6 +67,12 @@ SELECT count(*), sum(area) FROM particles((SELECT img FROM lab),
 -- ... and a labels path as the third argument works the same way.
 SELECT count(*) FROM particles((SELECT img FROM lab), NULL, '/tmp/nm_particles_test_labels.png');
 
+-- A 16-bit label image with gaps and large values (7, 300, 60000): the rows
+-- carry the user's own numbers (internally renumbered, so the cost follows the
+-- particles present, not the largest value).
+SELECT label, area, bbox_x, bbox_y, mean_intensity FROM particles(
+  X'89504e470d0a1a0a0000000d4948445200000014000000141000000000f8729e92000000204944415478da6360a00d608742521432ea50dbc461075e25c0e0305038540100bc2720d85a28320e0000000049454e44ae426082', NULL,
+  X'89504e470d0a1a0a0000000d4948445200000014000000141000000000f8729e92000000204944415478da6360a00d608742521432ea50dbc461075e25c0e0305038540100bc2720d85a28320e0000000049454e44ae426082');
 -- mask column: 8-bit gray PNG of the bounding box, 255 = particle
 SELECT label, hex(substr(mask, 1, 8)), hex(substr(mask, 17, 10))
   FROM particles((SELECT img FROM lab), NULL, (SELECT img FROM lab)) WHERE label IN (1, 5);

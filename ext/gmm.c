@@ -268,6 +268,21 @@ nm_status nm_gmm_predict(const nm_gmm_model *m, const double *x, size_t n, int *
     return err->code;
   }
   log_prob(m, x, n, diff, lp);
+  /* A row so far from every component that each density underflows to 0
+  ** (|z| beyond ~1e154) has no comparable posterior: refuse it rather than
+  ** answer NaN or an arbitrary group. */
+  for (size_t i = 0; i < n; i++) {
+    int finite = 0;
+    for (int c = 0; c < m->k; c++) finite |= isfinite(lp[i * (size_t)m->k + c]);
+    if (!finite) {
+      free(lp);
+      free(diff);
+      return nm_fail(err, NM_ERR_ARG,
+                     "row %zu is too far from every mixture component to score "
+                     "(a feature value is absurdly large)",
+                     i + 1);
+    }
+  }
   normalise(lp, n, m->k);
   for (size_t i = 0; i < n; i++) {
     const double *r = lp + i * (size_t)m->k;

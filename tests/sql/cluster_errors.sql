@@ -51,3 +51,8 @@ SELECT cluster_compare('{"triplet":"a"}', a, b) FROM t;
 SELECT kmeans_fit('{"k":2}', a) FROM t WHERE 0;
 SELECT kmeans_fit('{"k":2}') FROM t;
 SELECT adjusted_rand(a, NULL) FROM t;
+-- a row too far from every mixture component to score (was NaN posteriors)
+CREATE TABLE g AS SELECT gmm_fit('{"k":2,"seed":1}', a, b) AS model FROM t;
+SELECT gmm_posterior((SELECT model FROM g), 1e160, 0);
+SELECT gmm_label((SELECT model FROM g), 1e160, 0);
+SELECT gmm_label((SELECT model FROM g), 1, 2);

@@ -16,17 +16,40 @@
 ** size are checked against opts->max_pixels, so a crafted file cannot make
 ** libhdf5 allocate a huge chunk buffer.
 **
+** libhdf5 1.10 is not hardened against hostile files: a forged object-header
+** size makes it malloc terabytes and memcpy into the NULL it gets back
+** (docs/reliability.md, finding 5). No check here can see that field before
+** libhdf5 reads it, so nm_read_emd never lets libhdf5 touch untrusted bytes
+** in the host process: a fork()ed child (address space capped, crash
+** signals back to default, no core file) parses the file and sends a small
+** fixed header plus the pixels through a pipe; the parent checks every size
+** against opts->max_pixels before allocating and turns a child that dies,
+** fails or sends a short or malformed answer into NM_ERR_FORMAT. The child
+** always leaves with _exit, so it never returns into the caller, never runs
+** atexit handlers and never flushes the parent's stdio buffers. The fork
+** costs about a millisecond (copy-on-write); header_only goes through it too.
+** nm_read_emd_inprocess (emd_parse.h) is the same parser without the child,
+** for the fuzz target's coverage.
+**
 ** JSON: cJSON (Debian libcjson-dev) — small, plain C, a tree API that makes
 ** "BinaryResult.PixelSize.width" three lookups, and already a Debian package.
 */
 #include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <hdf5.h>
 #include <math.h>
+#include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include "emd_parse.h"
 #include "reader.h"
 
 #define EMD_MAX_GROUPS 4096          /* image groups looked at */
@@ -261,17 +284,245 @@ static nm_status read_locked(const nm_source *src, const nm_read_opts *opts, nm_
   return NM_OK;
 }
 
-nm_status nm_read_emd(const nm_source *src, const nm_read_opts *opts, nm_image *out,
-                      nm_error *err) {
+static void job_init(emd_job *j) {
+  memset(j, 0, sizeof *j);
+  j->fapl = j->file = j->images = j->group = j->data = j->type = j->space = j->mspace =
+      j->meta = j->meta_space = j->meta_mspace = j->dcpl = H5I_INVALID_HID;
+}
+
+nm_status nm_read_emd_inprocess(const nm_source *src, const nm_read_opts *opts, nm_image *out,
+                                nm_error *err) {
   emd_job j;
-  memset(&j, 0, sizeof j);
-  j.fapl = j.file = j.images = j.group = j.data = j.type = j.space = j.mspace = j.meta = j.meta_space =
-      j.meta_mspace = j.dcpl = H5I_INVALID_HID;
+  job_init(&j);
   pthread_mutex_lock(&h5_lock);
   nm_status s = read_locked(src, opts, out, err, &j);
   job_close(&j);
   pthread_mutex_unlock(&h5_lock);
   return s;
+}
+
+/* ---- the child process ---- */
+
+#define EMD_WIRE_MAGIC 0x454d4431u   /* "EMD1" */
+#define EMD_WIRE_END 0x454d4445u     /* after the pixels: the child got to the end */
+
+/* What the child sends first. The child is a fork of this very binary, so the
+** layout is the same on both sides; the parent still treats every field as
+** untrusted (a child that libhdf5 corrupted may send anything). */
+typedef struct emd_wire {
+  uint32_t magic;
+  int32_t status;
+  char msg[sizeof ((nm_error *)0)->msg];
+  int32_t width, height, frames, bits, sample_float, sample_signed;
+  nm_calib calib;
+  uint64_t npx; /* floats that follow (0 for an error or header_only) */
+} emd_wire;
+
+static int write_all(int fd, const void *p, size_t n) {
+  const char *c = p;
+  while (n > 0) {
+    ssize_t w = write(fd, c, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return -1;
+    c += w;
+    n -= (size_t)w;
+  }
+  return 0;
+}
+
+/* Virtual memory the process already has mapped (bytes), 0 if unknown. The
+** child's cap is added on top: under ASan the shadow alone is terabytes. */
+static uint64_t vm_size_now(void) {
+  int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  char text[128];
+  ssize_t n = read(fd, text, sizeof text - 1);
+  close(fd);
+  if (n <= 0) return 0;
+  text[n] = 0;
+  unsigned long long pages = strtoull(text, NULL, 10);
+  long page = sysconf(_SC_PAGESIZE);
+  return page > 0 ? pages * (uint64_t)page : 0;
+}
+
+/* Runs in the child: never returns. */
+static void child_main(int fd, const nm_source *src, const nm_read_opts *opts, uint64_t vm_now) {
+  /* A crash must kill only this process, quietly: the host's (or a
+  ** sanitizer's) crash handlers would report or dump the host. */
+  static const int crash_sigs[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGSYS, SIGTRAP};
+  for (size_t i = 0; i < sizeof crash_sigs / sizeof crash_sigs[0]; i++)
+    signal(crash_sigs[i], SIG_DFL);
+  signal(SIGPIPE, SIG_IGN); /* a parent that gave up: write() fails with EPIPE */
+  struct rlimit core = {0, 0};
+  setrlimit(RLIMIT_CORE, &core);
+  /* Address-space cap: a forged size fails at malloc instead of swapping. */
+  uint64_t cap = opts->max_pixels <= (UINT64_MAX - (1ull << 30)) / 8 / 2
+                     ? opts->max_pixels * 8 + (1ull << 30)
+                     : UINT64_MAX;
+  if (cap != UINT64_MAX && vm_now < UINT64_MAX - cap && vm_now > 0) {
+    struct rlimit as = {(rlim_t)(vm_now + cap), (rlim_t)(vm_now + cap)};
+    setrlimit(RLIMIT_AS, &as);
+  }
+  nm_image im;
+  memset(&im, 0, sizeof im);
+  nm_calib_unknown(&im.calib, NULL);
+  im.frames = 1;
+  nm_error e;
+  memset(&e, 0, sizeof e);
+  emd_job j;
+  job_init(&j);
+  /* h5_lock is held by the parent's forking thread, which is this child's
+  ** only thread: libhdf5 is ours alone here. */
+  nm_status s = read_locked(src, opts, &im, &e, &j);
+  emd_wire w;
+  memset(&w, 0, sizeof w);
+  w.magic = EMD_WIRE_MAGIC;
+  w.status = (int32_t)s;
+  memcpy(w.msg, e.msg, sizeof w.msg);
+  w.width = im.width;
+  w.height = im.height;
+  w.frames = im.frames;
+  w.bits = im.bits;
+  w.sample_float = im.sample_float;
+  w.sample_signed = im.sample_signed;
+  w.calib = im.calib;
+  w.npx = s == NM_OK && im.px ? (uint64_t)im.width * (uint64_t)im.height : 0;
+  uint32_t end = EMD_WIRE_END;
+  int bad = write_all(fd, &w, sizeof w) != 0 ||
+            (w.npx && write_all(fd, im.px, (size_t)w.npx * sizeof(float)) != 0) ||
+            write_all(fd, &end, sizeof end) != 0;
+  /* No cleanup: the process ends here (libhdf5's atexit handlers and stdio
+  ** buffers belong to the parent's copy). */
+  _exit(bad ? 2 : 0);
+}
+
+/* Reads exactly n bytes; -1 on EOF, error, or a child that is gone while a
+** stray copy of the write end (a fork() elsewhere in the host) keeps the
+** pipe open. */
+static int read_all(int fd, void *p, size_t n, pid_t pid, int *reaped, int *wstatus) {
+  char *c = p;
+  while (n > 0) {
+    struct pollfd pfd = {fd, POLLIN, 0};
+    int r = poll(&pfd, 1, 250);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) return -1;
+    if (r == 0) {
+      if (!*reaped) {
+        pid_t w = waitpid(pid, wstatus, WNOHANG);
+        if (w == pid || (w < 0 && errno == ECHILD)) *reaped = w == pid ? 1 : 2;
+      }
+      if (*reaped) return -1; /* the child is gone and nothing more came */
+      continue;
+    }
+    ssize_t got = read(fd, c, n);
+    if (got < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+    if (got <= 0) return -1;
+    c += got;
+    n -= (size_t)got;
+  }
+  return 0;
+}
+
+static int valid_status(int32_t s) {
+  return s >= NM_OK && s <= NM_ERR_INTERRUPTED;
+}
+
+nm_status nm_read_emd_forked(const nm_source *src, const nm_read_opts *opts, nm_image *out,
+                             nm_error *err, int *child_status) {
+  const char *name = src->name;
+  *child_status = -1;
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0)
+    return nm_fail(err, NM_ERR_IO, "%s: cannot start the EMD reader process: %s", name,
+                   strerror(errno));
+  uint64_t vm_now = vm_size_now();
+  pthread_mutex_lock(&h5_lock);
+  /* Initialise libhdf5 once here (no file bytes involved), so each child
+  ** inherits a ready library instead of paying for H5open. */
+  H5open();
+  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+  pid_t pid = fork();
+  if (pid == 0) {
+    close(fds[0]);
+    child_main(fds[1], src, opts, vm_now);
+    _exit(3); /* not reached */
+  }
+  int fork_errno = errno;
+  pthread_mutex_unlock(&h5_lock);
+  close(fds[1]);
+  if (pid < 0) {
+    close(fds[0]);
+    return nm_fail(err, NM_ERR_IO, "%s: cannot start the EMD reader process: %s", name,
+                   strerror(fork_errno));
+  }
+  int reaped = 0, wstatus = 0, proto_ok = 0;
+  nm_status s = NM_ERR_FORMAT;
+  emd_wire w;
+  float *px = NULL;
+  if (read_all(fds[0], &w, sizeof w, pid, &reaped, &wstatus) == 0 &&
+      w.magic == EMD_WIRE_MAGIC && valid_status(w.status)) {
+    w.msg[sizeof w.msg - 1] = 0;
+    w.calib.source[sizeof w.calib.source - 1] = 0;
+    w.calib.reason[sizeof w.calib.reason - 1] = 0;
+    uint64_t want = opts->header_only ? 0 : (uint64_t)(uint32_t)w.width * (uint32_t)w.height;
+    if (w.status != NM_OK) {
+      uint32_t end;
+      proto_ok = w.npx == 0 && w.msg[0] &&
+                 read_all(fds[0], &end, sizeof end, pid, &reaped, &wstatus) == 0 &&
+                 end == EMD_WIRE_END;
+      s = (nm_status)w.status;
+    } else if (w.width > 0 && w.height > 0 && w.frames > 0 && opts->frame < w.frames &&
+               (uint64_t)w.width * (uint64_t)w.height <= opts->max_pixels && w.npx == want &&
+               w.bits > 0 && w.bits <= 64) {
+      if (want) px = nm_malloc((size_t)want, sizeof(float), err);
+      uint32_t end;
+      if (want && !px) {
+        s = err ? err->code : NM_ERR_NOMEM;
+        proto_ok = -1; /* our own allocation failed: keep that error */
+      } else if ((!want || read_all(fds[0], px, (size_t)want * sizeof(float), pid, &reaped,
+                                    &wstatus) == 0) &&
+                 read_all(fds[0], &end, sizeof end, pid, &reaped, &wstatus) == 0 &&
+                 end == EMD_WIRE_END) {
+        proto_ok = 1;
+        s = NM_OK;
+      }
+    }
+  }
+  close(fds[0]); /* a child still writing gets EPIPE (it ignores SIGPIPE) */
+  if (!reaped) {
+    if (proto_ok != 1) kill(pid, SIGKILL); /* a confused child must not linger */
+    pid_t r;
+    while ((r = waitpid(pid, &wstatus, 0)) < 0 && errno == EINTR) {}
+    /* ECHILD: the host reaps children itself (SIGCHLD ignored or a reaper);
+    ** then the end marker is the only evidence, and it was checked above. */
+    reaped = r == pid ? 1 : 2;
+  }
+  if (reaped == 1) *child_status = wstatus;
+  int child_ok = reaped == 2 || (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0);
+  if (proto_ok == -1) return s;
+  if (proto_ok != 1 || !child_ok) {
+    free(px);
+    return nm_fail(err, NM_ERR_FORMAT, "%s: corrupt HDF5/EMD file (the HDF5 library failed on it)",
+                   name);
+  }
+  if (s != NM_OK) return nm_fail(err, s, "%s", w.msg);
+  snprintf(out->format, sizeof out->format, "emd");
+  out->width = w.width;
+  out->height = w.height;
+  out->frames = w.frames;
+  out->channels = 1;
+  out->bits = w.bits;
+  out->sample_float = w.sample_float != 0;
+  out->sample_signed = w.sample_signed != 0;
+  out->calib = w.calib;
+  out->px = px;
+  return NM_OK;
+}
+
+nm_status nm_read_emd(const nm_source *src, const nm_read_opts *opts, nm_image *out,
+                      nm_error *err) {
+  int child_status;
+  return nm_read_emd_forked(src, opts, out, err, &child_status);
 }
 
 int nm_sniff_emd(const uint8_t *buf, size_t n) {

@@ -9,6 +9,7 @@
 */
 #include <hdf5.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -556,6 +557,80 @@ static void test_emd(void) {
   free(b.p);
 }
 
+/* Finding 5 of docs/reliability.md: a 6,816-byte EMD that fuzz_emd derived
+** from its own generated seed (not from any corpus file). A forged
+** object-header size makes libhdf5 1.10 malloc gigabytes and memcpy into the
+** NULL it gets back (SEGV in H5F__accum_read under H5Dopen2). The reader runs
+** libhdf5 in a child process, so this must be a clean error. Encoding: hex
+** pairs, and "zNN" for a run of NN (hex) zero bytes. */
+static const char emd_crash_z[] =
+    "894844460d0a1a0az05080800040010z0dffffffffffffffffa01az06ffffffffffffffffz0860z0701z0788z07a802z"
+    "060100010001z0318z07110010z050100ffffffffffffffffffffffffffffffffz08e809z0608zffz2b0100010001z03"
+    "18z07110010z0588z07a802z065452454500000100ffffffffffffffffffffffffffffffffz08e005z0608zffzf84845"
+    "4150z0458z0710z07c802z0e44617461z0401z0748z3f0100010001z0318z07110010z054803z066805z065452454500"
+    "000100ffffffffffffffffffffffffffffffffz08e809z0608zffzffz0f48454150z0458z0710z07c802z0e44617461z"
+    "0401z0748z3f0100010001z0318z07110010z054803z066805z065452454500000100fffffffffffffffffffffffffff"
+    "fffffz08e809z0608zffzf848454150z0458z0710z078805z0e496d616765z0301z0748z3f534e4f440100010008z072"
+    "003z0601z074803z066805zffz1f0100010001z0318z07110010z055007z067009z065452454500000100fffffffffff"
+    "fffffffffffffffffffffz08f00dz0608zffzf848454150z0458z0718z079009z0e3031323361626364z0801z0740z37"
+    "534e4f440100010008z072807z0601z075007z067009zffz1f0100010001z0318z07110010z05580bz06780dz0654524"
+    "54500000100ffffffffffffffffffffffffffffffffz084810z0610zffz5ba802z065452454500000100ffffffffffff"
+    "ffffffffffffffffffffz08e005z0608zffzf848454150z0458z0710z07c802z0e44617461z0401z0748z3f010001000"
+    "1z0318z07110010z054803z066805z065452454500000100ffffffffffffffffffffffffffffffffz08e809z0608zffz"
+    "f848454150z0458z0710z078805z0e496d616765z0301z0748z3f534e4f440100010008z072003z0601z074803z06680"
+    "5zffz1f0100010001z0318z07110010z055007z067009z065452454500000100ffffffffffffffffffffffffffffffff"
+    "z08f00dz0608zffz820100060001z0401z06010028z05010201z0601z06daz0801z0602z070300100001z0310z0301z0"
+    "508z050500080001z0302020201z04080018z050301c011z0702z0c120008z0501z032a6d056b000070z75";
+
+static buf emd_crash_bytes(void) {
+  buf b = {0};
+  for (const char *c = emd_crash_z; *c;) {
+    unsigned v;
+    if (*c == 'z') {
+      sscanf(c + 1, "%2x", &v);
+      uint8_t zero[256] = {0};
+      put(&b, zero, v);
+      c += 3;
+    } else {
+      sscanf(c, "%2x", &v);
+      uint8_t byte = (uint8_t)v;
+      put(&b, &byte, 1);
+      c += 2;
+    }
+  }
+  return b;
+}
+
+static void test_emd_libhdf5_crash(void) {
+  buf b = emd_crash_bytes();
+  CHECK(b.n == 6816);
+  nm_read_opts opts;
+  nm_read_opts_default(&opts);
+  for (int header_only = 0; header_only < 2; header_only++) {
+    opts.header_only = header_only;
+    expect_error(&b, b.n, "fuzzed.emd", &opts, NM_ERR_FORMAT, "HDF5 library failed");
+  }
+  /* A host that ignores SIGCHLD has its children reaped by the kernel, so
+  ** waitpid() cannot report on the reader's child: a good file must still
+  ** read and the crash must still be an error. */
+  opts.header_only = 0;
+  struct sigaction ign, old;
+  memset(&ign, 0, sizeof ign);
+  ign.sa_handler = SIG_IGN;
+  sigaction(SIGCHLD, &ign, &old);
+  expect_error(&b, b.n, "fuzzed.emd", &opts, NM_ERR_FORMAT, "HDF5 library failed");
+  buf good = make_emd(EMD_GOOD);
+  nm_image im;
+  nm_error err = {0};
+  CHECK_OK(nm_image_read_memory(good.p, good.n, "crafted.emd", &opts, &im, &err), err);
+  CHECK(im.width == 3 && im.height == 2 && im.px && im.px[5] == 6);
+  CHECK_NEAR(im.calib.nm_per_px_x, 0.25, 1e-9);
+  nm_image_free(&im);
+  sigaction(SIGCHLD, &old, NULL);
+  free(good.p);
+  free(b.p);
+}
+
 /* ---- TIFF with a cyclic IFD chain (the one format whose tag tree has links) ---- */
 
 static void tiff_ifd(buf *b, uint32_t next, uint32_t strip) {
@@ -605,5 +680,6 @@ int main(void) {
   test_ser(0x220);
   test_mrc();
   test_emd();
+  test_emd_libhdf5_crash();
   return check_summary("test_formats_bad");
 }

@@ -37,16 +37,6 @@ static void expect(nm_status st, const nm_error *err) {
   FUZZ_REQUIRE(err->code == st);
 }
 
-/* Known bugs in other modules that would stop every run at once; skipped
-** unless NM_FUZZ_ALL=1 (docs/reliability.md, "Found"). Remove when fixed. */
-static int skip_plot_key(const char *key) {
-  static int all = -1;
-  if (all < 0) all = getenv("NM_FUZZ_ALL") && getenv("NM_FUZZ_ALL")[0] == '1';
-  /* has_word(list, "") never advances (hang); a key of two list words
-  ** ("width height") is taken as known and sets line_width */
-  return !all && (key[0] == 0 || strchr(key, ' ') != NULL);
-}
-
 static void set_all(const char *key, double num, const char *text, nm_segment_opts *seg,
                     nm_micrograph_opts *mg, nm_particles_opts *po[2], nm_fit_opts *fo,
                     nm_sim_opts *so, nm_plot_opts *plot) {
@@ -65,11 +55,9 @@ static void set_all(const char *key, double num, const char *text, nm_segment_op
   FUZZ_REQUIRE(nm_fit_opts_check(fo, &err) == NM_OK);
   CALL(nm_sim_opts_set(so, key, num, text, &err));
   FUZZ_REQUIRE(nm_sim_opts_check(so, &err) == NM_OK);
-  if (!skip_plot_key(key)) {
-    for (int k = 0; k < NM_PLOT_KIND_COUNT; k++) {
-      CALL(nm_plot_opt_set(&plot[k], key, num, text, &err));
-      if (st == NM_OK) FUZZ_REQUIRE(key[0] && !strchr(key, ' '));
-    }
+  for (int k = 0; k < NM_PLOT_KIND_COUNT; k++) {
+    CALL(nm_plot_opt_set(&plot[k], key, num, text, &err));
+    if (st == NM_OK) FUZZ_REQUIRE(key[0] && !strchr(key, ' '));
   }
 #undef CALL
 }

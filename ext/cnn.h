@@ -37,7 +37,7 @@
 #define NM_CNN_MAX_LAYERS 32
 #define NM_CNN_OUTPUTS 3
 /* The default architecture, chosen by measurement (docs/cnn.md). */
-#define NM_CNN_DEFAULT_ARCH "a,c8,b,r,a,c16,b,r,a,c32,b,r,a,d3"
+#define NM_CNN_DEFAULT_ARCH "a,c12,b,r,a,c24,b,r,a,c48,b,r,a,d3"
 
 typedef struct nm_cnn nm_cnn;
 

@@ -403,15 +403,15 @@ static int read_all(int fd, void *p, size_t n, pid_t pid, int *reaped, int *wsta
   char *c = p;
   while (n > 0) {
     struct pollfd pfd = {fd, POLLIN, 0};
-    int r = poll(&pfd, 1, 250);
+    /* Once the child is known to be gone, everything it wrote is already in
+    ** the pipe (it cannot exit while blocked on a full pipe): look, don't wait. */
+    int r = poll(&pfd, 1, *reaped ? 0 : 250);
     if (r < 0 && errno == EINTR) continue;
     if (r < 0) return -1;
     if (r == 0) {
-      if (!*reaped) {
-        pid_t w = waitpid(pid, wstatus, WNOHANG);
-        if (w == pid || (w < 0 && errno == ECHILD)) *reaped = w == pid ? 1 : 2;
-      }
       if (*reaped) return -1; /* the child is gone and nothing more came */
+      pid_t w = waitpid(pid, wstatus, WNOHANG);
+      if (w == pid || (w < 0 && errno == ECHILD)) *reaped = w == pid ? 1 : 2;
       continue;
     }
     ssize_t got = read(fd, c, n);

@@ -25,6 +25,12 @@ particles/s for each and two ratios: of particles/s (the issue's measure) and
 of wall time for the same images (the same work regardless of how many
 particles each finds). The best of --repeat runs is kept for each side.
 Not a test: numbers depend on the machine; record them in docs/benchmarks.md.
+
+    /usr/bin/python3 tools/bench_particles.py --skimage-one IMAGE
+runs the scikit-image side on one image and prints its particle count (to
+time both sides as whole processes with an external timer);
+    /usr/bin/python3 tools/bench_particles.py --skimage-features-one IMAGE LABELS
+does the same for regionprops_table alone on a given label image.
 """
 import argparse
 import json
@@ -87,6 +93,46 @@ def skimage_pipeline(path):
     return len(props["label"])
 
 
+def skimage_features_only(path, labels_path):
+    import numpy as np
+    from skimage import io, measure, color
+    img = io.imread(path)
+    if img.ndim == 3:
+        img = color.rgb2gray(img[..., :3])
+    labels = io.imread(labels_path).astype(np.int32)
+    props = measure.regionprops_table(
+        labels, intensity_image=img.astype(np.float64),
+        properties=("label", "area", "perimeter", "centroid", "bbox", "major_axis_length",
+                    "minor_axis_length", "eccentricity", "orientation", "area_convex",
+                    "solidity", "extent", "equivalent_diameter", "area_filled", "euler_number",
+                    "feret_diameter_max", "intensity_mean", "intensity_min", "intensity_max",
+                    "centroid_weighted"))
+    return len(props["label"])
+
+
+def features_only(ext, image, labels, repeat):
+    """The features alone: the same label image measured by both."""
+    sql = ("SELECT count(*) FROM particles(%s, '{\"scale_bar\":false}', %s);"
+           % (sql_quote(image), sql_quote(labels)))
+    nbest = None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        r = subprocess.run(["sqlite3", ":memory:", "-cmd", ".load " + ext, sql],
+                           capture_output=True, text=True)
+        dt = time.perf_counter() - t0
+        if r.returncode != 0 or "rror" in r.stderr:
+            raise SystemExit("nanomorph failed: " + r.stderr.strip())
+        nbest = dt if nbest is None else min(nbest, dt)
+        nn = int(r.stdout.strip())
+    sbest = None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        sn = skimage_features_only(image, labels)
+        dt = time.perf_counter() - t0
+        sbest = dt if sbest is None else min(sbest, dt)
+    return nbest, nn, sbest, sn
+
+
 def run_skimage(images, repeat):
     best, n = None, 0
     for _ in range(repeat):
@@ -110,6 +156,13 @@ def set_images(data, name):
 
 
 def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "--skimage-one":
+        # one image through the scikit-image pipeline, for whole-process timing
+        print(skimage_pipeline(sys.argv[2]))
+        return
+    if len(sys.argv) == 4 and sys.argv[1] == "--skimage-features-one":
+        print(skimage_features_only(sys.argv[2], sys.argv[3]))
+        return
     ap = argparse.ArgumentParser()
     ap.add_argument("--ext", required=True, help="path of nanomorph.so without .so")
     ap.add_argument("--synthetic", required=True)
@@ -158,6 +211,17 @@ def main():
     print("%-18s %6d | %9d %8.2f %11.0f | %9d %8.2f %11.0f | %7.1fx %7.1fx" % (
         "all", sum(r["images"] for r in rows), tn, tt, tn / tt, sn, stt, sn / stt,
         (tn / tt) / (sn / stt), stt / tt))
+    lab = a.synthetic[:-4] + "_labels.png"
+    if os.path.isfile(lab) and (not a.only or "synthetic-2048" in a.only):
+        nt, nn, st, sn = features_only(a.ext, a.synthetic, lab, a.repeat)
+        print()
+        print("features only (decode + the same ground-truth label image measured; nanomorph whole "
+              "process, regionprops_table in-process):")
+        print("%-18s %6d | %9d %8.2f %11.0f | %9d %8.2f %11.0f | %7.1fx %7.1fx" % (
+            "synthetic-labels", 1, nn, nt, nn / nt, sn, st, sn / st, (nn / nt) / (sn / st),
+            st / nt))
+        rows.append(dict(set="synthetic-labels (features only)", images=1, nm_particles=nn,
+                         nm_s=nt, sk_particles=sn, sk_s=st))
     if a.json:
         with open(a.json, "w") as f:
             json.dump(rows, f, indent=1)

@@ -89,6 +89,10 @@ SELECT f.name, count(p.label) FROM fx f, particles(f.img, NULL, f.img) p
  WHERE f.name IN ('labels', 'mask') GROUP BY f.name ORDER BY f.name;
 SELECT f.name, count(*) FROM fx f JOIN particles p ON p.image = f.img AND p.labels = f.img
  WHERE f.name = 'labels' GROUP BY f.name;
+-- ... and the issue's form: every file micrographs() lists (the two msa-bf-tem
+-- samples committed in samples/), measured in one statement
+SELECT count(DISTINCT m.path), count(*) > 5, sum(p.excluded IS NULL) > 5
+  FROM micrographs('samples/msa-bf-tem_*.png') m, particles(m.path) p;
 
 -- Segmentation of six clean discs: six whole particles, centred where drawn.
 SELECT count(*), sum(excluded IS NULL) FROM particles((SELECT img FROM fx WHERE name = 'micro'));

@@ -10,7 +10,8 @@
 **                   pixels (Moore-neighbour trace, 8-connected, clockwise from
 **                   the first pixel in raster order): each step between
 **                   edge-adjacent pixels counts 1, each diagonal step √2. This
-**                   is MATLAB's PerimeterOld. Holes are not traced. A
+**                   is MATLAB's PerimeterOld. Holes are not traced, nor
+**                   the other pieces of a label made of several. A
 **                   one-pixel object has perimeter 0; a one-pixel-wide line
 **                   of n pixels 2(n−1). Known bias: the chain runs through
 **                   pixel centres, half a pixel inside the edge, and the

@@ -91,7 +91,7 @@ static void greedy(cand *c, int nc, int ng, int np, const double *ga, const doub
     gu[c[i].g] = pu[c[i].p] = 1;
     tp++;
     s->iou_sum += c[i].iou;
-    push_err(s, fabs(pa[c[i].p] - ga[c[i].g]) / ga[c[i].g]);
+    push_err(s, (pa[c[i].p] - ga[c[i].g]) / ga[c[i].g]); /* signed; |.| at the end */
   }
   free(gu);
   free(pu);
@@ -156,13 +156,14 @@ static void score_masks(const int32_t *gt, int ng, const uint8_t *ignore,
     if (sparse && !ptouch[p]) continue;
     prn++;
   }
+  double iou0 = s->iou_sum;
   greedy(c, nc, ng, np, ga, pa, s, &tp);
   s->gt += gtn;
   s->pred += prn;
   s->tp += tp;
   if (verbose)
-    printf("  %-40s gt %4ld pred %4ld tp %4ld  F1 %.3f\n", name, gtn, prn, tp,
-           gtn + prn ? 2.0 * tp / (gtn + prn) : 1.0);
+    printf("  %-40s gt %4ld pred %4ld tp %4ld  F1 %.3f  IoU %.3f\n", name, gtn, prn, tp,
+           gtn + prn ? 2.0 * tp / (gtn + prn) : 1.0, tp ? (s->iou_sum - iou0) / tp : 0);
   free(ga);
   free(pa);
   free(gedge);
@@ -222,13 +223,14 @@ static void score_boxes(const box *gb, int ng, const int32_t *pred, int np,
     }
   }
   long tp = 0;
+  double iou0 = s->iou_sum;
   greedy(c, nc, ng, np, ga, pa, s, &tp);
   s->gt += gtn;
   s->pred += prn;
   s->tp += tp;
   if (verbose)
-    printf("  %-40s gt %4ld pred %4ld tp %4ld  F1 %.3f\n", name, gtn, prn, tp,
-           gtn + prn ? 2.0 * tp / (gtn + prn) : 1.0);
+    printf("  %-40s gt %4ld pred %4ld tp %4ld  F1 %.3f  IoU %.3f\n", name, gtn, prn, tp,
+           gtn + prn ? 2.0 * tp / (gtn + prn) : 1.0, tp ? (s->iou_sum - iou0) / tp : 0);
   free(pb);
   free(ga);
   free(pa);
@@ -280,6 +282,8 @@ static int apply_opts(nm_segment_opts *o, int argc, char **argv, int first) {
 }
 
 static const char *dump_dir = NULL;
+/* -c x,y,w,h,z: the overlays show only that window, magnified z times */
+static int crop_x, crop_y, crop_w, crop_h, crop_z;
 
 /* Writes DIR/<image>.png: the image in gray, kept detections' outlines red,
 ** excluded ones blue, ground-truth outlines (labels/masks) green. */
@@ -314,6 +318,20 @@ static void dump_overlay(const char *img, const nm_image *im, const nm_segmentat
         else if (seg->excluded[l]) c[0] = 0, c[1] = 0, c[2] = 255;
         else c[0] = 255, c[1] = 0, c[2] = 0;
       }
+  }
+  if (crop_w > 0 && crop_h > 0 && crop_z > 0 && crop_x + crop_w <= w && crop_y + crop_h <= h) {
+    int cw = crop_w * crop_z, ch = crop_h * crop_z;
+    uint8_t *big = malloc((size_t)cw * ch * 3);
+    if (big) {
+      for (int y = 0; y < ch; y++)
+        for (int x = 0; x < cw; x++)
+          memcpy(big + 3 * ((size_t)y * cw + x),
+                 rgb + 3 * ((size_t)(crop_y + y / crop_z) * w + crop_x + x / crop_z), 3);
+      free(rgb);
+      rgb = big;
+      w = cw;
+      h = ch;
+    }
   }
   unsigned char *png = NULL;
   size_t pn = 0;
@@ -435,12 +453,18 @@ static void eval_set(const char *root, const char *set, const nm_segment_opts *o
   if (!s.images) return;
   double prec = s.pred ? (double)s.tp / s.pred : 0, rec = s.gt ? (double)s.tp / s.gt : 0;
   double f1 = s.gt + s.pred ? 2.0 * s.tp / (s.gt + s.pred) : 0;
-  double med = NAN;
+  double med = NAN, smed = NAN;
   if (s.n_err) {
+    /* signed median first (over- or under-sized outlines), then |error| */
+    qsort(s.area_err, (size_t)s.n_err, sizeof(double), cmp_double);
+    smed = s.n_err % 2 ? s.area_err[s.n_err / 2]
+                       : 0.5 * (s.area_err[s.n_err / 2 - 1] + s.area_err[s.n_err / 2]);
+    for (long e = 0; e < s.n_err; e++) s.area_err[e] = fabs(s.area_err[e]);
     qsort(s.area_err, (size_t)s.n_err, sizeof(double), cmp_double);
     med = s.n_err % 2 ? s.area_err[s.n_err / 2]
                       : 0.5 * (s.area_err[s.n_err / 2 - 1] + s.area_err[s.n_err / 2]);
   }
+  if (verbose) printf("  signed median area error (pred/gt - 1): %+.1f %%\n", 100 * smed);
   printf("| %-17s | %3d | %5ld | %5ld | %5ld | %.3f | %.3f | **%.3f** | %.3f | %5.1f %% | %3d/%d | %6.2f |\n",
          set, s.images, s.gt, s.pred, s.tp, prec, rec, f1, s.tp ? s.iou_sum / s.tp : 0,
          100 * med, dark, s.images, s.seconds);
@@ -462,6 +486,8 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[i], "-s") && i + 1 < argc) only = argv[++i];
     else if (!strcmp(argv[i], "-v")) verbose = 1;
     else if (!strcmp(argv[i], "-o") && i + 1 < argc) dump_dir = argv[++i];
+    else if (!strcmp(argv[i], "-c") && i + 1 < argc)
+      sscanf(argv[++i], "%d,%d,%d,%d,%d", &crop_x, &crop_y, &crop_w, &crop_h, &crop_z);
     else break;
   }
   nm_segment_opts *o = nm_segment_opts_new();

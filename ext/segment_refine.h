@@ -1,0 +1,46 @@
+/*
+** segment_refine.h — per-particle outline refinement of a label image.
+**
+** A global threshold puts every particle's edge at one level; a particle
+** fainter or darker than average then comes out too small or too large (a
+** soft rim is half in, half out). The physical edge of a particle is where
+** the intensity crosses mid-way between the particle's own level and the
+** background right around it. This step moves each outline there:
+**   - core level: median of the particle's deep interior (pixels at least
+**     half its maximal depth from its outline);
+**   - background level: median of a ring of unlabelled pixels around it
+**     (geodesic distance from ra to rb from the particle, nearest to this
+**     particle rather than another one);
+**   - the particle's pixels, and the unlabelled pixels nearest to it within
+**     `grow` x its radius, are re-thresholded at
+**     background + level x (core - background); the part connected to the
+**     core is kept, its enclosed holes filled. A pixel belongs to at most one
+**     candidate particle (its watershed basin if labelled, else the nearest
+**     particle), so contested pixels cannot change hands and splits stay.
+** Runs in O(pixels) (breadth-first passes, linear-time medians).
+*/
+#ifndef NM_SEGMENT_REFINE_H
+#define NM_SEGMENT_REFINE_H
+
+#include <stdint.h>
+
+#include "nm_common.h"
+
+typedef struct nm_refine_stats {
+  int refined;   /* particles whose outline was re-thresholded */
+  int kept;      /* particles left as they were (no ring, no contrast) */
+} nm_refine_stats;
+
+/* img: w*h, particles brighter than background. labels: 0..count, changed in
+** place (no label disappears: a particle whose core falls below its own level
+** keeps its old pixels). level in (0,1): 0.5 = half-way. grow: how far (in
+** particle radii) an outline may move outwards. edge_search: instead of the
+** fixed level, take per particle the level in 0.2..0.8 whose iso-line has the
+** steepest mean gradient (the edge of a blurred step). fill_holes: fill holes
+** enclosed by one particle. stats may be NULL. */
+nm_status nm_refine_outlines(const float *img, int w, int h, int32_t *labels, int count,
+                             double level, double grow, int edge_search, double anchor,
+                             double anchor_weight, int fill_holes, nm_refine_stats *stats,
+                             nm_error *err);
+
+#endif /* NM_SEGMENT_REFINE_H */

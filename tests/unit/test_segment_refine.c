@@ -1,0 +1,141 @@
+/* test_segment_refine.c — per-particle outline refinement on blurred discs
+** whose edge is known: the mid level of a logistic edge profile
+** 1/(1+exp((r-R)/s)) lies exactly at r = R, whatever the particle's contrast,
+** so a refined outline must enclose pi R^2 however loose or tight the
+** starting outline was and whatever the particle's own contrast. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../ext/segment_refine.h"
+#include "check.h"
+
+typedef struct blob {
+  double x, y, R, c; /* centre, edge radius, contrast above background */
+} blob;
+
+static void render(float *img, int w, int h, const blob *b, int nb, double s) {
+  for (int y = 0; y < h; y++)
+    for (int x = 0; x < w; x++) {
+      double v = 0;
+      for (int k = 0; k < nb; k++) {
+        double r = hypot(x - b[k].x, y - b[k].y);
+        v += b[k].c / (1 + exp((r - b[k].R) / s));
+      }
+      img[y * w + x] = (float)v;
+    }
+}
+
+/* labels: disc of radius rk around each blob, label k+1 */
+static void discs(int32_t *lab, int w, int h, const blob *b, int nb, const double *rk) {
+  memset(lab, 0, sizeof(int32_t) * (size_t)w * h);
+  for (int y = 0; y < h; y++)
+    for (int x = 0; x < w; x++)
+      for (int k = 0; k < nb; k++)
+        if (hypot(x - b[k].x, y - b[k].y) <= rk[k]) lab[y * w + x] = k + 1;
+}
+
+static void areas(const int32_t *lab, size_t n, int count, double *a) {
+  for (int k = 0; k <= count; k++) a[k] = 0;
+  for (size_t i = 0; i < n; i++)
+    if (lab[i] > 0 && lab[i] <= count) a[lab[i]]++;
+}
+
+int main(void) {
+  enum { W = 160, H = 100 };
+  static float img[W * H];
+  static int32_t lab[W * H], before[W * H];
+  nm_error err;
+  nm_error_clear(&err);
+  double a[4];
+
+  /* 1. a bright and a faint particle, both R = 18: starting outlines too
+  ** loose (R + 6) and too tight (R - 6) come back to pi R^2 within 5 % */
+  {
+    blob b[2] = {{40, 50, 18, 1.0}, {115, 50, 18, 0.25}};
+    render(img, W, H, b, 2, 2.0);
+    const double starts[2][2] = {{24, 24}, {12, 12}};
+    for (int t = 0; t < 2; t++) {
+      discs(lab, W, H, b, 2, starts[t]);
+      nm_refine_stats rs;
+      CHECK_OK(nm_refine_outlines(img, W, H, lab, 2, 0.5, 0.6, 0, NAN, 0, 1, &rs, &err), err);
+      CHECK(rs.refined == 2);
+      areas(lab, (size_t)W * H, 2, a);
+      CHECK_NEAR(a[1], M_PI * 18 * 18, 0.05 * M_PI * 18 * 18);
+      CHECK_NEAR(a[2], M_PI * 18 * 18, 0.05 * M_PI * 18 * 18);
+    }
+  }
+
+  /* 2. a global level (0.2) too high for the faint particle and too low for
+  ** the bright one: each particle's own mid level fixes both */
+  {
+    blob b[2] = {{40, 50, 15, 1.0}, {115, 50, 15, 0.3}};
+    render(img, W, H, b, 2, 2.5);
+    for (size_t i = 0; i < (size_t)W * H; i++) lab[i] = 0;
+    for (int y = 0; y < H; y++)
+      for (int x = 0; x < W; x++)
+        if (img[y * W + x] > 0.2f) lab[y * W + x] = x < W / 2 ? 1 : 2;
+    areas(lab, (size_t)W * H, 2, a);
+    CHECK(a[1] > 1.15 * M_PI * 15 * 15); /* the premise: one too big */
+    CHECK(a[2] < 0.85 * M_PI * 15 * 15); /* and one too small */
+    CHECK_OK(nm_refine_outlines(img, W, H, lab, 2, 0.5, 0.6, 0, NAN, 0, 1, NULL, &err), err);
+    areas(lab, (size_t)W * H, 2, a);
+    CHECK_NEAR(a[1], M_PI * 15 * 15, 0.06 * M_PI * 15 * 15);
+    CHECK_NEAR(a[2], M_PI * 15 * 15, 0.06 * M_PI * 15 * 15);
+    /* anchored half-way to the global level 0.2: the bright one stays
+    ** between its own edge and the global outline */
+    for (size_t i = 0; i < (size_t)W * H; i++)
+      lab[i] = img[i] > 0.2f ? ((int)(i % W) < W / 2 ? 1 : 2) : 0;
+    double aglob[3];
+    areas(lab, (size_t)W * H, 2, aglob);
+    CHECK_OK(nm_refine_outlines(img, W, H, lab, 2, 0.5, 0.6, 0, 0.2, 0.5, 1, NULL, &err), err);
+    areas(lab, (size_t)W * H, 2, a);
+    CHECK(a[1] > 1.05 * M_PI * 15 * 15 && a[1] < 0.97 * aglob[1]);
+  }
+
+  /* 3. two touching particles of different labels: no pixel changes hands,
+  ** and both keep a label */
+  {
+    blob b[2] = {{60, 50, 16, 1.0}, {92, 50, 16, 0.6}};
+    render(img, W, H, b, 2, 1.5);
+    for (int y = 0; y < H; y++)
+      for (int x = 0; x < W; x++)
+        lab[y * W + x] = img[y * W + x] > 0.15f ? (x < 76 ? 1 : 2) : 0;
+    memcpy(before, lab, sizeof lab);
+    CHECK_OK(nm_refine_outlines(img, W, H, lab, 2, 0.5, 0.6, 0, NAN, 0, 1, NULL, &err), err);
+    int swapped = 0;
+    for (size_t i = 0; i < (size_t)W * H; i++)
+      swapped += before[i] > 0 && lab[i] > 0 && before[i] != lab[i];
+    CHECK(swapped == 0);
+    areas(lab, (size_t)W * H, 2, a);
+    CHECK(a[1] > 0.7 * M_PI * 16 * 16 && a[2] > 0.6 * M_PI * 16 * 16);
+  }
+
+  /* 4. a hollow particle (bright ring): the hole is filled with its label */
+  {
+    for (int y = 0; y < H; y++)
+      for (int x = 0; x < W; x++) {
+        double r = hypot(x - 80, y - 50);
+        img[y * W + x] = r < 20 && r > 8 ? 1.0f : 0.0f;
+        lab[y * W + x] = r < 20 ? 1 : 0;
+      }
+    CHECK_OK(nm_refine_outlines(img, W, H, lab, 1, 0.5, 0.6, 0, NAN, 0, 1, NULL, &err), err);
+    CHECK(lab[50 * W + 80] == 1);
+  }
+
+  /* 5. the steepest-iso-line search finds the logistic edge too */
+  {
+    blob b[1] = {{80, 50, 20, 1.0}};
+    render(img, W, H, b, 1, 2.0);
+    double r0[1] = {26};
+    discs(lab, W, H, b, 1, r0);
+    CHECK_OK(nm_refine_outlines(img, W, H, lab, 1, 0.5, 0.6, 1, NAN, 0, 1, NULL, &err), err);
+    areas(lab, (size_t)W * H, 1, a);
+    CHECK_NEAR(a[1], M_PI * 20 * 20, 0.08 * M_PI * 20 * 20);
+  }
+
+  /* 6. degenerate input */
+  CHECK_OK(nm_refine_outlines(img, W, H, lab, 0, 0.5, 0.6, 0, NAN, 0, 1, NULL, &err), err);
+  CHECK(nm_refine_outlines(NULL, W, H, lab, 1, 0.5, 0.6, 0, NAN, 0, 1, NULL, &err) == NM_ERR_ARG);
+  return check_summary("segment_refine");
+}

@@ -140,11 +140,17 @@ nm_status nm_bind_model_bytes(sqlite3 *db, sqlite3_value *arg, const char *kind,
   *n = 0;
   (void)fname;
   int type = sqlite3_value_type(arg);
-  if (type == SQLITE_BLOB) {
+  const char *text = type == SQLITE_TEXT ? (const char *)sqlite3_value_text(arg) : NULL;
+  while (text && (*text == ' ' || *text == '\n' || *text == '\t' || *text == '\r')) text++;
+  if (type == SQLITE_BLOB || (text && *text == '{')) {
+    /* The value is the model itself: a BLOB, or a JSON model's text (with a
+    ** terminating NUL so JSON parsers may treat it as a string). */
     int len = sqlite3_value_bytes(arg);
-    void *copy = sqlite3_malloc64(len > 0 ? (sqlite3_uint64)len : 1);
+    const void *src = type == SQLITE_BLOB ? sqlite3_value_blob(arg) : sqlite3_value_text(arg);
+    char *copy = sqlite3_malloc64((sqlite3_uint64)(len > 0 ? len : 0) + 1);
     if (!copy) return nm_fail(err, NM_ERR_NOMEM, "out of memory");
-    if (len > 0) memcpy(copy, sqlite3_value_blob(arg), (size_t)len);
+    if (len > 0) memcpy(copy, src, (size_t)len);
+    copy[len > 0 ? len : 0] = 0;
     *bytes = copy;
     *n = len;
     return NM_OK;
@@ -182,6 +188,32 @@ nm_status nm_bind_model_bytes(sqlite3 *db, sqlite3_value *arg, const char *kind,
   }
   sqlite3_finalize(st);
   return status;
+}
+
+void *nm_bind_cached_model(sqlite3_context *ctx, int argi, sqlite3_value *arg,
+                           const char *fname, nm_model_decode_fn decode,
+                           void (*destroy)(void *)) {
+  void *model = sqlite3_get_auxdata(ctx, argi);
+  if (model) return model;
+  nm_error err = {0};
+  void *bytes = NULL;
+  int n = 0;
+  if (nm_bind_model_bytes(sqlite3_context_db_handle(ctx), arg, NULL, fname, &bytes, &n, &err) !=
+      NM_OK) {
+    nm_bind_error(ctx, fname, &err);
+    return NULL;
+  }
+  model = decode(bytes, (size_t)n, &err);
+  sqlite3_free(bytes);
+  if (!model) {
+    nm_bind_error(ctx, fname, &err);
+    return NULL;
+  }
+  sqlite3_set_auxdata(ctx, argi, model, destroy);
+  /* set_auxdata destroys the object at once when it is out of memory. */
+  model = sqlite3_get_auxdata(ctx, argi);
+  if (!model) sqlite3_result_error_nomem(ctx);
+  return model;
 }
 
 static double now_seconds(void) {

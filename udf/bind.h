@@ -46,13 +46,26 @@ nm_status nm_bind_read_image(sqlite3_value *arg, const char *fname,
                              nm_error *err);
 
 /*
-** Models: a BLOB is used as is; TEXT names a row of nanomorph_models whose
-** model column is returned. *bytes is sqlite3_malloc'd (free with
+** Models: a BLOB is used as is, and so is a TEXT that begins with '{' (a
+** JSON model, e.g. from kmeans_fit); any other TEXT names a row of
+** nanomorph_models whose model column is returned. *bytes is sqlite3_malloc'd (free with
 ** sqlite3_free). kind, if not NULL, must match the row's kind column.
 */
 nm_status nm_bind_model_bytes(sqlite3 *db, sqlite3_value *arg, const char *kind,
                               const char *fname, void **bytes, int *n,
                               nm_error *err);
+
+/*
+** A model argument decoded once per statement: the first call decodes the
+** bytes (nm_bind_model_bytes) with `decode`, which returns a new engine
+** object allocated with sqlite3_malloc (or NULL with err set), and caches it
+** as auxdata of argument `argi`; later rows reuse it. On failure the error is
+** reported on ctx and NULL returned. `destroy` frees what decode returned.
+*/
+typedef void *(*nm_model_decode_fn)(const void *bytes, size_t n, nm_error *err);
+void *nm_bind_cached_model(sqlite3_context *ctx, int argi, sqlite3_value *arg,
+                           const char *fname, nm_model_decode_fn decode,
+                           void (*destroy)(void *));
 
 /* Creates nanomorph_models(name TEXT PRIMARY KEY, kind, created, meta JSON,
 ** model BLOB) if it does not exist. Called at load time; failures (read-only

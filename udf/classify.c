@@ -267,34 +267,21 @@ static void classifier_destroy(void *p) {
   sqlite3_free(p);
 }
 
-static nm_classifier *get_classifier(sqlite3_context *ctx, sqlite3_value *arg, const char *fname) {
-  nm_classifier *m = sqlite3_get_auxdata(ctx, 0);
-  if (m) return m;
-  nm_error err = {0};
-  void *bytes = NULL;
-  int n = 0;
-  if (nm_bind_model_bytes(sqlite3_context_db_handle(ctx), arg, NULL, fname, &bytes, &n, &err) !=
-      NM_OK) {
-    nm_bind_error(ctx, fname, &err);
-    return NULL;
-  }
-  m = sqlite3_malloc(sizeof *m);
+static void *decode_classifier(const void *bytes, size_t n, nm_error *err) {
+  nm_classifier *m = sqlite3_malloc(sizeof *m);
   if (!m) {
-    sqlite3_free(bytes);
-    sqlite3_result_error_nomem(ctx);
+    nm_fail(err, NM_ERR_NOMEM, "out of memory");
     return NULL;
   }
-  nm_status st = nm_classify_load(bytes, (size_t)n, m, &err);
-  sqlite3_free(bytes);
-  if (st != NM_OK) {
+  if (nm_classify_load(bytes, n, m, err) != NM_OK) {
     sqlite3_free(m);
-    nm_bind_error(ctx, fname, &err);
     return NULL;
   }
-  sqlite3_set_auxdata(ctx, 0, m, classifier_destroy);
-  m = sqlite3_get_auxdata(ctx, 0);
-  if (!m) sqlite3_result_error_nomem(ctx);
   return m;
+}
+
+static nm_classifier *get_classifier(sqlite3_context *ctx, sqlite3_value *arg, const char *fname) {
+  return nm_bind_cached_model(ctx, 0, arg, fname, decode_classifier, classifier_destroy);
 }
 
 static void svm_predict_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {

@@ -504,52 +504,22 @@ static void clmodel_destroy(void *p) {
   sqlite3_free(p);
 }
 
-/* The model of argument 0, decoded once per statement. */
-static nm_clmodel *get_model(sqlite3_context *ctx, sqlite3_value *arg, const char *fname) {
-  nm_clmodel *m = sqlite3_get_auxdata(ctx, 0);
-  if (m) return m;
-  nm_error err = {0};
-  void *bytes = NULL;
-  int n = 0;
-  nm_status st;
-  int type = sqlite3_value_type(arg);
-  const char *text = type == SQLITE_TEXT ? (const char *)sqlite3_value_text(arg) : NULL;
-  while (text && (*text == ' ' || *text == '\n' || *text == '\t' || *text == '\r')) text++;
-  if (text && *text == '{') {
-    n = sqlite3_value_bytes(arg);
-    bytes = sqlite3_malloc64((sqlite3_uint64)n + 1);
-    if (!bytes) {
-      sqlite3_result_error_nomem(ctx);
-      return NULL;
-    }
-    memcpy(bytes, sqlite3_value_text(arg), (size_t)n);
-    st = NM_OK;
-  } else {
-    st = nm_bind_model_bytes(sqlite3_context_db_handle(ctx), arg, NULL, fname, &bytes, &n, &err);
-  }
-  if (st != NM_OK) {
-    nm_bind_error(ctx, fname, &err);
-    sqlite3_free(bytes);
-    return NULL;
-  }
-  m = sqlite3_malloc(sizeof *m);
+static void *decode_clmodel(const void *bytes, size_t n, nm_error *err) {
+  nm_clmodel *m = sqlite3_malloc(sizeof *m);
   if (!m) {
-    sqlite3_free(bytes);
-    sqlite3_result_error_nomem(ctx);
+    nm_fail(err, NM_ERR_NOMEM, "out of memory");
     return NULL;
   }
-  st = nm_clmodel_parse(bytes, (size_t)n, m, &err);
-  sqlite3_free(bytes);
-  if (st != NM_OK) {
+  if (nm_clmodel_parse(bytes, n, m, err) != NM_OK) {
     sqlite3_free(m);
-    nm_bind_error(ctx, fname, &err);
     return NULL;
   }
-  sqlite3_set_auxdata(ctx, 0, m, clmodel_destroy);
-  /* set_auxdata may have destroyed it already (out of memory): fetch again. */
-  m = sqlite3_get_auxdata(ctx, 0);
-  if (!m) sqlite3_result_error_nomem(ctx);
   return m;
+}
+
+/* The model of argument 0 (JSON text, a BLOB or a name), decoded once per statement. */
+static nm_clmodel *get_model(sqlite3_context *ctx, sqlite3_value *arg, const char *fname) {
+  return nm_bind_cached_model(ctx, 0, arg, fname, decode_clmodel, clmodel_destroy);
 }
 
 enum { L_KMEANS = 0, L_GMM = 1, L_HCLUST = 2, L_POSTERIOR = 3 };

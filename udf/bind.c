@@ -101,27 +101,40 @@ nm_status nm_bind_options(sqlite3 *db, sqlite3_value *json, const char *fname,
   return status;
 }
 
-nm_status nm_bind_read_image(sqlite3_value *arg, const char *fname,
-                             const nm_read_opts *opts, nm_image *out,
-                             nm_error *err) {
+nm_status nm_bind_image_source(sqlite3_value *arg, const char **path, const void **buf,
+                               int *n, nm_error *err) {
+  *path = NULL;
+  *buf = NULL;
+  *n = 0;
   switch (sqlite3_value_type(arg)) {
-    case SQLITE_TEXT: {
-      const char *path = (const char *)sqlite3_value_text(arg);
-      if (!path || !path[0]) return nm_fail(err, NM_ERR_ARG, "image path is empty");
-      return nm_image_read_file(path, opts, out, err);
-    }
-    case SQLITE_BLOB: {
-      int n = sqlite3_value_bytes(arg);
-      const void *buf = sqlite3_value_blob(arg);
-      if (!buf || n <= 0) return nm_fail(err, NM_ERR_FORMAT, "image BLOB is empty");
-      return nm_image_read_memory(buf, (size_t)n, "BLOB", opts, out, err);
-    }
+    case SQLITE_TEXT:
+      *path = (const char *)sqlite3_value_text(arg);
+      if (!*path || !(*path)[0]) return nm_fail(err, NM_ERR_ARG, "image path is empty");
+      return NM_OK;
+    case SQLITE_BLOB:
+      *buf = sqlite3_value_blob(arg);
+      *n = sqlite3_value_bytes(arg);
+      if (!*buf || *n <= 0) return nm_fail(err, NM_ERR_FORMAT, "image BLOB is empty");
+      return NM_OK;
     case SQLITE_NULL:
       return nm_fail(err, NM_ERR_ARG, "image is NULL (expected a path or an image BLOB)");
     default:
-      (void)fname;
-      return nm_fail(err, NM_ERR_ARG, "image must be a path (TEXT) or an image file BLOB, not a number");
+      return nm_fail(err, NM_ERR_ARG,
+                     "image must be a path (TEXT) or an image file BLOB, not a number");
   }
+}
+
+nm_status nm_bind_read_image(sqlite3_value *arg, const char *fname,
+                             const nm_read_opts *opts, nm_image *out,
+                             nm_error *err) {
+  (void)fname;
+  const char *path;
+  const void *buf;
+  int n;
+  nm_status st = nm_bind_image_source(arg, &path, &buf, &n, err);
+  if (st != NM_OK) return st;
+  return path ? nm_image_read_file(path, opts, out, err)
+              : nm_image_read_memory(buf, (size_t)n, "BLOB", opts, out, err);
 }
 
 int nm_bind_ensure_models_table(sqlite3 *db) {

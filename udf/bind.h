@@ -45,6 +45,11 @@ nm_status nm_bind_read_image(sqlite3_value *arg, const char *fname,
                              const nm_read_opts *opts, nm_image *out,
                              nm_error *err);
 
+/* The same argument rules without reading: *path is set for TEXT, *buf and *n
+** for a BLOB (both point into the sqlite3_value). */
+nm_status nm_bind_image_source(sqlite3_value *arg, const char **path, const void **buf,
+                               int *n, nm_error *err);
+
 /*
 ** Models: a BLOB is used as is, and so is a TEXT that begins with '{' (a
 ** JSON model, e.g. from kmeans_fit); any other TEXT names a row of

@@ -42,24 +42,7 @@ static void segment_func(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
   const char *path = NULL;
   const void *buf = NULL;
   int n = 0;
-  if (st == NM_OK) {
-    switch (sqlite3_value_type(argv[0])) {
-      case SQLITE_TEXT:
-        path = (const char *)sqlite3_value_text(argv[0]);
-        if (!path || !path[0]) st = nm_fail(&err, NM_ERR_ARG, "image path is empty");
-        break;
-      case SQLITE_BLOB:
-        buf = sqlite3_value_blob(argv[0]);
-        n = sqlite3_value_bytes(argv[0]);
-        if (!buf || n <= 0) st = nm_fail(&err, NM_ERR_FORMAT, "image BLOB is empty");
-        break;
-      case SQLITE_NULL:
-        st = nm_fail(&err, NM_ERR_ARG, "image is NULL (expected a path or an image BLOB)");
-        break;
-      default:
-        st = nm_fail(&err, NM_ERR_ARG, "image must be a path (TEXT) or an image file BLOB, not a number");
-    }
-  }
+  if (st == NM_OK) st = nm_bind_image_source(argv[0], &path, &buf, &n, &err);
   if (st == NM_OK) {
     nm_bind_progress p;
     nm_bind_progress_begin(&p, sqlite3_context_db_handle(ctx), fname);

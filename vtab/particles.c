@@ -184,24 +184,7 @@ static int particles_filter(sqlite3_vtab_cursor *cur, int idxNum, const char *id
   const char *path = NULL;
   const void *buf = NULL;
   int n = 0;
-  if (st == NM_OK) {
-    switch (sqlite3_value_type(image)) {
-      case SQLITE_TEXT:
-        path = (const char *)sqlite3_value_text(image);
-        if (!path || !path[0]) st = nm_fail(&err, NM_ERR_ARG, "image path is empty");
-        break;
-      case SQLITE_BLOB:
-        buf = sqlite3_value_blob(image);
-        n = sqlite3_value_bytes(image);
-        if (!buf || n <= 0) st = nm_fail(&err, NM_ERR_FORMAT, "image BLOB is empty");
-        break;
-      case SQLITE_NULL:
-        st = nm_fail(&err, NM_ERR_ARG, "image is NULL (expected a path or an image BLOB)");
-        break;
-      default:
-        st = nm_fail(&err, NM_ERR_ARG, "image must be a path (TEXT) or an image file BLOB, not a number");
-    }
-  }
+  if (st == NM_OK) st = nm_bind_image_source(image, &path, &buf, &n, &err);
   if (st == NM_OK) {
     nm_bind_progress p;
     nm_bind_progress_begin(&p, v->db, "particles");

@@ -9,14 +9,6 @@
 
 #include "scalebar_cases.h"
 
-static const struct {
-  const char *file;
-  double nm, px;
-} real_bars[] = {
-    {"Cu-s11_0009.png", 200, 371}, {"Picture_0.png", 200, 371}, {"Cu-s-16_0004.png", 200, 221},
-    {"LZCu52_0022.png", 500, 349}, {"Picture_3.png", 100, 259},
-};
-
 int main(int argc, char **argv) {
   int cases = argc > 1 ? atoi(argv[1]) : 240;
   uint64_t seed = argc > 2 ? strtoull(argv[2], NULL, 10) : 1;
@@ -41,16 +33,16 @@ int main(int argc, char **argv) {
 
   printf("\nreal burned-in bars (nanoshapes, values from its README)\n");
   printf("| image | label | README px | read nm/px | README nm/px | note |\n| --- | --- | --- | --- | --- | --- |\n");
-  for (size_t i = 0; i < sizeof real_bars / sizeof real_bars[0]; i++) {
+  for (size_t i = 0; i < sizeof scalebar_real_bars / sizeof scalebar_real_bars[0]; i++) {
     char path[256];
-    snprintf(path, sizeof path, "../shared/data/nanoshapes/images/%s", real_bars[i].file);
+    snprintf(path, sizeof path, "../shared/data/nanoshapes/images/%s", scalebar_real_bars[i].file);
     nm_image img;
     nm_error err;
     if (nm_image_read_file(path, NULL, &img, &err) != NM_OK) continue;
     nm_scalebar sb;
     nm_scalebar_read(img.px, img.width, img.height, &sb, &err);
-    printf("| %s | %g nm | %g | %.4f | %.4f | %s%s |\n", real_bars[i].file, real_bars[i].nm,
-           real_bars[i].px, sb.nm_per_px, real_bars[i].nm / real_bars[i].px,
+    printf("| %s | %g nm | %g | %.4f | %.4f | %s%s |\n", scalebar_real_bars[i].file, scalebar_real_bars[i].nm,
+           scalebar_real_bars[i].px, sb.nm_per_px, scalebar_real_bars[i].nm / scalebar_real_bars[i].px,
            isnan(sb.nm_per_px) ? sb.reason : "", isnan(sb.nm_per_px) ? "" : "");
     if (!isnan(sb.nm_per_px)) printf("|   | bar measured %.2f px |  |  |  |  |\n", sb.bar_length_px);
     nm_image_free(&img);

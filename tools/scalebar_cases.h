@@ -19,6 +19,16 @@ typedef struct scalebar_score {
   int by_jpeg[2][2];   /* [0 none, 1 jpeg][cases, correct] */
 } scalebar_score;
 
+/* The real burned-in bars of ../shared/data/nanoshapes whose label and
+** length in px the data set's README states. */
+static const struct {
+  const char *file;
+  double nm, px;
+} scalebar_real_bars[] = {
+    {"Cu-s11_0009.png", 200, 371}, {"Picture_0.png", 200, 371}, {"Cu-s-16_0004.png", 200, 221},
+    {"LZCu52_0022.png", 500, 349}, {"Picture_3.png", 100, 259},
+};
+
 /* Base micrographs for the cases: every PNG under ../shared/data/<set>/images. */
 static int scalebar_bases(glob_t *g) {
   return glob("../shared/data/[!n]*/images/*.png", 0, NULL, g) == 0 ? (int)g->gl_pathc : 0;

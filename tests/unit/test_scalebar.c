@@ -13,19 +13,11 @@
 #include "../../tools/scalebar_cases.h"
 #include "check.h"
 
-static const struct {
-  const char *file;
-  double nm, px;
-} real_bars[] = {
-    {"Cu-s11_0009.png", 200, 371}, {"Picture_0.png", 200, 371}, {"Cu-s-16_0004.png", 200, 221},
-    {"LZCu52_0022.png", 500, 349}, {"Picture_3.png", 100, 259},
-};
-
-static void real_bars_read_right(void) {
+static void scalebar_real_bars_read_right(void) {
   int read = 0, tried = 0;
-  for (size_t i = 0; i < sizeof real_bars / sizeof real_bars[0]; i++) {
+  for (size_t i = 0; i < sizeof scalebar_real_bars / sizeof scalebar_real_bars[0]; i++) {
     char path[256];
-    snprintf(path, sizeof path, "../shared/data/nanoshapes/images/%s", real_bars[i].file);
+    snprintf(path, sizeof path, "../shared/data/nanoshapes/images/%s", scalebar_real_bars[i].file);
     nm_image img;
     nm_error err;
     if (nm_image_read_file(path, NULL, &img, &err) != NM_OK) continue;
@@ -34,7 +26,7 @@ static void real_bars_read_right(void) {
     CHECK_OK(nm_scalebar_read(img.px, img.width, img.height, &sb, &err), err);
     if (isfinite(sb.nm_per_px)) {
       read++;
-      CHECK_NEAR(sb.nm_per_px, real_bars[i].nm / real_bars[i].px, 0.01 * real_bars[i].nm / real_bars[i].px);
+      CHECK_NEAR(sb.nm_per_px, scalebar_real_bars[i].nm / scalebar_real_bars[i].px, 0.01 * scalebar_real_bars[i].nm / scalebar_real_bars[i].px);
     }
     nm_image_free(&img);
   }
@@ -59,7 +51,7 @@ static void no_bar_gives_null(void) {
 
 int main(void) {
   no_bar_gives_null();
-  real_bars_read_right();
+  scalebar_real_bars_read_right();
   scalebar_score s;
   if (scalebar_run(60, 7, 0, &s) != 0) {
     printf("test_scalebar: generated cases skipped (../shared/data not present)\n");

@@ -65,13 +65,15 @@ struct nm_segment_opts {
   double refine_smooth;  /* extra Gaussian (fraction of d) of the image refined on */
   double refine_anchor;  /* weight of the global Otsu level in each particle's level */
   int refine_edge;       /* per-particle level at the steepest iso-line */
+  int granulometry;      /* dark field: scale from the top-hat's granulometry */
+  double noise_k;        /* dark field: threshold at least median + k sigma of the top-hat */
   int split, fill_holes, exclude_edge, exclude_scale_bar;
 };
 
 static const char *const KEYS[] = {
     "polarity", "threshold", "flatten", "scale_px", "stretch_low", "stretch_high",
     "denoise", "median", "background", "local_radius", "local_offset",
-    "threshold_bias", "h", "gap_cut", "gap_smooth", "erode", "min_area", "min_area_px", "refine", "refine_grow", "refine_edge", "refine_smooth", "refine_anchor", "split",
+    "threshold_bias", "h", "gap_cut", "gap_smooth", "erode", "min_area", "min_area_px", "refine", "refine_grow", "refine_edge", "granulometry", "noise_k", "refine_smooth", "refine_anchor", "split",
     "fill_holes", "exclude_edge", "exclude_scale_bar", NULL};
 
 const char *const *nm_segment_opts_keys(void) { return KEYS; }
@@ -110,6 +112,8 @@ nm_segment_opts *nm_segment_opts_new(void) {
   o->refine = 0.5;
   o->refine_grow = 0.5;
   o->refine_edge = 0;
+  o->granulometry = 1;
+  o->noise_k = 5;
   o->refine_smooth = 0;
   o->refine_anchor = 0.5;
   o->split = 1;
@@ -179,6 +183,8 @@ nm_status nm_segment_opts_set(nm_segment_opts *o, const char *key, double num,
   if (!strcmp(key, "refine_grow")) return num_opt(&o->refine_grow, key, num, text, 0, 3, err);
   if (!strcmp(key, "refine_smooth")) return num_opt(&o->refine_smooth, key, num, text, 0, 1, err);
   if (!strcmp(key, "refine_anchor")) return num_opt(&o->refine_anchor, key, num, text, 0, 1, err);
+  if (!strcmp(key, "noise_k")) return num_opt(&o->noise_k, key, num, text, 0, 100, err);
+  if (!strcmp(key, "granulometry")) return bool_opt(&o->granulometry, key, num, text, err);
   if (!strcmp(key, "refine_edge")) return bool_opt(&o->refine_edge, key, num, text, err);
   if (!strcmp(key, "split")) return bool_opt(&o->split, key, num, text, err);
   if (!strcmp(key, "fill_holes")) return bool_opt(&o->fill_holes, key, num, text, err);
@@ -260,6 +266,45 @@ static double scale_from_mask(ws *W, const uint8_t *mask, nm_error *err, nm_stat
   free(rmax);
   free(area);
   return d;
+}
+
+/* Granulometry of a (a white top-hat, particles bright, >= 0): the grey
+** volume removed by square openings of growing width 2r+1, r on a 1.25x
+** geometric ladder up to rmax. A bright particle of diameter D goes between
+** the two openings that bracket D; the volume-weighted median of those
+** widths is the particle scale. Unlike a first threshold, this is not
+** pulled by the grey support (gone with the top-hat) nor by how particles
+** touch, and pixel noise and JPEG blocks carry little volume. The smallest
+** rung (r = 1) is left out: it holds the noise. Uses W->b, W->c. */
+static double scale_granulometry(ws *W, const float *a, int rmax) {
+  int radii[64], nr = 0;
+  for (double r = 1; r <= rmax && nr < 64; r *= 1.25) {
+    int ri = (int)lround(r);
+    if (nr == 0 || ri > radii[nr - 1]) radii[nr++] = ri;
+  }
+  if (nr < 3) return 0;
+  double vol[64];
+  for (int k = 0; k < nr; k++) {
+    nm_open(a, W->b, W->w, W->h, radii[k], W->tmp);
+    double v = 0;
+    for (size_t i = 0; i < W->n; i++) v += W->b[i];
+    vol[k] = v;
+  }
+  double tot = 0, dv[64];
+  for (int k = 1; k < nr; k++) {
+    dv[k] = vol[k - 1] - vol[k];
+    if (dv[k] < 0) dv[k] = 0;
+    tot += dv[k];
+  }
+  dv[0] = 0;
+  if (!(tot > 0)) return 0;
+  double acc = 0;
+  for (int k = 1; k < nr; k++) {
+    acc += dv[k];
+    /* removed between rungs k-1 and k: widths in (2r_{k-1}+1, 2r_k+1] */
+    if (acc >= tot / 2) return 0.5 * ((2 * radii[k - 1] + 1) + (2 * radii[k] + 1));
+  }
+  return 0;
 }
 
 /* Subtracts from img (in place) its background level: the mean of the pixels
@@ -487,11 +532,15 @@ nm_status nm_segment(const float *px, int width, int height,
       for (size_t i = 0; i < n; i++) W.a[i] -= W.b[i];
     }
     double t = nm_otsu(W.a, n, NULL);
-    for (size_t i = 0; i < n; i++) W.m[i] = t == t && W.a[i] > t;
-    nm_fill_holes(W.m, w, h, W.lab);
-    memcpy(W.m2, W.m, n);
-    d = scale_from_mask(&W, W.m, err, &st);
-    if (st) goto fail;
+    if (!dark && o->granulometry) {
+      d = scale_granulometry(&W, W.a, (w < h ? w : h) / 40);
+    } else {
+      for (size_t i = 0; i < n; i++) W.m[i] = t == t && W.a[i] > t;
+      nm_fill_holes(W.m, w, h, W.lab);
+      memcpy(W.m2, W.m, n);
+      d = scale_from_mask(&W, W.m, err, &st);
+      if (st) goto fail;
+    }
     /* a typical inscribed disc over 1/5 of the field suggests rafts of
     ** touching particles (dense monolayers) measured as one: measure again
     ** with the visible gaps between particles cut (only then, since
@@ -555,6 +604,17 @@ nm_status nm_segment(const float *px, int width, int height,
     double t = nm_otsu(W.a, n, NULL);
     if (t != t) t = INFINITY;
     else t *= o->threshold_bias;
+    if (!dark && o->noise_k > 0 && t < INFINITY) {
+      /* dark field: the top-hat leaves the support's texture as a field of
+      ** small residues; a particle must stand out of that noise, not just
+      ** out of Otsu's two classes. Noise from the median absolute
+      ** deviation of the top-hat (particles are few: they barely move it) */
+      float med = nm_percentile(W.a, n, 50);
+      for (size_t i = 0; i < n; i++) W.b[i] = fabsf(W.a[i] - med);
+      double sd = 1.4826 * nm_percentile(W.b, n, 50);
+      double tn = med + o->noise_k * sd;
+      if (tn > t) t = tn;
+    }
     for (size_t i = 0; i < n; i++) W.m[i] = W.a[i] > t;
   }
   if (o->fill_holes) nm_fill_holes(W.m, w, h, W.lab);

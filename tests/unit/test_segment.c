@@ -84,6 +84,8 @@ int main(void) {
     CHECK_OK(nm_segment(px, w, h, NULL, NULL, &s, &err), err);
     CHECK(s.dark_particles == 0);
     CHECK(kept(&s) == 12);
+    /* scale from the granulometry of the top-hat: discs of diameter 11 */
+    CHECK_NEAR(s.scale_px, 11, 4);
     nm_segmentation_free(&s);
     free(px);
   }
@@ -134,6 +136,12 @@ int main(void) {
     CHECK(nm_segment_opts_set(o, "polarity", NAN, "sideways", &err) == NM_ERR_ARG);
     CHECK(strstr(err.msg, "'polarity'") != NULL);
     CHECK(nm_segment_opts_set(o, "split", 2, NULL, &err) == NM_ERR_ARG);
+    CHECK(nm_segment_opts_set(o, "refine", 1.5, NULL, &err) == NM_ERR_ARG);
+    CHECK(strstr(err.msg, "'refine'") != NULL);
+    CHECK(nm_segment_opts_set(o, "refine_anchor", -0.1, NULL, &err) == NM_ERR_ARG);
+    CHECK(nm_segment_opts_set(o, "granulometry", 0.5, NULL, &err) == NM_ERR_ARG);
+    CHECK_OK(nm_segment_opts_set(o, "noise_k", 3, NULL, &err), err);
+    CHECK_OK(nm_segment_opts_set(o, "refine_edge", 1, NULL, &err), err);
     CHECK(nm_segment_opts_set(o, "min_area", 0.5, "x", &err) == NM_ERR_ARG);
     CHECK_OK(nm_segment_opts_set(o, "polarity", NAN, "dark", &err), err);
     CHECK_OK(nm_segment_opts_set(o, "threshold", NAN, "local", &err), err);

@@ -272,10 +272,11 @@ static double scale_from_mask(ws *W, const uint8_t *mask, nm_error *err, nm_stat
 ** volume removed by square openings of growing width 2r+1, r on a 1.25x
 ** geometric ladder up to rmax. A bright particle of diameter D goes between
 ** the two openings that bracket D; the volume-weighted median of those
-** widths is the particle scale. Unlike a first threshold, this is not
+** widths is the particle scale (weighting per unit width or per particle
+** instead lets pixel noise at the smallest widths win, see accuracy.md). Unlike a first threshold, this is not
 ** pulled by the grey support (gone with the top-hat) nor by how particles
 ** touch, and pixel noise and JPEG blocks carry little volume. The smallest
-** rung (r = 1) is left out: it holds the noise. Uses W->b, W->c. */
+** rung (r = 1) is left out: it holds the noise. Uses W->b. */
 static double scale_granulometry(ws *W, const float *a, int rmax) {
   int radii[64], nr = 0;
   for (double r = 1; r <= rmax && nr < 64; r *= 1.25) {
@@ -533,7 +534,10 @@ nm_status nm_segment(const float *px, int width, int height,
     }
     double t = nm_otsu(W.a, n, NULL);
     if (!dark && o->granulometry) {
-      d = scale_granulometry(&W, W.a, (w < h ? w : h) / 40);
+      /* pixel noise (and JPEG blocks) would put volume at the smallest
+      ** widths: measured on a lightly smoothed top-hat */
+      nm_gauss(W.a, W.c, w, h, 1.0, W.tmp);
+      d = scale_granulometry(&W, W.c, (w < h ? w : h) / 40);
     } else {
       for (size_t i = 0; i < n; i++) W.m[i] = t == t && W.a[i] > t;
       nm_fill_holes(W.m, w, h, W.lab);

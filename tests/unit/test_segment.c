@@ -84,8 +84,27 @@ int main(void) {
     CHECK_OK(nm_segment(px, w, h, NULL, NULL, &s, &err), err);
     CHECK(s.dark_particles == 0);
     CHECK(kept(&s) == 12);
-    /* scale from the granulometry of the top-hat: discs of diameter 11 */
+    nm_segmentation_free(&s);
+    free(px);
+  }
+  /* the same on a larger field, where discs of diameter 11 are well under
+  ** the top-hat's 1/20 of the field: the granulometry finds their scale */
+  {
+    seed_state = 3;
+    int w2 = 400, h2 = 320;
+    disc d[20];
+    for (int k = 0; k < 20; k++) d[k] = (disc){170.0 + 45 * (k % 5), 50.0 + 60 * (k / 5), 5};
+    float *px = render(w2, h2, d, 20, 110, 200, 8, 5);
+    nm_segmentation s;
+    /* polarity given: 1.2 % of the field is under the automatic rule's
+    ** documented floor; this block tests the scale */
+    nm_segment_opts *o = nm_segment_opts_new();
+    CHECK_OK(nm_segment_opts_set(o, "polarity", NAN, "bright", &err), err);
+    CHECK_OK(nm_segment(px, w2, h2, o, NULL, &s, &err), err);
+    nm_segment_opts_free(o);
+    CHECK(s.dark_particles == 0);
     CHECK_NEAR(s.scale_px, 11, 4);
+    CHECK(kept(&s) == 20);
     nm_segmentation_free(&s);
     free(px);
   }

@@ -190,6 +190,25 @@ typedef struct cand {
 
 static int integer_d(double d) { return d == floor(d) && d >= 1 && d <= NA; }
 
+
+/* Area and centroid of the closed polygon xy (n vertices, x y interleaved),
+** by the shoelace formula. */
+static void polygon_area_centroid(const double *xy, int n, double *area, double *gx,
+                                  double *gy) {
+  double a = 0, sx = 0, sy = 0;
+  for (int k = 0; k < n; k++) {
+    int k1 = k + 1 == n ? 0 : k + 1;
+    double cr = xy[2 * k] * xy[2 * k1 + 1] - xy[2 * k1] * xy[2 * k + 1];
+    a += cr;
+    sx += (xy[2 * k] + xy[2 * k1]) * cr;
+    sy += (xy[2 * k + 1] + xy[2 * k1 + 1]) * cr;
+  }
+  a *= 0.5;
+  *area = a;
+  *gx = sx / (6 * a);
+  *gy = sy / (6 * a);
+}
+
 /* Radius profile around the centroid, general case: the polygon's edges
 ** swept in angle around the centroid, each bin centre ray intersected with
 ** the edge that spans it (the largest hit if several: outer envelope). */
@@ -209,18 +228,7 @@ static void profile_general(cand *c, double *prof) {
   } else {
     nm_shape_polygon(&c->shape, N, xy);
   }
-  double a = 0, gx = 0, gy = 0;
-  for (int k = 0; k < N; k++) {
-    int k1 = k + 1 == N ? 0 : k + 1;
-    double cr = xy[2 * k] * xy[2 * k1 + 1] - xy[2 * k1] * xy[2 * k + 1];
-    a += cr;
-    gx += (xy[2 * k] + xy[2 * k1]) * cr;
-    gy += (xy[2 * k + 1] + xy[2 * k1 + 1]) * cr;
-  }
-  a *= 0.5;
-  c->area0 = a;
-  c->g0x = gx / (6 * a);
-  c->g0y = gy / (6 * a);
+  polygon_area_centroid(xy, N, &c->area0, &c->g0x, &c->g0y);
   for (int k = 0; k < N; k++) {
     xy[2 * k] -= c->g0x;
     xy[2 * k + 1] -= c->g0y;
@@ -359,17 +367,8 @@ static nm_status exact(const nm_fit_mask *m, const cand *c, int j, double *jac, 
   nm_shape_polygon(&c->shape, n, xy);
   /* area and centroid of this very polygon (the candidate's came from a
   ** 1° profile, good for ranking, ~0.5 % off for spiky shapes) */
-  double pa = 0, pgx = 0, pgy = 0;
-  for (int k = 0; k < n; k++) {
-    int k1 = k + 1 == n ? 0 : k + 1;
-    double cr = xy[2 * k] * xy[2 * k1 + 1] - xy[2 * k1] * xy[2 * k + 1];
-    pa += cr;
-    pgx += (xy[2 * k] + xy[2 * k1]) * cr;
-    pgy += (xy[2 * k + 1] + xy[2 * k1 + 1]) * cr;
-  }
-  pa *= 0.5;
-  pgx /= 6 * pa;
-  pgy /= 6 * pa;
+  double pa, pgx, pgy;
+  polygon_area_centroid(xy, n, &pa, &pgx, &pgy);
   double sc = sqrt((double)m->area / pa);
   double phi = j * DEG, cp = cos(phi), sn = sin(phi);
   double ymin = 1e300, ymax = -1e300;

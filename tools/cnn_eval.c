@@ -30,6 +30,7 @@
 #include "../ext/image.h"
 #include "../ext/label.h"
 #include "../ext/shape.h"
+#include "sim_opts_arg.h"
 
 typedef struct subset {
   const char *name;
@@ -40,23 +41,6 @@ typedef struct subset {
 static nm_cnn *net;
 static int tta;      /* -T: average over the 8 symmetries of the square */
 static FILE *dump;   /* -D: one line per real particle */
-
-/* "-S key=value;key=[min,max];..." → simulator options (as simulate()'s JSON). */
-static int parse_sim_opts(const char *spec, nm_sim_opts *o) {
-  char buf[1024];
-  snprintf(buf, sizeof buf, "%s", spec);
-  for (char *tok = strtok(buf, ";"); tok; tok = strtok(NULL, ";")) {
-    char *eq = strchr(tok, '=');
-    nm_error err;
-    if (!eq) return fprintf(stderr, "-S: '%s' is not key=value\n", tok), 0;
-    *eq = 0;
-    const char *v = eq + 1;
-    nm_status st = v[0] == '[' ? nm_sim_opts_set(o, tok, 0, v, &err)
-                               : nm_sim_opts_set(o, tok, atof(v), NULL, &err);
-    if (st != NM_OK) return fprintf(stderr, "-S: %s\n", err.msg), 0;
-  }
-  return 1;
-}
 
 static nm_status predict(const float *x, size_t n, float *out, nm_error *err) {
   if (!tta) return nm_cnn_predict(net, x, n, 256, out, err);

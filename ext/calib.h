@@ -22,6 +22,8 @@ typedef struct nm_calib {
                            "" when unknown */
   char reason[160];     /* why the size is unknown, "" when known */
   int databar_rows;     /* rows of a vendor data bar cropped off the bottom (0 if none) */
+  char databar_rule[64];/* how the bar was found, e.g. "FEI [Image] ResolutionY";
+                           "" when databar_rows is 0 */
   double inv_nm_per_px_x; /* diffraction only: reciprocal pixel size in 1/nm, else NAN */
   double inv_nm_per_px_y;
 } nm_calib;

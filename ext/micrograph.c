@@ -156,6 +156,12 @@ static nm_status make_square(nm_micrograph *m, const nm_micrograph_opts *o, cons
   return NM_OK;
 }
 
+/* A calibration replaced after the crop still says which rows were cropped. */
+static void keep_databar(nm_calib *c, const nm_calib *from) {
+  c->databar_rows = from->databar_rows;
+  memcpy(c->databar_rule, from->databar_rule, sizeof c->databar_rule);
+}
+
 /* Clips a box to w x h; an empty result has zero size. */
 static void clip_box(int *x, int *y, int *bw, int *bh, int w, int h) {
   int x0 = *x < 0 ? 0 : *x, y0 = *y < 0 ? 0 : *y;
@@ -206,8 +212,9 @@ static nm_status try_scale_bar(nm_micrograph *m, const char *path, const void *b
   if (st == NM_OK && m->scalebar.found && isfinite(m->scalebar.nm_per_px) &&
       m->scalebar.nm_per_px > 0) {
     double v = m->scalebar.nm_per_px;
+    nm_calib bar = img->calib;
     nm_calib_set(&img->calib, v, v, "nm", "scale_bar");
-    img->calib.databar_rows = m->databar_rows;
+    keep_databar(&img->calib, &bar);
     add_note(m, "read from a burned-in scale bar (%g %s over %.1f px)", m->scalebar.value,
              m->scalebar.unit, m->scalebar.bar_length_px);
     return NM_OK;
@@ -261,9 +268,13 @@ nm_status nm_micrograph_open(const char *path, const void *buf, size_t n,
   if (bar > 0 && bar < img->height) {
     img->height -= bar; /* rows are top first: the buffer's prefix is the image */
     out->databar_rows = bar;
-    add_note(out, "cropped a %d-row vendor data bar", bar);
+    if (img->calib.databar_rule[0])
+      add_note(out, "cropped a %d-row vendor data bar (%s)", bar, img->calib.databar_rule);
+    else
+      add_note(out, "cropped a %d-row vendor data bar", bar);
   } else {
     img->calib.databar_rows = 0;
+    img->calib.databar_rule[0] = 0;
   }
 
   nm_micrograph_opts eff = *opts;
@@ -273,8 +284,9 @@ nm_status nm_micrograph_open(const char *path, const void *buf, size_t n,
     if (nm_calib_known(&img->calib))
       snprintf(was, sizeof was, " (the file said %.6g x %.6g nm from %s)", img->calib.nm_per_px_x,
                img->calib.nm_per_px_y, img->calib.source);
+    nm_calib file = img->calib;
     nm_calib_set(&img->calib, opts->user_nm_per_px, opts->user_nm_per_px, "nm", "user");
-    img->calib.databar_rows = out->databar_rows;
+    keep_databar(&img->calib, &file);
     add_note(out, "nm_per_px given by the user%s", was);
   } else if (nm_calib_known(&img->calib)) {
     double sx = img->calib.nm_per_px_x, sy = img->calib.nm_per_px_y;
@@ -286,7 +298,7 @@ nm_status nm_micrograph_open(const char *path, const void *buf, size_t n,
                MAX_PIXEL_ASPECT);
       nm_calib was = img->calib;
       nm_calib_unknown(&img->calib, why);
-      img->calib.databar_rows = was.databar_rows;
+      keep_databar(&img->calib, &was);
       memcpy(img->calib.source, was.source, sizeof was.source); /* who gave the sizes */
     } else if (fabs(sx - sy) > SQUARE_TOLERANCE * big) {
       st = make_square(out, &eff, name, err);

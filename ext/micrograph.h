@@ -5,8 +5,10 @@
 **
 ** What open does, in this order:
 **   1. decode the file (or BLOB) with the image module (frame, pixel cap);
-**   2. crop a vendor data bar off the bottom (calib.databar_rows rows, e.g.
-**      FEI "[Image] ResolutionY" smaller than the TIFF height);
+**   2. crop a vendor data bar off the bottom (calib.databar_rows rows: FEI
+**      "[Image] ResolutionY" smaller than the TIFF height, or the Zeiss data
+**      zone the TIFF reader finds in the pixels); the note says which
+**      (calib.databar_rule);
 **   3. settle the calibration, first rule that gives an answer wins:
 **        a. the user's nm_per_px option           -> source "user" (square)
 **        b. the file's own metadata                -> "dm", "tiff:fei", ...

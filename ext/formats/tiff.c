@@ -17,9 +17,13 @@
 **   2. Zeiss CZ_SEM (34118): the 4th number of the untitled leading block is
 **      metres per pixel for a 1024-px-wide display; pixel = that * 1024 /
 **      width (ap_pixel_size is the display value and is 2x off at 512 px).
+**      The data zone at the bottom is not described by any tag: it is found
+**      in the pixels (zeiss_zone_rows) and becomes calib.databar_rows.
 **   3. TVIPS (37706 -> header): v2 PixelSizeX/Y in nm, else XResolution in
 **      pixels per cm.
-**   4. Olympus SIS (33560) on any page: pixelsizex/y = cal * 10^exp in m.
+**   4. Olympus SIS (33560) on any page: pixelsizex/y = cal * 10^exp in m;
+**      a truncated or unusable block, or only the SIS INI text (33471, which
+**      holds no size), gives no size with the reason (never the page's dpi).
 **   5. JEOL SightX (Make "JEOL Ltd.", XML ImageDescription): MAG mode
 **      pixel = (2.54 cm or 1 cm / XResolution) / magnification; DIFF mode is
 **      reciprocal: (same length) / (camera length * electron wavelength).
@@ -334,8 +338,11 @@ static int rule_fei(TIFF *t, uint32_t height, nm_calib *c) {
   }
   double ry = 0;
   if (ini_get(ini, "Image", "ResolutionY", a, sizeof a) && parse_double(a, &ry) && ry >= 1 &&
-      ry < height)
+      ry < height) {
     c->databar_rows = (int)(height - (uint32_t)ry);
+    snprintf(c->databar_rule, sizeof c->databar_rule, "FEI [Image] ResolutionY = %u",
+             (unsigned)ry);
+  }
   free(ini);
   return 1;
 }
@@ -370,6 +377,83 @@ static int rule_zeiss(TIFF *t, uint32_t width, nm_calib *c) {
   return 1;
 }
 
+/*
+** The Zeiss SmartSEM data zone. CZ_SEM metadata never says how tall it is
+** (the two corpus files: "Store resolution", ap_height and the line counter
+** all describe the full frame), so it is found in the pixels, and only on a
+** page that carries the CZ_SEM tag: a box drawn in the darkest value over
+** the bottom of the frame — a top and a bottom border row that each run over
+** >= 95 % of the width, a left and a right border column joining them —
+** holding mostly the lightest value (white panel, black text, a logo). The
+** box may stop a row or two short of the bottom and a column or two short
+** of the sides (both corpus files leave image pixels there); everything from
+** its top border down is cropped. A box under 8 rows, over a quarter of the
+** height, more than 4 rows above the bottom, or without the white panel is
+** not a data zone: then nothing is cropped.
+*/
+#define ZEISS_ZONE_MIN_ROWS 8
+#define ZEISS_ZONE_MAX_GAP 4      /* rows between the box and the bottom */
+#define ZEISS_ZONE_RUN 0.95       /* border row length over the width */
+#define ZEISS_ZONE_BORDER 0.98    /* dark fraction along a border */
+#define ZEISS_ZONE_PANEL 0.6      /* light fraction inside */
+#define ZEISS_ZONE_TWO_TONE 0.8   /* light or dark fraction inside */
+
+static int zeiss_zone_rows(const float *px, uint32_t w, uint32_t h) {
+  if (w < 64 || h < 4 * ZEISS_ZONE_MIN_ROWS) return 0;
+  uint32_t y_top = h - h / 4;
+  float lo = px[(size_t)y_top * w], hi = lo;
+  for (size_t i = (size_t)y_top * w; i < (size_t)h * w; i++) {
+    if (px[i] < lo) lo = px[i];
+    if (px[i] > hi) hi = px[i];
+  }
+  if (!(hi - lo > 0) || !isfinite(hi - lo)) return 0;
+  float tol = 0.1f * (hi - lo);
+#define DARK(v) ((v) <= lo + tol)
+#define LIGHT(v) ((v) >= hi - tol)
+  for (uint32_t y = y_top; y + ZEISS_ZONE_MIN_ROWS <= h; y++) {
+    const float *row = px + (size_t)y * w;
+    uint32_t best0 = 0, best_len = 0;
+    for (uint32_t x = 0; x < w;) {
+      if (!DARK(row[x])) {
+        x++;
+        continue;
+      }
+      uint32_t x0 = x;
+      while (x < w && DARK(row[x])) x++;
+      if (x - x0 > best_len) best0 = x0, best_len = x - x0;
+    }
+    if (best_len < ZEISS_ZONE_RUN * w) continue;
+    uint32_t x0 = best0, x1 = best0 + best_len - 1;
+    /* the bottom border: the first later row dark across the same span */
+    uint32_t yb = 0;
+    for (uint32_t y2 = y + ZEISS_ZONE_MIN_ROWS - 1; y2 < h && !yb; y2++) {
+      const float *r2 = px + (size_t)y2 * w;
+      uint32_t dark = 0;
+      for (uint32_t x = x0; x <= x1; x++) dark += DARK(r2[x]);
+      if (dark >= ZEISS_ZONE_BORDER * best_len) yb = y2;
+    }
+    if (!yb || yb + 1 + ZEISS_ZONE_MAX_GAP < h) continue;
+    uint32_t side = 0, inner = 0, light = 0, tone = 0;
+    for (uint32_t yy = y; yy <= yb; yy++) {
+      const float *r = px + (size_t)yy * w;
+      side += DARK(r[x0]) + DARK(r[x1]);
+      if (yy == y || yy == yb) continue;
+      for (uint32_t x = x0 + 1; x < x1; x++) {
+        inner++;
+        light += LIGHT(r[x]);
+        tone += LIGHT(r[x]) || DARK(r[x]);
+      }
+    }
+    if (side < ZEISS_ZONE_BORDER * 2 * (yb - y + 1) || !inner ||
+        light < ZEISS_ZONE_PANEL * inner || tone < ZEISS_ZONE_TWO_TONE * inner)
+      continue;
+    return (int)(h - y);
+  }
+#undef DARK
+#undef LIGHT
+  return 0;
+}
+
 /* TVIPS header: v1 is 244 bytes; v2 follows with PixelSizeX/Y (float32, nm)
 ** at 2724 bytes into it. */
 #define TVIPS_V1_BYTES 244
@@ -400,35 +484,117 @@ static int rule_tvips(TIFF *t, const nm_source *src, nm_calib *c) {
   return 1;
 }
 
-/* Olympus SIS (tag 33560 -> "SIS0" header, tag table, type-1 block holding
-** an exponent and x/y calibrations). */
-static int sis_at(const nm_source *src, double off, nm_calib *c) {
-  if (!(off >= 0) || off + 60 > (double)src->n) return 0;
-  const uint8_t *h = src->buf + (size_t)off;
-  if (memcmp(h, "SIS0", 4) != 0) return 0;
-  int tagcount = (int16_t)le16(h + 58);
-  size_t p = (size_t)off + 60;
-  for (int i = 0; i < tagcount && i < 1000; i++, p += 8) {
-    if (p + 8 > src->n) return 0;
-    int type = (int16_t)le16(src->buf + p);
-    uint32_t at = le32(src->buf + p + 4);
-    if (type != 1) continue;
-    if ((uint64_t)at + 112 > src->n) return 0;
-    const uint8_t *b = src->buf + at;
-    int exp10 = (int16_t)le16(b + 10);
-    double xcal = le_f64(b + 12), ycal = le_f64(b + 20);
-    if (exp10 < -30 || exp10 > 30) return 0;
-    double k = pow(10.0, exp10);
-    if (nm_calib_set(c, xcal * k, ycal * k, "m", "tiff:olympus") == 0) return 1;
-    return 0;
+/*
+** Olympus SIS. Two private tags mark an analySIS / Olympus Soft Imaging file
+** (tifffile: OlympusSIS 33560 read by read_sis, OlympusINI 33471 read by
+** read_sis_ini; Bio-Formats SISReader: SIS_TAG, SIS_INI_TAG):
+**   33560  offset of a little-endian binary block: "SIS0", then at byte 58 an
+**          int16 entry count and at 60 the entries, 8 bytes each {int16 type,
+**          int16 count, uint32 offset}; the type-1 entry points at 112 bytes
+**          with int16 exp10 at 10 and float64 x / y calibrations at 12 / 20:
+**          pixel = cal * 10^exp10 metres.
+**   33471  INI text ([Dimension] Z/Band/Time sizes, [Z] ZPos, [Time] TimePos,
+**          [Band] LUTs, [ASD]); neither reader documents a pixel size in it,
+**          and tifffile's merged sis_metadata takes pixelsizex from 33560
+**          only. So 33471 alone identifies an SIS file without a size.
+** The calibration may sit on any page (the corpus file has it on page 2,
+** behind an RGB JPEG preview). A block that is cut short, points outside the
+** file or holds no usable size gives no size and says why — never the 72 dpi
+** of the same page.
+*/
+typedef struct sis_seen {
+  int ini;            /* a page has the INI text (33471) */
+  char broken[160];   /* first reason a 33560 block could not be used */
+} sis_seen;
+
+#define SIS_HEADER 60
+#define SIS_ENTRY 8
+#define SIS_GENERAL 112
+#define SIS_MAX_ENTRIES 1000
+
+static int sis_fail(sis_seen *seen, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+static int sis_fail(sis_seen *seen, const char *fmt, ...) {
+  if (!seen->broken[0]) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(seen->broken, sizeof seen->broken, fmt, ap);
+    va_end(ap);
   }
   return 0;
 }
 
-static int rule_olympus_page(TIFF *t, const nm_source *src, nm_calib *c) {
+/* 1 with c set when the block at `off` yields a size, else 0 (seen says why). */
+static int sis_at(const nm_source *src, double off, nm_calib *c, sis_seen *seen) {
+  if (!(off >= 0) || off >= (double)src->n)
+    return sis_fail(seen, "Olympus SIS tag 33560 points at offset %.0f, past the end of the "
+                          "%zu-byte file", off, src->n);
+  size_t at0 = (size_t)off;
+  if (src->n - at0 < SIS_HEADER)
+    return sis_fail(seen, "Olympus SIS block (tag 33560) at offset %zu is truncated: %zu of "
+                          "its %d header bytes are in the file", at0, src->n - at0, SIS_HEADER);
+  const uint8_t *h = src->buf + at0;
+  if (memcmp(h, "SIS0", 4) != 0)
+    return sis_fail(seen, "Olympus SIS tag 33560 does not point at a SIS0 block (offset %zu)",
+                    at0);
+  int count = (int16_t)le16(h + 58);
+  if (count < 0 || count > SIS_MAX_ENTRIES)
+    return sis_fail(seen, "Olympus SIS block (tag 33560) claims %d entries", count);
+  for (int i = 0; i < count; i++) {
+    size_t p = at0 + SIS_HEADER + (size_t)i * SIS_ENTRY;
+    if (p + SIS_ENTRY > src->n)
+      return sis_fail(seen, "Olympus SIS block (tag 33560) is truncated: entry %d of %d is "
+                            "past the end of the file", i + 1, count);
+    int type = (int16_t)le16(src->buf + p);
+    uint32_t at = le32(src->buf + p + 4);
+    if (type != 1) continue;
+    if ((uint64_t)at + SIS_GENERAL > src->n)
+      return sis_fail(seen, "Olympus SIS calibration record (tag 33560) at offset %u is "
+                            "truncated: it needs %d bytes, the file has %zu", (unsigned)at,
+                      SIS_GENERAL, src->n);
+    const uint8_t *b = src->buf + at;
+    int exp10 = (int16_t)le16(b + 10);
+    double xcal = le_f64(b + 12), ycal = le_f64(b + 20);
+    if (exp10 < -30 || exp10 > 30)
+      return sis_fail(seen, "Olympus SIS calibration exponent 10^%d is out of range", exp10);
+    double k = pow(10.0, exp10);
+    nm_calib t;
+    if (nm_calib_set(&t, xcal * k, ycal * k, "m", "tiff:olympus") != 0 || !nm_calib_known(&t))
+      return sis_fail(seen, "Olympus SIS calibration (tag 33560) is not a positive size "
+                            "(%g x %g m)", xcal * k, ycal * k);
+    *c = t;
+    return 1;
+  }
+  return sis_fail(seen, "Olympus SIS block (tag 33560) has no calibration record");
+}
+
+static int rule_olympus_page(TIFF *t, const nm_source *src, nm_calib *c, sis_seen *seen) {
+  TIFFDataType type;
+  uint32_t count;
+  const void *data;
+  if (get_private(t, 33471, &type, &count, &data)) seen->ini = 1;
   double off;
   if (!get_private_number(t, 33560, &off)) return 0;
-  return sis_at(src, off, c);
+  return sis_at(src, off, c, seen);
+}
+
+/* After every page was searched: a broken block or an INI-only file is an
+** SIS file without a size (1), anything else is not SIS (0). */
+static int olympus_verdict(const sis_seen *seen, nm_calib *c) {
+  if (seen->broken[0]) {
+    nm_calib_unknown(c, seen->broken);
+    return 1;
+  }
+  if (seen->ini) {
+    nm_calib_unknown(c, "Olympus SIS file: its INI text (tag 33471) holds no pixel size and "
+                        "no page has the SIS calibration block (tag 33560)");
+    return 1;
+  }
+  return 0;
 }
 
 static double electron_wavelength_m(double volts) {
@@ -563,9 +729,10 @@ static int rule_resolution(TIFF *t, nm_calib *c) {
 }
 
 /* Rules 1-7 on the current directory. */
-static int vendor_rules(TIFF *t, const nm_source *src, uint32_t w, uint32_t h, nm_calib *c) {
+static int vendor_rules(TIFF *t, const nm_source *src, uint32_t w, uint32_t h, nm_calib *c,
+                        sis_seen *seen) {
   return rule_fei(t, h, c) || rule_zeiss(t, w, c) || rule_tvips(t, src, c) ||
-         rule_olympus_page(t, src, c) || rule_jeol(t, c) || rule_dm(t, c) || rule_imagej(t, c);
+         rule_olympus_page(t, src, c, seen) || rule_jeol(t, c) || rule_dm(t, c) || rule_imagej(t, c);
 }
 
 /* ---- pixels ---- */
@@ -838,6 +1005,31 @@ static nm_status read_pixels(TIFF *t, const nm_source *src, const page_info *pi,
 }
 
 
+/* Crops the Zeiss data zone (see zeiss_zone_rows). A header-only read
+** decodes the pixels just for this, so micrographs() and particles() agree;
+** if that decode fails the header read still succeeds, with nothing cropped. */
+static void zeiss_zone(TIFF *t, const nm_source *src, const page_info *pi, tiff_mem *mem,
+                       nm_image *out) {
+  nm_image tmp = {0};
+  const float *px = out->px;
+  if (!px) {
+    nm_error ignored;
+    nm_error_clear(&ignored);
+    if (read_pixels(t, src, pi, mem, &tmp, &ignored) != NM_OK) {
+      nm_image_free(&tmp);
+      return;
+    }
+    px = tmp.px;
+  }
+  int rows = zeiss_zone_rows(px, pi->w, pi->h);
+  nm_image_free(&tmp);
+  if (rows > 0 && !out->calib.databar_rows) {
+    out->calib.databar_rows = rows;
+    snprintf(out->calib.databar_rule, sizeof out->calib.databar_rule,
+             "Zeiss data zone: framed box found in the pixels");
+  }
+}
+
 /* Width and height from the first IFD of a classic TIFF, bounds-checked; used
 ** only to explain why libtiff refused a file (it rejects 0x0 at open). */
 static int first_ifd_dims(const uint8_t *b, size_t n, uint32_t *w, uint32_t *h) {
@@ -916,15 +1108,21 @@ nm_status nm_read_tiff(const nm_source *src, const nm_read_opts *opts, nm_image 
   ** their description there), else an Olympus SIS block on any page. */
   nm_calib c;
   nm_calib_unknown(&c, NULL);
-  int found = vendor_rules(t, src, pi.w, pi.h, &c);
+  sis_seen seen = {0, ""};
+  int found = vendor_rules(t, src, pi.w, pi.h, &c, &seen);
   if (!found && opts->frame != 0 && TIFFSetDirectory(t, 0))
-    found = vendor_rules(t, src, pi.w, pi.h, &c);
+    found = vendor_rules(t, src, pi.w, pi.h, &c, &seen);
   for (int p = 0; !found && p < pages && p < 64; p++)
-    if (TIFFSetDirectory(t, (tdir_t)p)) found = rule_olympus_page(t, src, &c);
+    if (TIFFSetDirectory(t, (tdir_t)p)) found = rule_olympus_page(t, src, &c, &seen);
+  if (!found) found = olympus_verdict(&seen, &c);
   if (!TIFFSetDirectory(t, (tdir_t)opts->frame)) {
     st = nm_fail(err, NM_ERR_FORMAT, "%s: cannot re-read TIFF page %d", src->name, opts->frame);
     goto done;
   }
+  TIFFDataType ztype;
+  uint32_t zcount;
+  const void *zdata;
+  int zeiss_page = get_private(t, 34118, &ztype, &zcount, &zdata);
   if (!found) found = rule_resolution(t, &c);
   if (!found) nm_calib_unknown(&c, "no calibration in the TIFF (no vendor tag, no physical resolution)");
   out->calib = c;
@@ -936,6 +1134,7 @@ nm_status nm_read_tiff(const nm_source *src, const nm_read_opts *opts, nm_image 
   }
   mem.msg[0] = 0; /* only errors of the pixel decoding from here */
   if (!opts->header_only) st = read_pixels(t, src, &pi, &mem, out, err);
+  if (st == NM_OK && zeiss_page) zeiss_zone(t, src, &pi, &mem, out);
 done:
   TIFFClose(t);
   return st;

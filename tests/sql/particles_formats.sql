@@ -19,3 +19,9 @@ SELECT round(max(nm_per_px), 4)
 -- a second frame of a multi-page file
 SELECT count(*) >= 0
   FROM particles('../shared/formats/tiff/test_loading_image_saved_with_DM_stack.tif', '{"frame": 1}');
+-- Zeiss CZ_SEM: the data zone (a framed white box over the bottom 34 of 384
+-- rows, found in the pixels) is cropped before segmentation: the label image
+-- is 512 x 350 and no particle reaches into the box
+SELECT hex(substr(segment('../shared/formats/tiff/test_tiff_Zeiss_SEM_512pix.tif'), 17, 8));
+SELECT count(*) > 0, max(bbox_y + bbox_h) <= 350, round(max(nm_per_px), 6)
+  FROM particles('../shared/formats/tiff/test_tiff_Zeiss_SEM_512pix.tif');

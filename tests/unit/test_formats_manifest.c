@@ -259,6 +259,42 @@ static void check_extras(void) {
     nm_image_free(&a);
     free(buf);
   }
+  /* Vendor data bars: FEI from [Image] ResolutionY, Zeiss found in the pixels
+  ** (the framed box's top border is row 350 of 384 and row 691 of 768; the
+  ** row above it is image, the border row is dark across >= 95 % of the width).
+  ** The same rows with and without pixels (micrographs() reads headers only). */
+  static const struct {
+    const char *file;
+    int rows;
+    const char *rule;
+  } bars[] = {
+      {CORPUS "/tiff/FEI-Helios-Ebeam-8bits.tif", 29, "FEI [Image] ResolutionY"},
+      {CORPUS "/tiff/test_tiff_Zeiss_SEM_512pix.tif", 34, "Zeiss data zone"},
+      {CORPUS "/tiff/test_tiff_Zeiss_SEM_1k.tif", 77, "Zeiss data zone"},
+      {CORPUS "/tiff/TVIPS_bin4.tif", 0, ""},
+      {CORPUS "/tiff/olympus_SIS.tif", 0, ""},
+  };
+  for (size_t i = 0; i < sizeof bars / sizeof bars[0]; i++) {
+    for (int header_only = 0; header_only < 2; header_only++) {
+      nm_read_opts_default(&opts);
+      opts.header_only = header_only;
+      CHECK_OK(nm_image_read_file(bars[i].file, &opts, &a, &err), err);
+      CHECK(a.calib.databar_rows == bars[i].rows);
+      CHECK(strncmp(a.calib.databar_rule, bars[i].rule, strlen(bars[i].rule)) == 0);
+      if (!bars[i].rows) CHECK(a.calib.databar_rule[0] == 0);
+      if (a.px && bars[i].rows && strstr(bars[i].rule, "Zeiss")) {
+        int top = a.height - bars[i].rows, dark_top = 0, dark_above = 0;
+        for (int x = 0; x < a.width; x++) {
+          dark_top += a.px[(size_t)top * a.width + x] < 1;
+          dark_above += a.px[(size_t)(top - 1) * a.width + x] < 1;
+        }
+        CHECK(dark_top >= 0.95 * a.width && dark_above < 0.05 * a.width);
+      }
+      nm_image_free(&a);
+    }
+  }
+  nm_read_opts_default(&opts);
+
   /* header_only fills everything but the pixels. */
   opts.header_only = 1;
   const char *some[] = {CORPUS "/dm/multi_signal.dm3", CORPUS "/tia/128x128-TEM_search_1.ser",

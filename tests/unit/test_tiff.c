@@ -6,6 +6,11 @@
 ** resolution tags (a bare dpi must NOT calibrate), and every error path on
 ** hand-made broken files: truncated, 0x0, over the pixel cap, unsupported
 ** sample format, frame past the last page. Errors must name the file.
+** Vendor tags written with libtiff (TIFFMergeFieldInfo): the Zeiss data zone
+** found in the pixels only on CZ_SEM pages and only when it is a framed white
+** box at the bottom; Olympus SIS 33560 blocks on another page than the one
+** read, every kind of truncated or unusable block (no size, a reason, never
+** the page's 72 dpi), and an INI-only (33471) file.
 */
 #include <math.h>
 #include <stdint.h>
@@ -347,6 +352,336 @@ static void calibration(void) {
   nm_image_free(&im);
 }
 
+/* ---- vendor private tags written with libtiff ---- */
+
+static void put16le(uint8_t *b, uint16_t v) { b[0] = (uint8_t)v, b[1] = (uint8_t)(v >> 8); }
+static void put32le(uint8_t *b, uint32_t v) {
+  for (int i = 0; i < 4; i++) b[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* The private tags these tests write; libtiff must know a tag to write it. */
+static const TIFFFieldInfo vendor_fields[] = {
+    {34118, TIFF_VARIABLE, TIFF_VARIABLE, TIFF_ASCII, FIELD_CUSTOM, 1, 0, "CZ_SEM"},
+    {33471, TIFF_VARIABLE, TIFF_VARIABLE, TIFF_ASCII, FIELD_CUSTOM, 1, 0, "OlympusINI"},
+    {33560, 1, 1, TIFF_LONG, FIELD_CUSTOM, 1, 0, "OlympusSIS"},
+};
+
+typedef struct vendor_page {
+  const uint8_t *px;    /* w*h 8-bit gray */
+  int w, h;
+  const char *cz_sem;   /* tag 34118 text or NULL */
+  const char *sis_ini;  /* tag 33471 text or NULL */
+  int sis_block;        /* 1: tag 33560 = sis_offset */
+} vendor_page;
+
+static size_t file_size(const char *path) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return 0;
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f);
+  fclose(f);
+  return n > 0 ? (size_t)n : 0;
+}
+
+/* Writes the pages (72 dpi on each, which must never calibrate) with tag
+** 33560 = sis_offset where asked; returns the file size. */
+static size_t write_vendor(const char *path, const vendor_page *pages, int npages,
+                           uint32_t sis_offset) {
+  TIFF *t = TIFFOpen(path, "w");
+  if (!t) return 0;
+  for (int p = 0; p < npages; p++) {
+    const vendor_page *pg = &pages[p];
+    /* each new directory starts from libtiff's own field list */
+    if (!TIFFFindField(t, 33471, TIFF_ANY))
+      TIFFMergeFieldInfo(t, vendor_fields, sizeof vendor_fields / sizeof vendor_fields[0]);
+    TIFFSetField(t, TIFFTAG_IMAGEWIDTH, pg->w);
+    TIFFSetField(t, TIFFTAG_IMAGELENGTH, pg->h);
+    TIFFSetField(t, TIFFTAG_BITSPERSAMPLE, 8);
+    TIFFSetField(t, TIFFTAG_PHOTOMETRIC, PHOTOMETRIC_MINISBLACK);
+    TIFFSetField(t, TIFFTAG_ROWSPERSTRIP, 16);
+    TIFFSetField(t, TIFFTAG_XRESOLUTION, 72.0f);
+    TIFFSetField(t, TIFFTAG_YRESOLUTION, 72.0f);
+    TIFFSetField(t, TIFFTAG_RESOLUTIONUNIT, RESUNIT_INCH);
+    if (npages > 1) TIFFSetField(t, TIFFTAG_SUBFILETYPE, FILETYPE_PAGE);
+    if (pg->cz_sem) TIFFSetField(t, 34118, pg->cz_sem);
+    if (pg->sis_ini) TIFFSetField(t, 33471, pg->sis_ini);
+    if (pg->sis_block) TIFFSetField(t, 33560, sis_offset);
+    for (int y = 0; y < pg->h; y++)
+      TIFFWriteScanline(t, (void *)(pg->px + (size_t)y * pg->w), (uint32_t)y, 0);
+    TIFFWriteDirectory(t);
+  }
+  TIFFClose(t);
+  return file_size(path);
+}
+
+/* The file's bytes followed by `extra`, in a fresh buffer of *n bytes. */
+static uint8_t *bytes_plus(const char *path, const uint8_t *extra, size_t nextra, size_t *n) {
+  size_t len = file_size(path);
+  uint8_t *buf = malloc(len + nextra + 1);
+  FILE *f = fopen(path, "rb");
+  if (!buf || !f || fread(buf, 1, len, f) != len) {
+    if (f) fclose(f);
+    free(buf);
+    return NULL;
+  }
+  fclose(f);
+  if (nextra) memcpy(buf + len, extra, nextra);
+  *n = len + nextra;
+  return buf;
+}
+
+/* Textured "sample" (never flat, never black or white) of w x h. */
+static uint8_t *sample_texture(int w, int h) {
+  uint8_t *px = malloc((size_t)w * h);
+  uint32_t r = 12345;
+  for (size_t i = 0; i < (size_t)w * h; i++) {
+    r = r * 1103515245u + 12345u;
+    px[i] = (uint8_t)(60 + (r >> 16) % 140);
+  }
+  return px;
+}
+
+/* A Zeiss-style data zone: black frame rows y0 and y1 and columns x0 and x1,
+** a white panel inside with a few black "text" blocks (about 10 %). */
+static void draw_zone(uint8_t *px, int w, int y0, int y1, int x0, int x1) {
+  for (int y = y0; y <= y1; y++)
+    for (int x = x0; x <= x1; x++) {
+      int border = y == y0 || y == y1 || x == x0 || x == x1;
+      int text = y > y0 + 3 && y < y1 - 3 && (x / 6) % 4 == 1 && (x / 60) % 2 == 0;
+      px[(size_t)y * w + x] = border || text ? 0 : 255;
+    }
+}
+
+static const char *CZ_SEM_TEXT =
+    "0\r\n0\r\n0\r\n1.0e-008\r\n5.0e+004\r\nAP_PIXEL_SIZE\r\nPixel Size = 10.00 nm\r\n";
+
+/* Reads the file (pixels and header only) and returns the data bar rows,
+** -1 when the two reads disagree or fail. */
+static int zone_rows(const char *path) {
+  int got[2] = {-2, -3};
+  for (int header_only = 0; header_only < 2; header_only++) {
+    nm_read_opts o;
+    nm_read_opts_default(&o);
+    o.header_only = header_only;
+    nm_image im;
+    nm_error err = {0};
+    if (nm_image_read_file(path, &o, &im, &err) != NM_OK) return -1;
+    got[header_only] = im.calib.databar_rows;
+    if (im.calib.databar_rows && !strstr(im.calib.databar_rule, "Zeiss data zone")) got[0] = -4;
+    if (!im.calib.databar_rows && im.calib.databar_rule[0]) got[0] = -5;
+    nm_image_free(&im);
+  }
+  return got[0] == got[1] ? got[0] : -1;
+}
+
+static void zeiss_zone(void) {
+  const int w = 256, h = 192;
+  const char *path = tmp_path("zeiss.tif");
+  uint8_t *px = sample_texture(w, h);
+  vendor_page pg = {px, w, h, CZ_SEM_TEXT, NULL, 0};
+  /* the corpus geometry: frame from row 170 to 190 (one image row below),
+  ** columns 1..254 (image columns beside it) -> 22 rows cropped */
+  draw_zone(px, w, 170, 190, 1, 254);
+  CHECK(write_vendor(path, &pg, 1, 0) > 0);
+  CHECK(zone_rows(path) == 22);
+  nm_image im;
+  nm_error err = {0};
+  nm_read_opts o;
+  nm_read_opts_default(&o);
+  CHECK_OK(nm_image_read_file(path, &o, &im, &err), err);
+  CHECK(!strcmp(im.calib.source, "tiff:zeiss"));
+  CHECK_NEAR(im.calib.nm_per_px_x, 10.0 * 1024 / w, 1e-9);
+  nm_image_free(&im);
+  /* the same pixels without the CZ_SEM tag: not a Zeiss file, nothing cropped */
+  pg.cz_sem = NULL;
+  CHECK(write_vendor(path, &pg, 1, 0) > 0);
+  CHECK(zone_rows(path) == 0);
+  pg.cz_sem = CZ_SEM_TEXT;
+  /* a box reaching the last row and the side columns: 22 rows */
+  free(px);
+  px = sample_texture(w, h), pg.px = px;
+  draw_zone(px, w, 170, 191, 0, 255);
+  CHECK(write_vendor(path, &pg, 1, 0) > 0);
+  CHECK(zone_rows(path) == 22);
+  /* no box */
+  free(px);
+  px = sample_texture(w, h), pg.px = px;
+  CHECK(write_vendor(path, &pg, 1, 0) > 0);
+  CHECK(zone_rows(path) == 0);
+  /* taller than a quarter of the height */
+  draw_zone(px, w, 130, 190, 1, 254);
+  CHECK(write_vendor(path, &pg, 1, 0) > 0);
+  CHECK(zone_rows(path) == 0);
+  /* too narrow: the border runs over 70 % of the width */
+  free(px);
+  px = sample_texture(w, h), pg.px = px;
+  draw_zone(px, w, 170, 190, 40, 220);
+  CHECK(write_vendor(path, &pg, 1, 0) > 0);
+  CHECK(zone_rows(path) == 0);
+  /* floating 11 rows above the bottom */
+  free(px);
+  px = sample_texture(w, h), pg.px = px;
+  draw_zone(px, w, 160, 180, 1, 254);
+  CHECK(write_vendor(path, &pg, 1, 0) > 0);
+  CHECK(zone_rows(path) == 0);
+  /* a frame around sample texture, not a white panel */
+  free(px);
+  px = sample_texture(w, h), pg.px = px;
+  for (int x = 1; x <= 254; x++) px[170 * w + x] = px[190 * w + x] = 0;
+  for (int y = 170; y <= 190; y++) px[y * w + 1] = px[y * w + 254] = 0;
+  CHECK(write_vendor(path, &pg, 1, 0) > 0);
+  CHECK(zone_rows(path) == 0);
+  /* under 8 rows */
+  free(px);
+  px = sample_texture(w, h), pg.px = px;
+  draw_zone(px, w, 186, 190, 1, 254);
+  CHECK(write_vendor(path, &pg, 1, 0) > 0);
+  CHECK(zone_rows(path) == 0);
+  free(px);
+  remove(path);
+}
+
+/* An SIS0 block: header, `entries` entries (the first of type 1 pointing
+** at `record` bytes from the block start), then the record. */
+static size_t sis_block(uint8_t *b, size_t cap, uint32_t base, int16_t count, int16_t exp10,
+                        double xcal, double ycal) {
+  size_t n = 60 + 8 * (size_t)(count > 0 ? count : 0) + 112;
+  if (n > cap) return 0;
+  memset(b, 0, n);
+  memcpy(b, "SIS0", 4);
+  put16le(b + 58, (uint16_t)count);
+  for (int i = 0; i < count; i++) {
+    uint8_t *e = b + 60 + 8 * i;
+    put16le(e, i == count - 1 ? 1 : 10);  /* a channel entry first, then the general one */
+    put16le(e + 2, 1);
+    put32le(e + 4, base + 60 + 8 * (uint32_t)count);
+  }
+  uint8_t *r = b + 60 + 8 * (size_t)count;
+  put16le(r + 10, (uint16_t)exp10);
+  memcpy(r + 12, &xcal, 8); /* little-endian host, as the format */
+  memcpy(r + 20, &ycal, 8);
+  return n;
+}
+
+/* Reads the buffer (header only) and returns its calibration. */
+static nm_calib read_calib(const uint8_t *buf, size_t n, int frame) {
+  nm_read_opts o;
+  nm_read_opts_default(&o);
+  o.header_only = 1;
+  o.frame = frame;
+  nm_image im;
+  nm_error err = {0};
+  nm_calib c;
+  nm_calib_unknown(&c, "read failed");
+  if (nm_image_read_memory(buf, n, "sis.tif", &o, &im, &err) == NM_OK) c = im.calib;
+  else fprintf(stderr, "read_calib: %s\n", err.msg);
+  nm_image_free(&im);
+  return c;
+}
+
+static void olympus_sis(void) {
+  const char *path = tmp_path("sis.tif");
+  uint8_t px[16 * 16];
+  for (int i = 0; i < 16 * 16; i++) px[i] = (uint8_t)i;
+  const char *ini = "[Version]\r\nVer=1\r\n[Dimension]\r\nZ=1\r\nBand=1\r\nTime=1\r\n";
+  /* page 0 a preview without tags, page 1 the data with the INI text and the block */
+  vendor_page pages[2] = {{px, 16, 16, NULL, NULL, 0}, {px, 16, 16, NULL, ini, 1}};
+  size_t len = write_vendor(path, pages, 2, 0);
+  CHECK(len > 0 && write_vendor(path, pages, 2, (uint32_t)len) == len); /* offset = the end */
+  uint8_t block[512];
+  size_t nb = sis_block(block, sizeof block, (uint32_t)len, 2, -9, 2.5, 2.5);
+  size_t n;
+  uint8_t *buf = bytes_plus(path, block, nb, &n);
+  CHECK(buf != NULL);
+  for (int frame = 0; buf && frame < 2; frame++) {
+    nm_calib c = read_calib(buf, n, frame);
+    CHECK(!strcmp(c.source, "tiff:olympus"));
+    CHECK_NEAR(c.nm_per_px_x, 2.5, 1e-9);
+    CHECK_NEAR(c.nm_per_px_y, 2.5, 1e-9);
+  }
+  /* non-square and another exponent: 3e-6 * 10^-4 m = 0.3 nm, 6e-6 -> 0.6 nm */
+  nb = sis_block(block, sizeof block, (uint32_t)len, 1, -4, 3e-6, 6e-6);
+  free(buf);
+  buf = bytes_plus(path, block, nb, &n);
+  if (buf) {
+    nm_calib c = read_calib(buf, n, 1);
+    CHECK_NEAR(c.nm_per_px_x, 0.3, 1e-9);
+    CHECK_NEAR(c.nm_per_px_y, 0.6, 1e-9);
+  }
+  /* Truncated blocks: no size, a reason naming the tag, never the 72 dpi. */
+  static const struct {
+    size_t keep;   /* bytes of the block left in the file */
+    const char *why;
+  } cuts[] = {
+      {0, "past the end"},          /* the tag points at the end of the file */
+      {30, "truncated"},            /* inside the 60-byte header */
+      {64, "entry 1 of 2"},         /* inside the entry table */
+      {60 + 16 + 50, "needs 112 bytes"},  /* inside the calibration record */
+  };
+  nb = sis_block(block, sizeof block, (uint32_t)len, 2, -9, 2.5, 2.5);
+  for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
+    free(buf);
+    buf = bytes_plus(path, block, cuts[i].keep, &n);
+    if (!buf) continue;
+    for (int frame = 0; frame < 2; frame++) {
+      nm_calib c = read_calib(buf, n, frame);
+      CHECK(!nm_calib_known(&c) && c.mode == NM_MODE_IMAGE);
+      CHECK(strstr(c.reason, "33560") != NULL && strstr(c.reason, cuts[i].why) != NULL);
+      if (!strstr(c.reason, cuts[i].why)) fprintf(stderr, "  reason: %s\n", c.reason);
+    }
+  }
+  /* a wrong magic, an absurd entry count, a zero and a NaN size, no record */
+  uint8_t bad[512];
+  memcpy(bad, block, nb);
+  memcpy(bad, "SIS1", 4);
+  free(buf);
+  buf = bytes_plus(path, bad, nb, &n);
+  if (buf) CHECK(strstr(read_calib(buf, n, 1).reason, "SIS0") != NULL);
+  memcpy(bad, block, nb);
+  put16le(bad + 58, 0x7fff);
+  free(buf);
+  buf = bytes_plus(path, bad, nb, &n);
+  if (buf) CHECK(strstr(read_calib(buf, n, 1).reason, "32767 entries") != NULL);
+  const double sizes[][2] = {{0, 2.5}, {NAN, NAN}, {-1, -1}};
+  for (size_t i = 0; i < 3; i++) {
+    nb = sis_block(bad, sizeof bad, (uint32_t)len, 2, -9, sizes[i][0], sizes[i][1]);
+    free(buf);
+    buf = bytes_plus(path, bad, nb, &n);
+    if (buf) {
+      nm_calib c = read_calib(buf, n, 1);
+      CHECK(!nm_calib_known(&c) && strstr(c.reason, "not a positive size") != NULL);
+    }
+  }
+  nb = sis_block(bad, sizeof bad, (uint32_t)len, 2, -9, 2.5, 2.5);
+  put16le(bad + 60 + 8, 10); /* both entries are channel data */
+  free(buf);
+  buf = bytes_plus(path, bad, nb, &n);
+  if (buf) CHECK(strstr(read_calib(buf, n, 1).reason, "no calibration record") != NULL);
+  put16le(bad + 58, (uint16_t)-3);
+  free(buf);
+  buf = bytes_plus(path, bad, nb, &n);
+  if (buf) CHECK(strstr(read_calib(buf, n, 1).reason, "-3 entries") != NULL);
+  free(buf);
+  /* Only the INI text (33471): an SIS file without a size, and it says so. */
+  vendor_page ini_only[1] = {{px, 16, 16, NULL, ini, 0}};
+  CHECK(write_vendor(path, ini_only, 1, 0) > 0);
+  buf = bytes_plus(path, NULL, 0, &n);
+  if (buf) {
+    nm_calib c = read_calib(buf, n, 0);
+    CHECK(!nm_calib_known(&c) && !c.source[0] && strstr(c.reason, "33471") != NULL);
+    free(buf);
+  }
+  /* ... also when the INI text is on another page than the one read */
+  vendor_page ini_p1[2] = {{px, 16, 16, NULL, NULL, 0}, {px, 16, 16, NULL, ini, 0}};
+  CHECK(write_vendor(path, ini_p1, 2, 0) > 0);
+  buf = bytes_plus(path, NULL, 0, &n);
+  if (buf) {
+    CHECK(strstr(read_calib(buf, n, 0).reason, "33471") != NULL);
+    free(buf);
+  }
+  remove(path);
+}
+
 /* ---- hand-made broken files ---- */
 
 static void put16(uint8_t *b, uint16_t v) { b[0] = (uint8_t)v, b[1] = (uint8_t)(v >> 8); }
@@ -473,6 +808,8 @@ int main(void) {
   sample_types();
   colour();
   calibration();
+  zeiss_zone();
+  olympus_sis();
   errors();
   snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
   if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);

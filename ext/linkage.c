@@ -151,21 +151,10 @@ static nm_status linkage_single(const double *x, size_t n, int d, raw_merge *raw
   return st;
 }
 
-/* Lance–Williams update of d(k, x ∪ y) for the three reducible methods
-** (Ward: of squared distances). */
-static inline double lw(nm_linkage_method m, double dx, double dy, double dxy, double nx,
-                        double ny, double nk) {
-  switch (m) {
-    case NM_LINK_AVERAGE:
-      return (nx * dx + ny * dy) / (nx + ny);
-    case NM_LINK_COMPLETE:
-      return dx > dy ? dx : dy;
-    default: {
-      /* Ward on squared distances. */
-      double v = ((nx + nk) * dx + (ny + nk) * dy - nk * dxy) / (nx + ny + nk);
-      return v > 0 ? v : 0;
-    }
-  }
+/* Lance–Williams update of d(k, x ∪ y) for the matrix methods (Ward has
+** its own chain on centroids, linkage_ward). */
+static inline double lw(nm_linkage_method m, double dx, double dy, double nx, double ny) {
+  return m == NM_LINK_AVERAGE ? (nx * dx + ny * dy) / (nx + ny) : dx > dy ? dx : dy;
 }
 
 /* Smallest of row[i] + pen[i] over i < dim (pen is 0 for live clusters,
@@ -233,11 +222,8 @@ static nm_status linkage_nnchain(const double *x, size_t n, int d, nm_linkage_me
   }
   nm_row_sqnorms(x, n, d, norms);
   /* Upper triangle only, in row blocks (half the dgemm work; progress and
-  ** interrupt honoured between blocks): D[i][j>=i] = |xi|^2 + |xj|^2 - 2 xi.xj.
-  ** Ward works on squared distances (its Lance–Williams form needs no square
-  ** roots; heights are rooted when recorded), the other methods on
-  ** distances. */
-  int squared = m == NM_LINK_WARD;
+  ** interrupt honoured between blocks): D[i][j>=i] = |xi - xj| from
+  ** |xi|^2 + |xj|^2 - 2 xi.xj. */
   for (size_t r0 = 0; r0 < n; r0 += 512) {
     size_t nr = n - r0 < 512 ? n - r0 : 512;
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nr, (int)(n - r0), d, -2.0,
@@ -248,7 +234,7 @@ static nm_status linkage_nnchain(const double *x, size_t n, int d, nm_linkage_me
       for (size_t j = i + 1; j < n; j++) {
         double v = row[j] + norms[i] + norms[j];
         v = v > 0 ? v : 0;
-        row[j] = squared ? v : sqrt(v);
+        row[j] = sqrt(v);
       }
     }
     if (nm_progress_tick(progress, (double)r0, (double)n, "distances")) {
@@ -327,7 +313,7 @@ static nm_status linkage_nnchain(const double *x, size_t n, int d, nm_linkage_me
     }
     raw[t].x = orig[xq];
     raw[t].y = orig[yq];
-    raw[t].h = squared ? sqrt(cur) : cur;
+    raw[t].h = cur;
     double nx = size[xq], ny = size[yq];
     /* x disappears, y holds the union. The row scanned last is current;
     ** the other was scanned before the chain's previous merge, perhaps. */
@@ -336,7 +322,7 @@ static nm_status linkage_nnchain(const double *x, size_t n, int d, nm_linkage_me
     double *rx = D + (size_t)xq * dim, *ry = D + (size_t)yq * dim;
     for (size_t i = 0; i < dim; i++) {
       if (!size[i] || (int)i == xq || (int)i == yq) continue;
-      ry[i] = lw(m, rx[i], ry[i], cur, nx, ny, size[i]);
+      ry[i] = lw(m, rx[i], ry[i], nx, ny);
     }
     size[yq] = (int)(nx + ny);
     size[xq] = 0;
@@ -387,6 +373,375 @@ done:
   return st;
 }
 
+/* ---- Ward by centroids -------------------------------------------------
+**
+** Ward's distance between clusters a and b is a function of their sizes and
+** centroids only: squared height 2 na nb / (na + nb) * |ca - cb|^2, which is
+** what the Lance–Williams recurrence reproduces on a matrix. So the chain
+** needs no n x n matrix: a search from cluster x evaluates its distance to
+** every live centroid. To make that cheap, each search runs in two passes:
+**
+**   1. a float filter over a blocked copy of the centroids (8 clusters x d
+**      coordinates per block, scaled by a power of two so nothing overflows)
+**      computes f (|cj|^2 + |cx|^2 - 2 cj.cx) with a rigorous error bound
+**      e_j: lo_j = value - e_j <= exact <= value + e_j = hi_j, and
+**      U = min hi_j bounds the exact minimum from above;
+**   2. every cluster with lo_j <= U (all clusters at the minimum, and in
+**      practice almost nothing else) is evaluated exactly in double from the
+**      double centroids, in position order, with the scalar loop's rule
+**      (strictly smaller replaces; the chain's previous element wins ties).
+**
+** So the chain's choices and the recorded heights are those of an exact
+** double evaluation, identical whichever filter kernel ran (AVX+FMA or
+** portable), and symmetric in (a, b), which the chain needs to terminate. */
+
+enum { WL = 8 }; /* clusters per filter block */
+
+/* Exact squared Ward height between positions a and b (symmetric in a, b:
+** (u - v)^2 == (v - u)^2 and na * nb is exact for sizes below 2^26). */
+static inline double ward_exact(const double *c, int d, size_t a, size_t b, double na,
+                                double nb) {
+  const double *ca = c + a * (size_t)d, *cb = c + b * (size_t)d;
+  double s = 0;
+  for (int k = 0; k < d; k++) {
+    double t = ca[k] - cb[k];
+    s += t * t;
+  }
+  return (2.0 * na * nb) / (na + nb) * s;
+}
+
+/* Filter pass over nb blocks for the cluster with scaled float centroid fx,
+** squared norm fqx and size nx; writes lo[] and returns U. kappa bounds the
+** relative rounding error of the filter value against f (|cj|^2 + |cx|^2)
+** (see ward_kappa); the absolute 1e-30 covers coordinates that underflow. */
+static float ward_filter_c(const float *fc, const float *fq, const float *fn, const float *pen,
+                           size_t nb, int d, const float *fx, float fqx, float nx, float kappa,
+                           float *lo, int *cand, size_t *ncand) {
+  float U = INFINITY;
+  size_t nc = 0;
+  for (size_t b = 0; b < nb; b++) {
+    const float *blk = fc + b * (size_t)d * WL;
+    float dot[WL] = {0};
+    for (int k = 0; k < d; k++)
+      for (int l = 0; l < WL; l++) dot[l] += blk[k * WL + l] * fx[k];
+    for (int l = 0; l < WL; l++) {
+      size_t j = b * WL + l;
+      float t = fq[j] + fqx, s = t - 2 * dot[l];
+      float f = 2 * nx * fn[j] / (nx + fn[j]);
+      float a = f * s, e = f * (kappa * t + 1e-30f);
+      lo[j] = a - e + pen[j];
+      float hi = a + e + pen[j];
+      if (hi < U) U = hi;
+    }
+    int any = 0;
+    for (int l = 0; l < WL; l++) any |= lo[b * WL + l] <= U;
+    if (any) cand[nc++] = (int)b;
+  }
+  *ncand = nc;
+  return U;
+}
+
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#include <immintrin.h>
+#define NM_WARD_AVX 1
+/* The same filter with AVX + FMA, four blocks per step so the broadcasts are
+** shared and eight accumulators hide the FMA latency (the filter's sum order
+** is free: only its error bound matters). */
+__attribute__((target("avx,fma"))) static float ward_filter_avx(
+    const float *fc, const float *fq, const float *fn, const float *pen, size_t nb, int d,
+    const float *fx, float fqx, float nx, float kappa, float *lo, int *cand, size_t *ncand) {
+  __m256 vU = _mm256_set1_ps(INFINITY);
+  size_t nc = 0;
+  const __m256 vfqx = _mm256_set1_ps(fqx), vnx = _mm256_set1_ps(nx),
+               vnx2 = _mm256_set1_ps(2 * nx), vk = _mm256_set1_ps(kappa),
+               vtiny = _mm256_set1_ps(1e-30f), vtwo = _mm256_set1_ps(2.0f);
+  const size_t bs = (size_t)d * WL;
+  for (size_t b = 0; b < nb; b += 4) {
+    size_t nh = nb - b < 4 ? nb - b : 4; /* blocks past the end repeat the last one */
+    const float *p0 = fc + b * bs;
+    const float *p1 = p0 + (nh > 1 ? bs : 0);
+    const float *p2 = p0 + (nh > 2 ? 2 * bs : 0);
+    const float *p3 = p0 + (nh > 3 ? 3 * bs : 0);
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, b0 = a0, b1 = a0, c0 = a0, c1 = a0, e0 = a0,
+           e1 = a0;
+    int k = 0;
+    for (; k + 2 <= d; k += 2) {
+      __m256 x0 = _mm256_broadcast_ss(fx + k), x1 = _mm256_broadcast_ss(fx + k + 1);
+      size_t o0 = (size_t)k * WL, o1 = o0 + WL;
+      a0 = _mm256_fmadd_ps(_mm256_loadu_ps(p0 + o0), x0, a0);
+      b0 = _mm256_fmadd_ps(_mm256_loadu_ps(p1 + o0), x0, b0);
+      c0 = _mm256_fmadd_ps(_mm256_loadu_ps(p2 + o0), x0, c0);
+      e0 = _mm256_fmadd_ps(_mm256_loadu_ps(p3 + o0), x0, e0);
+      a1 = _mm256_fmadd_ps(_mm256_loadu_ps(p0 + o1), x1, a1);
+      b1 = _mm256_fmadd_ps(_mm256_loadu_ps(p1 + o1), x1, b1);
+      c1 = _mm256_fmadd_ps(_mm256_loadu_ps(p2 + o1), x1, c1);
+      e1 = _mm256_fmadd_ps(_mm256_loadu_ps(p3 + o1), x1, e1);
+    }
+    if (k < d) {
+      __m256 x0 = _mm256_broadcast_ss(fx + k);
+      size_t o0 = (size_t)k * WL;
+      a0 = _mm256_fmadd_ps(_mm256_loadu_ps(p0 + o0), x0, a0);
+      b0 = _mm256_fmadd_ps(_mm256_loadu_ps(p1 + o0), x0, b0);
+      c0 = _mm256_fmadd_ps(_mm256_loadu_ps(p2 + o0), x0, c0);
+      e0 = _mm256_fmadd_ps(_mm256_loadu_ps(p3 + o0), x0, e0);
+    }
+    __m256 dots[4] = {_mm256_add_ps(a0, a1), _mm256_add_ps(b0, b1), _mm256_add_ps(c0, c1),
+                      _mm256_add_ps(e0, e1)};
+    for (size_t h = 0; h < nh; h++) {
+      size_t j = (b + h) * WL;
+      __m256 t = _mm256_add_ps(_mm256_loadu_ps(fq + j), vfqx);
+      __m256 s = _mm256_fnmadd_ps(vtwo, dots[h], t);
+      __m256 nl = _mm256_loadu_ps(fn + j);
+      __m256 f = _mm256_div_ps(_mm256_mul_ps(vnx2, nl), _mm256_add_ps(vnx, nl));
+      __m256 a = _mm256_mul_ps(f, s);
+      __m256 e = _mm256_mul_ps(f, _mm256_fmadd_ps(vk, t, vtiny));
+      __m256 p = _mm256_loadu_ps(pen + j);
+      __m256 vlo = _mm256_add_ps(_mm256_sub_ps(a, e), p);
+      _mm256_storeu_ps(lo + j, vlo);
+      vU = _mm256_min_ps(vU, _mm256_add_ps(_mm256_add_ps(a, e), p));
+      /* Lane-wise running minima never fall below the final U, so a block
+      ** with no lo below them has nothing for the exact pass. */
+      if (_mm256_movemask_ps(_mm256_cmp_ps(vlo, vU, _CMP_LE_OQ))) cand[nc++] = (int)(b + h);
+    }
+  }
+  *ncand = nc;
+  float u[8];
+  _mm256_storeu_ps(u, vU);
+  float U = u[0];
+  for (int l = 1; l < 8; l++)
+    if (u[l] < U) U = u[l];
+  return U;
+}
+#endif
+
+/* Error bound of the filter value relative to f (|cj|^2 + |cx|^2), in units
+** where every coordinate is below 1: rounding the centroids to float
+** (<= 4u), the d-term dot product (<= (d + 1) u, since 2|cj||cx| <=
+** |cj|^2 + |cx|^2), the norms, the subtraction and f (a few u more), so
+** (d + 13) u; taken 64 (d + 8) u: the margin costs only a few extra exact
+** evaluations per search. */
+static float ward_kappa(int d) {
+  return (float)(64.0 * (d + 8) * 0x1p-24);
+}
+
+static int ward_force_portable;
+
+void nm_linkage_ward_force_portable(int on) {
+  ward_force_portable = on;
+}
+
+typedef struct ward_state {
+  int d;
+  double scale; /* power of two: scaled coordinates are below 1 */
+  double *c;    /* position -> centroid (double, d per position) */
+  double *sz;   /* position -> size, 0 when dead */
+  float *fc;    /* blocked scaled float centroids: block b, coordinate k, lane l */
+  float *fq;    /* |scaled float centroid|^2 */
+  float *fn;    /* size as float, 0 dead or padding */
+  float *pen;   /* 0 live, +inf dead, padding, or the searching cluster itself */
+  float *lo;
+  float *fx;
+  int *cand; /* blocks the filter passes to the exact pass, in order */
+} ward_state;
+
+/* (Re)computes the float copy of position p from its double centroid. */
+static void ward_set_float(ward_state *w, size_t p) {
+  int d = w->d;
+  float *blk = w->fc + (p / WL) * (size_t)d * WL + p % WL;
+  double q = 0;
+  for (int k = 0; k < d; k++) {
+    float v = (float)(w->c[p * (size_t)d + k] * w->scale);
+    blk[k * WL] = v;
+    q += (double)v * v;
+  }
+  w->fq[p] = (float)q;
+  w->fn[p] = (float)w->sz[p];
+  w->pen[p] = 0;
+}
+
+static void ward_kill_float(ward_state *w, size_t p) {
+  int d = w->d;
+  float *blk = w->fc + (p / WL) * (size_t)d * WL + p % WL;
+  for (int k = 0; k < d; k++) blk[k * WL] = 0;
+  w->fq[p] = 0;
+  w->fn[p] = 0;
+  w->pen[p] = INFINITY;
+}
+
+/* Nearest live cluster of position x among dim positions: on entry *cur is
+** the exact value of the chain's previous element *y (or +inf, *y = -1);
+** on return the scalar loop's choice and its exact value. */
+static void ward_search(ward_state *w, size_t dim, size_t x, int use_avx, double *cur, int *y) {
+  int d = w->d;
+  size_t nb = (dim + WL - 1) / WL;
+  float *blk = w->fc + (x / WL) * (size_t)d * WL + x % WL;
+  for (int k = 0; k < d; k++) w->fx[k] = blk[k * WL];
+  float kappa = ward_kappa(d), U;
+  size_t ncand = 0;
+  w->pen[x] = INFINITY;
+#ifdef NM_WARD_AVX
+  if (use_avx)
+    U = ward_filter_avx(w->fc, w->fq, w->fn, w->pen, nb, d, w->fx, w->fq[x], w->fn[x], kappa,
+                        w->lo, w->cand, &ncand);
+  else
+#endif
+    U = ward_filter_c(w->fc, w->fq, w->fn, w->pen, nb, d, w->fx, w->fq[x], w->fn[x], kappa,
+                      w->lo, w->cand, &ncand);
+  (void)use_avx;
+  w->pen[x] = 0;
+  double best = *cur, nx = w->sz[x];
+  int at = *y;
+  const float *lo = w->lo;
+  for (size_t i = 0; i < ncand; i++)
+    for (size_t j = (size_t)w->cand[i] * WL, j1 = j + WL; j < j1; j++) {
+      if (!(lo[j] <= U)) continue; /* dead, padding and self are +inf */
+      double v = ward_exact(w->c, d, x, j, nx, w->sz[j]);
+      if (v < best) {
+        best = v;
+        at = (int)j;
+      }
+    }
+  *cur = best;
+  *y = at;
+}
+
+static nm_status linkage_ward(const double *x, size_t n, int d, raw_merge *raw,
+                              const nm_progress *progress, nm_error *err) {
+  ward_state w = {0};
+  w.d = d;
+  size_t nbk = (n + WL - 1) / WL, cap = nbk * WL;
+  int *orig = nm_malloc(n, sizeof(int), err);
+  int *chain = nm_malloc(n, sizeof(int), err);
+  size_t *newpos = nm_malloc(n, sizeof(size_t), err);
+  w.c = nm_malloc(n, (size_t)d * sizeof(double), err);
+  w.sz = nm_malloc(n, sizeof(double), err);
+  w.fc = nm_calloc(cap, (size_t)d * sizeof(float), err);
+  w.fq = nm_malloc(cap, sizeof(float), err);
+  w.fn = nm_malloc(cap, sizeof(float), err);
+  w.pen = nm_malloc(cap, sizeof(float), err);
+  w.lo = nm_malloc(cap, sizeof(float), err);
+  w.fx = nm_malloc((size_t)d, sizeof(float), err);
+  w.cand = nm_malloc(nbk, sizeof(int), err);
+  nm_status st = NM_OK;
+  if (!orig || !chain || !newpos || !w.c || !w.sz || !w.fc || !w.fq || !w.fn || !w.pen ||
+      !w.lo || !w.fx || !w.cand) {
+    st = err->code;
+    goto done;
+  }
+  /* Centroids stay inside the data's bounding box, so one scale fits all. */
+  double amax = 0;
+  for (size_t i = 0; i < n * (size_t)d; i++) {
+    double a = fabs(x[i]);
+    if (!(a <= 1e300)) {
+      st = nm_fail(err, NM_ERR_ARG, "ward linkage: row %zu has a non-finite value",
+                   i / (size_t)d + 1);
+      goto done;
+    }
+    if (a > amax) amax = a;
+  }
+  int ex = 0;
+  if (amax > 0) frexp(amax, &ex); /* amax < 2^ex */
+  w.scale = ldexp(1.0, -ex);
+  memcpy(w.c, x, n * (size_t)d * sizeof(double));
+  for (size_t i = 0; i < n; i++) {
+    orig[i] = (int)i;
+    w.sz[i] = 1;
+    ward_set_float(&w, i);
+  }
+  for (size_t i = n; i < cap; i++) ward_kill_float(&w, i);
+  int use_avx = 0;
+#ifdef NM_WARD_AVX
+  __builtin_cpu_init();
+  use_avx = !ward_force_portable && __builtin_cpu_supports("avx") &&
+            __builtin_cpu_supports("fma");
+#endif
+  size_t dim = n, nact = n, len = 0;
+  for (size_t t = 0; t + 1 < n; t++) {
+    if (len == 0) {
+      size_t p0 = 0;
+      while (w.sz[p0] == 0) p0++;
+      chain[len++] = (int)p0;
+    }
+    int xq, yq;
+    double cur;
+    for (;;) {
+      xq = chain[len - 1];
+      if (len > 1) {
+        yq = chain[len - 2];
+        cur = ward_exact(w.c, d, (size_t)xq, (size_t)yq, w.sz[xq], w.sz[yq]);
+      } else {
+        yq = -1;
+        cur = INFINITY;
+      }
+      ward_search(&w, dim, (size_t)xq, use_avx, &cur, &yq);
+      if (len > 1 && yq == chain[len - 2]) break;
+      chain[len++] = yq;
+    }
+    len -= 2;
+    if (xq > yq) {
+      int tmp = xq;
+      xq = yq;
+      yq = tmp;
+    }
+    raw[t].x = orig[xq];
+    raw[t].y = orig[yq];
+    raw[t].h = sqrt(cur);
+    /* x disappears, y holds the union (as in the matrix chain and SciPy). */
+    double nx = w.sz[xq], ny = w.sz[yq];
+    double *cx = w.c + (size_t)xq * d, *cy = w.c + (size_t)yq * d;
+    for (int k = 0; k < d; k++) cy[k] = (nx * cx[k] + ny * cy[k]) / (nx + ny);
+    w.sz[yq] = nx + ny;
+    w.sz[xq] = 0;
+    ward_set_float(&w, (size_t)yq);
+    ward_kill_float(&w, (size_t)xq);
+    nact--;
+    /* Pack the live clusters to the front (order kept, so the scan order
+    ** and its ties are unchanged) when an eighth of the positions are dead:
+    ** a pack costs about one search, and the filter scans dead ones too. */
+    if (nact * 8 <= dim * 7 && dim > 64) {
+      size_t k = 0;
+      for (size_t i = 0; i < dim; i++) {
+        if (w.sz[i] == 0) {
+          newpos[i] = (size_t)-1;
+          continue;
+        }
+        newpos[i] = k;
+        if (k != i) {
+          memcpy(w.c + k * (size_t)d, w.c + i * (size_t)d, (size_t)d * sizeof(double));
+          w.sz[k] = w.sz[i];
+          orig[k] = orig[i];
+        }
+        k++;
+      }
+      for (size_t c = 0; c < len; c++) chain[c] = (int)newpos[chain[c]];
+      dim = nact;
+      for (size_t i = 0; i < dim; i++) ward_set_float(&w, i);
+      for (size_t i = dim; i < (dim + WL - 1) / WL * WL; i++) {
+        w.sz[i] = 0;
+        ward_kill_float(&w, i);
+      }
+    }
+    if ((t & 31) == 0 && nm_progress_tick(progress, (double)t, (double)n, "ward linkage")) {
+      st = nm_fail(err, NM_ERR_INTERRUPTED, "interrupted");
+      goto done;
+    }
+  }
+done:
+  free(orig);
+  free(chain);
+  free(newpos);
+  free(w.c);
+  free(w.sz);
+  free(w.fc);
+  free(w.fq);
+  free(w.fn);
+  free(w.pen);
+  free(w.lo);
+  free(w.fx);
+  free(w.cand);
+  return st;
+}
+
 nm_status nm_linkage(const double *x, size_t n, int d, nm_linkage_method method,
                      size_t max_rows, nm_merge *z, const nm_progress *progress,
                      nm_error *err) {
@@ -404,6 +759,7 @@ nm_status nm_linkage(const double *x, size_t n, int d, nm_linkage_method method,
   if (!raw) return err->code;
   nm_status st = method == NM_LINK_SINGLE
                      ? linkage_single(x, n, d, raw, progress, err)
+                     : method == NM_LINK_WARD ? linkage_ward(x, n, d, raw, progress, err)
                      : linkage_nnchain(x, n, d, method, raw, progress, err);
   if (st == NM_OK) st = finish_tree(raw, n, z, err);
   free(raw);

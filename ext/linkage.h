@@ -10,8 +10,18 @@
 ** is sqrt(2 * increase in within-cluster sum of squares)).
 **
 ** Algorithms:
-**   ward, average, complete  nearest-neighbour chain (Murtagh) over a full
-**                            n x n distance matrix built by cblas_dgemm and
+**   ward                     nearest-neighbour chain (Murtagh) on cluster
+**                            centroids and sizes, no distance matrix: Ward's
+**                            squared height 2 na nb / (na + nb) |ca - cb|^2 is
+**                            evaluated exactly in double for the few
+**                            candidates a float pre-filter with a rigorous
+**                            error bound cannot rule out, so every choice of
+**                            the chain is that of an exact scan (ties: the
+**                            first position, the chain's previous element
+**                            first). O(n^2 d) time, O(n d) memory; max_rows
+**                            still applies (a time guard).
+**   average, complete        nearest-neighbour chain over a full n x n
+**                            distance matrix built by cblas_dgemm and
 **                            updated by the Lance–Williams formulas (a merge
 **                            writes the new cluster's row only; other rows
 **                            copy its entry when they are next read):
@@ -49,16 +59,23 @@ typedef struct nm_merge {
   int size;      /* rows in the merged cluster */
 } nm_merge;
 
-/* Default cap on rows for the matrix methods (memory 8 n^2 bytes). */
+/* Default cap on rows for ward, average and complete (the last two hold an
+** n x n matrix: 8 n^2 bytes). */
 #define NM_LINKAGE_MAX_ROWS 20000
 
 /*
 ** Builds the tree of the n rows of x (n >= 2) into z[0..n-2]. max_rows caps n
-** for the matrix methods (0 = NM_LINKAGE_MAX_ROWS); single linkage has no cap.
+** for ward, average and complete (0 = NM_LINKAGE_MAX_ROWS); single linkage has
+** no cap. Ward refuses non-finite values.
 */
 nm_status nm_linkage(const double *x, size_t n, int d, nm_linkage_method method,
                      size_t max_rows, nm_merge *z, const nm_progress *progress,
                      nm_error *err);
+
+/* Tests only: nonzero forces the portable kernel of Ward's float pre-filter
+** instead of the AVX + FMA one (the tree must not change); 0 restores the
+** automatic choice. Not thread-safe. */
+void nm_linkage_ward_force_portable(int on);
 
 /* Cuts the tree into exactly k clusters (undoing the last k-1 merges);
 ** labels numbered 0..k-1 by first appearance. 1 <= k <= n. */

@@ -673,7 +673,7 @@ typedef struct ocr_reading {
 
 /* Renders the line at `line_height` px and reads it. */
 /* Characters a scale-bar label is written with, for the constrained pass. */
-#define LABEL_ALPHABET "0123456789.nmu\xc2\xb5\xce\xbc"
+#define LABEL_ALPHABET "0123456789. nmu\xc2\xb5\xce\xbc"
 
 static int ocr_line(const ink_window *win, const box *boxes, int count, const box *line,
                     int line_height, int constrained, ocr_reading *out) {
@@ -771,60 +771,151 @@ static int inside_line(const box *b, const box *line) {
   return b->x0 >= line->x0 && b->x1 <= line->x1 && b->y0 >= line->y0 && b->y1 <= line->y1;
 }
 
+/* Characters of the number as Tesseract spells them: digits, the decimal
+** point or comma, and 'l'/'I' for a one (mapped by parse_label). */
 static int is_number_symbol(const char *u) {
-  return u[0] && !u[1] && ((u[0] >= '0' && u[0] <= '9') || u[0] == '.' || u[0] == ',');
+  return u[0] && !u[1] &&
+         ((u[0] >= '0' && u[0] <= '9') || u[0] == '.' || u[0] == ',' || u[0] == 'l' ||
+          u[0] == 'I');
 }
 
-/* 1 when the reading may have skipped a glyph of the number: a skipped
-** "0." of "0.2 µm" or the point of "0.5" changes the value tenfold, and
-** Tesseract still reports high confidence for what it did read. Marks of
-** the line (specks under 0.5 % of the line height squared aside):
-** - a mark no label character covers, left of the label's end, is unread
-**   (marks under a dropped leading punctuation word must be thin: a box
-**   edge, not a digit; marks right of the label are harmless strays);
-** - the number's span holds no more marks than the number has characters
-**   (touching digits only make this lenient; letters may break into pieces,
-**   a thin 'm' or 'µ' does, so the unit is not counted);
-** - no digit box is wider than 1.2 line heights (LSTM boxes are sometimes
-**   stretched over several glyphs, and then say nothing about what was
-**   skipped). */
-static int glyphs_unread(const box *boxes, int count, const box *line, const ocr_reading *r,
-                         int first, int last) {
-  if (last <= first) return 1;
-  int lh = line->y1 - line->y0;
-  double min_area = fmax(3.0, 0.005 * lh * lh);
-  double label_end = r->sym[last - 1].x1;
-  int digits = 0;
-  while (first + digits < last && is_number_symbol(r->sym[first + digits].utf8)) digits++;
-  double number_end = digits ? r->sym[first + digits - 1].x1 : r->sym[first].x0;
-  for (int k = first; k < last; k++) {
-    double width = r->sym[k].x1 - r->sym[k].x0;
-    if (width > 1.8 * lh || (is_number_symbol(r->sym[k].utf8) && width > 1.2 * lh)) return 1;
-  }
-  int in_number = 0;
+/* The ink of a label line, as columns: marks whose horizontal extents
+** overlap by half the narrower are pieces of one glyph (a '5' broken by
+** JPEG, the dot inside a mono '0'); glyphs side by side never overlap that
+** much. Specks (under min_area) stay apart: one under a digit would make
+** it descend. Left to right; `area` sums the pieces. */
+#define MAX_COLUMNS 128
+typedef struct column {
+  int x0, y0, x1, y1, area;
+} column;
+
+static int label_columns(const box *boxes, int count, const box *line, double min_area,
+                         column *cols) {
+  int n = 0;
   for (int i = 0; i < count; i++) {
     const box *b = &boxes[i];
-    if (!inside_line(b, line) || b->area < min_area) continue;
-    /* A mark inside another's box (the dot of a dotted zero) is part of it. */
-    int nested = 0;
-    for (int j = 0; j < count && !nested; j++)
-      nested = j != i && inside_line(&boxes[j], line) && b->x0 >= boxes[j].x0 &&
-               b->x1 <= boxes[j].x1 && b->y0 >= boxes[j].y0 && b->y1 <= boxes[j].y1;
-    if (nested) continue;
-    double mx0 = b->x0, mx1 = b->x1, width = mx1 - mx0, centre = 0.5 * (mx0 + mx1);
-    if (centre > label_end) continue;
-    double in_label = 0, in_stray = 0;
-    for (int k = 0; k < r->n; k++) {
-      double o = fmin(mx1, r->sym[k].x1 + 0.5) - fmax(mx0, r->sym[k].x0 - 0.5);
-      if (o <= 0) continue;
-      if (k >= first && k < last) in_label += o;
-      else in_stray += o;
-    }
-    if (in_stray >= 0.5 * width && in_label < 0.5 * width && width <= 0.35 * lh) continue;
-    if (in_label < 0.5 * width) return 1;
-    in_number += centre <= number_end;
+    if (!inside_line(b, line)) continue;
+    if (n == MAX_COLUMNS) return -1;
+    cols[n++] = (column){b->x0, b->y0, b->x1, b->y1, b->area};
   }
-  return in_number > digits;
+  for (int changed = 1; changed;) {
+    changed = 0;
+    for (int i = 0; i < n && !changed; i++)
+      for (int j = i + 1; j < n && !changed; j++) {
+        int wi = cols[i].x1 - cols[i].x0, wj = cols[j].x1 - cols[j].x0;
+        int ov = (cols[i].x1 < cols[j].x1 ? cols[i].x1 : cols[j].x1) -
+                 (cols[i].x0 > cols[j].x0 ? cols[i].x0 : cols[j].x0);
+        if (ov < 0.5 * (wi < wj ? wi : wj) || cols[i].area < min_area || cols[j].area < min_area)
+          continue;
+        if (cols[j].x0 < cols[i].x0) cols[i].x0 = cols[j].x0;
+        if (cols[j].y0 < cols[i].y0) cols[i].y0 = cols[j].y0;
+        if (cols[j].x1 > cols[i].x1) cols[i].x1 = cols[j].x1;
+        if (cols[j].y1 > cols[i].y1) cols[i].y1 = cols[j].y1;
+        cols[i].area += cols[j].area;
+        cols[j] = cols[--n];
+        changed = 1;
+      }
+  }
+  for (int i = 1; i < n; i++) /* insertion sort by left edge */
+    for (int j = i; j > 0 && cols[j].x0 < cols[j - 1].x0; j--) {
+      column t = cols[j];
+      cols[j] = cols[j - 1];
+      cols[j - 1] = t;
+    }
+  return n;
+}
+
+/* 1 when the column's ink reaches below the baseline by a fifth of the
+** digit height in a stem on its left side only: the micro sign (µ or μ),
+** which Tesseract reads as 'p', 'j', 'y', 'w' or "pu". An 'n' never
+** descends; a speck under one is rarely a left-hand stem. */
+static int descends_like_mu(const ink_window *win, const column *k, int baseline, double H) {
+  if (k->y1 - baseline < 0.2 * H) return 0;
+  int lo = k->x1, hi = k->x0 - 1;
+  for (int y = baseline + 1; y < k->y1 && y < win->h; y++)
+    for (int x = k->x0; x < k->x1; x++)
+      if (win->ink[(size_t)y * win->w + x]) {
+        if (x < lo) lo = x;
+        if (x > hi) hi = x;
+      }
+  return hi >= lo && hi < k->x0 + 0.5 * (k->x1 - k->x0);
+}
+
+/* Checks a reading against the ink, without trusting Tesseract's symbol
+** boxes (LSTM boxes are often stretched over a neighbour). A skipped "0."
+** of "0.2 µm" or point of "0.5" changes the value tenfold, and Tesseract
+** still reports high confidence for what it did read. The number of a label
+** is its leftmost columns that are digit-tall (top at the line's top,
+** bottom on the baseline; letters of the unit stop at the x-height) or
+** points (small, on the baseline). Leading thin columns may be skipped only
+** as many as the punctuation words Tesseract read and label_span dropped (a
+** box edge). Returns 1 (doubtful) unless the number's columns are no more
+** than the characters read for it and can hold them all (touching digits
+** make one wide column). *unit_descends: 1 when the first column after the
+** number reaches below the baseline — a 'µ', never an 'n' — 0 when it does
+** not, -1 when there is no such column. */
+static int ink_disagrees(const ink_window *win, const box *boxes, int count, const box *line,
+                         const ocr_reading *r, int first, int last, int *unit_descends) {
+  *unit_descends = -1;
+  if (last <= first) return 1;
+  int lh = line->y1 - line->y0;
+  double min_area = fmax(3.0, 0.005 * lh * lh); /* smaller: a speck, or a point */
+  column cols[MAX_COLUMNS];
+  int n = label_columns(boxes, count, line, min_area, cols);
+  if (n <= 0) return 1;
+  int chars = 0; /* the number: the first word's leading number characters */
+  while (first + chars < last && (chars == 0 || !r->sym[first + chars].word_start) &&
+         is_number_symbol(r->sym[first + chars].utf8))
+    chars++;
+  /* The baseline: the median bottom of the columns at least half the line tall. */
+  int bottoms[MAX_COLUMNS], nb = 0;
+  for (int i = 0; i < n; i++)
+    if (cols[i].y1 - cols[i].y0 >= 0.5 * lh) bottoms[nb++] = cols[i].y1;
+  if (nb == 0) return 1;
+  for (int i = 1; i < nb; i++)
+    for (int j = i; j > 0 && bottoms[j] < bottoms[j - 1]; j--) {
+      int t = bottoms[j];
+      bottoms[j] = bottoms[j - 1];
+      bottoms[j - 1] = t;
+    }
+  int baseline = bottoms[nb / 2];
+  int c = 0;
+  while (c < n && cols[c].area < min_area) c++; /* specks before the label */
+  for (int skipped = 0; c < n && skipped < first && cols[c].x1 - cols[c].x0 <= 0.35 * lh; c++)
+    skipped++;
+  while (c < n && cols[c].area < min_area) c++;
+  if (c == n) return 1;
+  /* A label starts with a digit: its top is the digits' top. */
+  int top = cols[c].y0;
+  double H = baseline - top;
+  if (H < 4) return 1;
+  int marks = 0, room = 0;
+  for (; c < n; c++) {
+    const column *k = &cols[c];
+    double w = k->x1 - k->x0, h = k->y1 - k->y0;
+    int tall = abs(k->y0 - top) <= 0.15 * H && abs(k->y1 - baseline) <= 0.15 * H;
+    int point = w <= 0.4 * H && h <= 0.4 * H && k->y0 >= baseline - 0.5 * H &&
+                k->y0 < baseline && k->y1 >= baseline - 0.2 * H && k->y1 <= baseline + 0.3 * H;
+    if (k->area < min_area) { /* a speck over a glyph is part of it or texture */
+      int over = 0;
+      for (int j = 0; j < n && !over; j++)
+        over = cols[j].area >= min_area && 2 * cols[j].x0 <= k->x0 + k->x1 &&
+               k->x0 + k->x1 < 2 * cols[j].x1;
+      if (over) continue;
+    }
+    if (tall && k->area >= min_area) {
+      marks++;
+      room += w >= H ? (int)(w / (0.5 * H)) : 1;
+    } else if (point) {
+      marks++;
+      room++;
+    } else if (k->area >= min_area) {
+      break;
+    }
+  }
+  while (c < n && cols[c].area < min_area) c++;
+  if (c < n) *unit_descends = descends_like_mu(win, &cols[c], baseline, H);
+  return !(marks > 0 && marks <= chars && chars <= room);
 }
 
 /* ---- parsing "<number> <unit>" -------------------------------------------- */
@@ -835,8 +926,7 @@ static const char *canonical_unit(const char *s, size_t *len) {
     const char *spelling, *unit;
   } table[] = {{"nm", "nm"},          {"\xc2\xb5m", "um"}, {"\xce\xbcm", "um"},
                {"um", "um"},          {"mm", "mm"},        {"\xc3\x85", "A"},
-               {"\xe2\x84\xab", "A"}, {"A", "A"},          {"pm", "pm"},
-               {"ym", "um"}};
+               {"\xe2\x84\xab", "A"}, {"A", "A"},          {"pm", "pm"}};
   for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
     size_t n = strlen(table[i].spelling);
     if (strncmp(s, table[i].spelling, n) == 0) {
@@ -889,8 +979,22 @@ static int is_round_bar_value(double v) {
   return 0;
 }
 
-static int parse_label(const char *raw, float least, double *value, char *unit,
-                       size_t unit_size, char *why, size_t why_size) {
+/* The micro sign as Tesseract misreads it; taken as micro only when the
+** ink shows a micro sign's descender (ink_disagrees). */
+static size_t micro_misread(const char *s) {
+  static const char *spellings[] = {"pu", "j", "y", "q", "w"};
+  for (size_t i = 0; i < sizeof spellings / sizeof spellings[0]; i++) {
+    size_t n = strlen(spellings[i]);
+    if (strncmp(s, spellings[i], n) == 0 && s[n] == 'm' && (s[n + 1] == 0 || s[n + 1] == ' '))
+      return n;
+  }
+  return 0;
+}
+
+/* unit_descends: whether the unit's first letter has a micro sign's
+** descender (1), has none (0) or is unknown (-1). */
+static int parse_label(const char *raw, float least, int unit_descends, double *value,
+                       char *unit, size_t unit_size, char *why, size_t why_size) {
   char text[96];
   strip_stray_marks(raw, text, sizeof text);
   if (!text[0]) {
@@ -901,8 +1005,9 @@ static int parse_label(const char *raw, float least, double *value, char *unit,
   char *end;
   char number[32];
   size_t k = 0;
-  while ((*s >= '0' && *s <= '9') || *s == '.' || *s == ',') {
-    if (k + 1 < sizeof number) number[k++] = *s == ',' ? '.' : *s;
+  /* 'l' and 'I' in the number are a one (Tesseract's commonest slip). */
+  while ((*s >= '0' && *s <= '9') || *s == '.' || *s == ',' || *s == 'l' || *s == 'I') {
+    if (k + 1 < sizeof number) number[k++] = *s == ',' ? '.' : *s == 'l' || *s == 'I' ? '1' : *s;
     s++;
   }
   number[k] = 0;
@@ -919,6 +1024,16 @@ static int parse_label(const char *raw, float least, double *value, char *unit,
   while (*s == ' ') s++;
   size_t ulen = 0;
   const char *u = canonical_unit(s, &ulen);
+  size_t misread = unit_descends == 1 ? micro_misread(s) : 0;
+  if (misread) {
+    u = "um";
+    ulen = misread + 1;
+  }
+  if (u && !strcmp(u, "nm") && unit_descends == 1) {
+    snprintf(why, why_size, "scale bar label '%s' reads 'n' where the ink descends like a 'µ'",
+             text);
+    return -1;
+  }
   if (!u) {
     snprintf(why, why_size, "scale bar label '%s' has no length unit", text);
     return -1;
@@ -967,20 +1082,23 @@ static int read_once(const ink_window *win, const box *boxes, int count, const b
   }
   label_span(&r, &first, &last);
   span_text(&r, first, last, text, sizeof text, &least);
-  if (glyphs_unread(boxes, count, line, &r, first, last)) {
+  int descends;
+  if (ink_disagrees(win, boxes, count, line, &r, first, last, &descends)) {
     snprintf(why, why_size,
-             "scale bar label read as '%.60s' but a mark in it was not read (a dropped '0.'?)", text);
+             "scale bar label read as '%.60s' but its number has other marks (a dropped '0.'?)",
+             text);
     return 0;
   }
-  if (parse_label(text, least, value, unit, unit_size, why, why_size) == 0) return 2;
+  if (parse_label(text, least, descends, value, unit, unit_size, why, why_size) == 0) return 2;
   /* "200 nm e%": try the first one or two words alone. */
   for (int words = 1, end = first + 1; words <= 2 && end < last; end++) {
     if (!r.sym[end].word_start) continue;
     char part[96], ignored[160];
     float part_least;
     span_text(&r, first, end, part, sizeof part, &part_least);
-    if (!glyphs_unread(boxes, count, line, &r, first, end) &&
-        parse_label(part, part_least, value, unit, unit_size, ignored, sizeof ignored) == 0) {
+    if (!ink_disagrees(win, boxes, count, line, &r, first, end, &descends) &&
+        parse_label(part, part_least, descends, value, unit, unit_size, ignored,
+                    sizeof ignored) == 0) {
       *cut = 0.5 * (r.sym[end - 1].x1 + r.sym[end].x0);
       return 1;
     }

@@ -23,7 +23,7 @@ MODEL_BLAS_THREADS ?= 1
 # The assembler .incbin's the weights: rebuild when they change.
 $(BUILD)/ext/cnn_default_weights.o: samples/cnn-default.nmm
 
-$(BUILD)/tools/cnn_model: tools/cnn_model.c tools/sim_opts_arg.h $(BUILD)/libnmengine.a
+$(BUILD)/tools/cnn_model: tools/cnn_model.c tools/sim_opts_arg.h tools/sim_canon.h $(BUILD)/libnmengine.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libnmengine.a $(LDLIBS)
 
@@ -32,7 +32,7 @@ model: $(BUILD)/tools/cnn_model
 	OPENBLAS_NUM_THREADS=$(MODEL_BLAS_THREADS) nice $(BUILD)/tools/cnn_model -n $(MODEL_N) -s $(MODEL_SEED) -o $(MODEL_OUT) $(MODEL_ARGS) \
 	  | tee $(BUILD)/model-report.json
 
-$(BUILD)/tools/cnn_eval: tools/cnn_eval.c tools/sim_opts_arg.h $(BUILD)/libnmengine.a
+$(BUILD)/tools/cnn_eval: tools/cnn_eval.c tools/sim_opts_arg.h tools/sim_canon.h $(BUILD)/libnmengine.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libnmengine.a $(LDLIBS)
 

@@ -13,10 +13,12 @@
 **    the moment ellipse's and the equal-area circle's under the same
 **    protocol, and the fraction of triangles with round(d) = 3.
 ** -S: simulator options of the model's data set ("key=value;key=[a,b]");
+** -C delta: also the simulated RMSEs against canonical labels (sim_canon.h);
 ** -T: test-time augmentation (mean over the 8 symmetries of the square);
 ** -D: per-particle TSV (subset, mask, label, area, p, d, Lratio, Jaccard
-** CNN, Jaccard ellipse). Without -m the built-in default model is evaluated. Prints JSON lines and
-** a Markdown table (the one in docs/cnn.md).
+** CNN, Jaccard ellipse, ellipse Lratio). Without -m the built-in default
+** model is evaluated. Prints JSON lines and a Markdown table (the one in
+** docs/cnn.md).
 */
 #include <math.h>
 #include <stdio.h>
@@ -30,6 +32,7 @@
 #include "../ext/image.h"
 #include "../ext/label.h"
 #include "../ext/shape.h"
+#include "sim_canon.h"
 #include "sim_opts_arg.h"
 
 typedef struct subset {
@@ -120,7 +123,7 @@ static int eval_image(const char *root, const char *set, const char *img_rel, co
     for (int y = 0; y < bh; y++)
       for (int x = 0; x < bw; x++) m[y * bw + x] = lab[(size_t)(y + y0[k]) * w + x + x0[k]] == k;
     nm_fit_mask *fm = NULL;
-    double jc = 0, je = 0, jo = 0, le;
+    double jc = 0, je = 0, jo = 0, le = 0;
     if (nm_fit_mask_prepare(m, bw, bh, bw, &fm, &err) == NM_OK) {
       /* The triplet as predicted, only kept inside eq. 1's valid domain. */
       double p = clampd(pred[i * 3], 0.1, 100), d = clampd(pred[i * 3 + 1], 0.5, 12),
@@ -131,8 +134,8 @@ static int eval_image(const char *root, const char *set, const char *img_rel, co
     }
     free(m);
     if (dump)
-      fprintf(dump, "%s\t%s\t%d\t%ld\t%.3f\t%.3f\t%.3f\t%.4f\t%.4f\n", s->name, gt_rel, k, area[k],
-              pred[i * 3], pred[i * 3 + 1], pred[i * 3 + 2], jc, je);
+      fprintf(dump, "%s\t%s\t%d\t%ld\t%.3f\t%.3f\t%.3f\t%.4f\t%.4f\t%.3f\n", s->name, gt_rel, k,
+              area[k], pred[i * 3], pred[i * 3 + 1], pred[i * 3 + 2], jc, je, le);
     s->jc_cnn += jc;
     s->jc_ell += je;
     s->jc_circ += jo;
@@ -177,11 +180,13 @@ int main(int argc, char **argv) {
   int c;
   nm_sim_opts so;
   nm_sim_opts_default(&so);
-  while ((c = getopt(argc, argv, "m:r:n:s:S:TD:")) != -1) {
+  double canon_delta = -1;
+  while ((c = getopt(argc, argv, "m:r:n:s:S:TD:C:")) != -1) {
     if (c == 'm') model = optarg;
     else if (c == 'S') {
       if (!parse_sim_opts(optarg, &so)) return 2;
     } else if (c == 'T') tta = 1;
+    else if (c == 'C') canon_delta = atof(optarg);
     else if (c == 'D') {
       if (!(dump = fopen(optarg, "w"))) return fprintf(stderr, "cnn_eval: cannot write %s\n", optarg), 1;
     }
@@ -190,7 +195,7 @@ int main(int argc, char **argv) {
     else if (c == 's') seed = strtoull(optarg, NULL, 10);
     else {
       fprintf(stderr, "usage: %s [-m model.nmm] [-r data_root] [-n sim_rows] [-s sim_seed] "
-                      "[-S sim_options] [-T] [-D dump.tsv]\n", argv[0]);
+                      "[-S sim_options] [-T] [-D dump.tsv] [-C canon_delta]\n", argv[0]);
       return 2;
     }
   }
@@ -227,7 +232,7 @@ int main(int argc, char **argv) {
   for (size_t i = 0; i < nsim; i++) nt += nm_sim_split(seed, (int64_t)i) == 2;
   float *x = malloc(sizeof(float) * px * nt), *truth = malloc(sizeof(float) * 3 * nt),
         *pred = malloc(sizeof(float) * 3 * nt);
-  uint8_t *u = malloc(px);
+  uint8_t *u = malloc(px * nt);
   size_t k = 0;
   for (size_t i = 0; i < nsim; i++) {
     if (nm_sim_split(seed, (int64_t)i) != 2) continue;
@@ -236,8 +241,8 @@ int main(int argc, char **argv) {
       fprintf(stderr, "cnn_eval: simulate row %zu: %s\n", i, err.msg);
       return 1;
     }
-    nm_crop_to_u8(x + k * px, size, u);
-    for (size_t j = 0; j < px; j++) x[k * px + j] = u[j] / 255.0f;
+    nm_crop_to_u8(x + k * px, size, u + k * px);
+    for (size_t j = 0; j < px; j++) x[k * px + j] = u[k * px + j] / 255.0f;
     truth[k * 3] = (float)s.p, truth[k * 3 + 1] = (float)s.d, truth[k * 3 + 2] = (float)s.lratio;
     k++;
   }
@@ -249,6 +254,16 @@ int main(int argc, char **argv) {
   }
   printf("{\"simulated_test\":%s}\n", json);
   free(json);
+  if (canon_delta >= 0) {
+    size_t nc = canon_labels(u, nt, size, canon_delta, truth, 2);
+    if (nm_cnn_eval_json(pred, truth, nt, &json, &err) != NM_OK) {
+      fprintf(stderr, "cnn_eval: %s\n", err.msg);
+      return 1;
+    }
+    printf("{\"simulated_test_canonical\":{\"delta\":%g,\"relabelled\":%zu,\"eval\":%s}}\n", canon_delta,
+           nc, json);
+    free(json);
+  }
   free(x);
   free(truth);
   free(pred);

@@ -5,6 +5,7 @@
 **
 **   cnn_model [-n 65000] [-s 42] [-o samples/cnn-default.nmm] [-e epochs]
 **             [-b batch] [-l lr] [-a arch] [-t seed] [-c cache] [-j threads]
+**             [-C delta]
 **
 ** Row i of the data set is exactly row i of `simulate(n, seed)` (the same
 ** engine call, nm_sim_example, quantised to 8 bits as in the crop PNG), with
@@ -13,7 +14,10 @@
 ** -S sets simulator options as "key=value;key=[min,max]" (the keys of
 ** simulate()'s options); -c caches the generated crops in a file so that architecture trials do not
 ** simulate again. -j sets the simulation threads (training threads are
-** OpenBLAS's; see docs/cnn.md on determinism).
+** OpenBLAS's; see docs/cnn.md on determinism). -C trains on canonical labels
+** (sim_canon.h: a row whose mask the moment ellipse explains within delta of
+** its drawn triplet is labelled as that ellipse); the test RMSEs are printed
+** against the drawn labels and, beside them, against the canonical ones.
 */
 #include <errno.h>
 #include <math.h>
@@ -25,6 +29,7 @@
 #include <unistd.h>
 
 #include "../ext/cnn.h"
+#include "sim_canon.h"
 #include "sim_opts_arg.h"
 #include "../ext/crop.h"
 #include "../ext/shape.h"
@@ -120,8 +125,9 @@ int main(int argc, char **argv) {
   nm_cnn_train_opts_default(&o);
   int c;
   const char *sim_spec = NULL;
+  double canon_delta = -1;
   nm_sim_opts_default(&sim_opts);
-  while ((c = getopt(argc, argv, "n:s:o:e:b:l:a:t:c:j:p:S:")) != -1) {
+  while ((c = getopt(argc, argv, "n:s:o:e:b:l:a:t:c:j:p:S:C:")) != -1) {
     switch (c) {
       case 'n': n = strtoull(optarg, NULL, 10); break;
       case 's': seed = strtoull(optarg, NULL, 10); break;
@@ -135,10 +141,11 @@ int main(int argc, char **argv) {
       case 'j': threads = atoi(optarg); break;
       case 'p': o.patience = atoi(optarg); break;
       case 'S': sim_spec = optarg; break;
+      case 'C': canon_delta = atof(optarg); break;
       default:
         fprintf(stderr, "usage: %s [-n N] [-s sim_seed] [-o out.nmm] [-e epochs] [-b batch] [-l lr] "
                         "[-a arch] [-t train_seed] [-p patience] [-c cache] [-j sim_threads] "
-                        "[-S sim_options]\n", argv[0]);
+                        "[-S sim_options] [-C canon_delta]\n", argv[0]);
         return 2;
     }
   }
@@ -176,6 +183,19 @@ int main(int argc, char **argv) {
   }
   double t_sim = now_s() - t0;
   fprintf(stderr, "cnn_model: %zu simulated crops in %.1f s\n", n, t_sim);
+  /* Labels the network learns: the drawn ones, or canonical (-C). */
+  float *ctg = malloc(sizeof(float) * 3 * n);
+  if (!ctg) return 1;
+  memcpy(ctg, d.tg, sizeof(float) * 3 * n);
+  size_t n_canon = 0;
+  double t_canon = 0;
+  if (canon_delta >= 0) {
+    t0 = now_s();
+    n_canon = canon_labels(d.img, n, d.size, canon_delta, ctg, threads);
+    t_canon = now_s() - t0;
+    fprintf(stderr, "cnn_model: %zu of %zu labels made canonical (ellipse) in %.1f s\n", n_canon, n,
+            t_canon);
+  }
 
   /* Training set = train + val rows (val flagged); test rows kept apart. */
   size_t ntv = 0, ntest = 0;
@@ -184,18 +204,20 @@ int main(int argc, char **argv) {
     else ntv++;
   }
   uint8_t *img = malloc(px * ntv), *isval = malloc(ntv), *timg = malloc(px * ntest);
-  float *tg = malloc(sizeof(float) * 3 * ntv), *ttg = malloc(sizeof(float) * 3 * ntest);
+  float *tg = malloc(sizeof(float) * 3 * ntv), *ttg = malloc(sizeof(float) * 3 * ntest),
+        *tctg = malloc(sizeof(float) * 3 * ntest);
   float *tx = malloc(sizeof(float) * px * ntest), *pred = malloc(sizeof(float) * 3 * ntest);
-  if (!img || !isval || !timg || !tg || !ttg || !tx || !pred) return 1;
+  if (!img || !isval || !timg || !tg || !ttg || !tctg || !tx || !pred) return 1;
   size_t a = 0, b = 0;
   for (size_t i = 0; i < n; i++) {
     if (d.split[i] == 2) {
       memcpy(timg + b * px, d.img + i * px, px);
       memcpy(ttg + b * 3, d.tg + i * 3, sizeof(float) * 3);
+      memcpy(tctg + b * 3, ctg + i * 3, sizeof(float) * 3);
       b++;
     } else {
       memcpy(img + a * px, d.img + i * px, px);
-      memcpy(tg + a * 3, d.tg + i * 3, sizeof(float) * 3);
+      memcpy(tg + a * 3, ctg + i * 3, sizeof(float) * 3);
       isval[a] = d.split[i] == 1;
       a++;
     }
@@ -219,10 +241,11 @@ int main(int argc, char **argv) {
     return 1;
   }
   double t_pred = now_s() - t0;
-  double se[3] = {0}, se10 = 0;
+  double se[3] = {0}, se10 = 0, sc[3] = {0};
   size_t n10 = 0;
   for (size_t i = 0; i < ntest; i++) {
     for (int j = 0; j < 3; j++) se[j] += (pred[i * 3 + j] - ttg[i * 3 + j]) * (pred[i * 3 + j] - ttg[i * 3 + j]);
+    for (int j = 0; j < 3; j++) sc[j] += (pred[i * 3 + j] - tctg[i * 3 + j]) * (pred[i * 3 + j] - tctg[i * 3 + j]);
     if (ttg[i * 3] <= 10) {
       se10 += (pred[i * 3] - ttg[i * 3]) * (pred[i * 3] - ttg[i * 3]);
       n10++;
@@ -230,9 +253,11 @@ int main(int argc, char **argv) {
   }
   printf("{\"arch\":\"%s\",\"weights\":%zu,\"macs\":%.0f,\"n_train_val\":%zu,\"n_test\":%zu,"
          "\"test_rmse\":{\"p\":%.4f,\"p_true_le_10\":%.4f,\"d\":%.4f,\"lratio\":%.4f},"
+         "\"canonical\":{\"delta\":%g,\"n\":%zu,\"s\":%.1f,\"test_rmse\":{\"p\":%.4f,\"d\":%.4f,\"lratio\":%.4f}},"
          "\"sim_s\":%.1f,\"train_s\":%.1f,\"predict_per_s\":%.0f,\"report\":%s}\n",
          nm_cnn_arch(net), nm_cnn_weight_count(net), nm_cnn_macs(net), ntv, ntest,
          sqrt(se[0] / ntest), sqrt(se10 / (n10 ? n10 : 1)), sqrt(se[1] / ntest), sqrt(se[2] / ntest),
+         canon_delta, n_canon, t_canon, sqrt(sc[0] / ntest), sqrt(sc[1] / ntest), sqrt(sc[2] / ntest),
          t_sim, t_train, ntest / t_pred, nm_cnn_report(net));
   if (out) {
     uint8_t *bytes;
@@ -257,6 +282,8 @@ int main(int argc, char **argv) {
   free(timg);
   free(tg);
   free(ttg);
+  free(tctg);
+  free(ctg);
   free(tx);
   free(pred);
   free(d.tg);

@@ -22,4 +22,19 @@ nm_status nm_read_emd_inprocess(const nm_source *src, const nm_read_opts *opts, 
 nm_status nm_read_emd_forked(const nm_source *src, const nm_read_opts *opts, nm_image *out,
                              nm_error *err, int *child_status);
 
+/* What nm_read_emd uses: the helper process when it can start (see emd.c:
+** a re-executed small copy of the host that forks one worker per file),
+** else a fork() of the calling process. child_status is the worker's
+** waitpid() status in both cases (-1 when unknown). */
+nm_status nm_read_emd_isolated(const nm_source *src, const nm_read_opts *opts, nm_image *out,
+                               nm_error *err, int *child_status);
+
+/* Tests and benchmarks: AUTO (default) uses the helper when it can start,
+** FORK always forks the calling process. */
+enum { NM_EMD_ISOLATION_AUTO = 0, NM_EMD_ISOLATION_FORK = 1 };
+void nm_emd_set_isolation(int mode);
+
+/* The helper's pid while it runs for this process, else 0. */
+int nm_emd_helper_pid(void);
+
 #endif /* NM_FORMATS_EMD_PARSE_H */

@@ -14,6 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <signal.h>
+#include <sys/wait.h>
+
+#include "../../ext/formats/emd_parse.h"
 #include "../../ext/formats/reader.h"
 #include "../../ext/image.h"
 #include "check.h"
@@ -306,6 +310,74 @@ static void check_extras(void) {
   }
 }
 
+/* EMD isolation: the helper process (a re-executed copy of this test binary
+** that forks a worker per file) and a plain fork() of this process must give
+** identical images; the worker's exit status comes back; a helper killed
+** between two reads costs nothing but a fallback and a restart. */
+static int same_image(const nm_image *a, const nm_image *b) {
+  if (a->width != b->width || a->height != b->height || a->frames != b->frames ||
+      a->bits != b->bits || a->sample_signed != b->sample_signed ||
+      memcmp(&a->calib.nm_per_px_x, &b->calib.nm_per_px_x, sizeof(double)) != 0 ||
+      memcmp(&a->calib.inv_nm_per_px_x, &b->calib.inv_nm_per_px_x, sizeof(double)) != 0 ||
+      a->calib.mode != b->calib.mode || strcmp(a->calib.source, b->calib.source) != 0 ||
+      strcmp(a->calib.reason, b->calib.reason) != 0 || !a->px != !b->px)
+    return 0;
+  return !a->px || memcmp(a->px, b->px, (size_t)a->width * a->height * sizeof(float)) == 0;
+}
+
+static void emd_isolation(void) {
+  static const char *files[] = {"emd/STEM_HAADF_Diffraction_Micro.emd",
+                                "emd/Camera_Ceta_Imaging_Micro.emd",
+                                "emd/Camera_Ceta_Diffraction_Micro.emd"};
+  for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+    char path[512];
+    snprintf(path, sizeof path, CORPUS "/%s", files[i]);
+    size_t n;
+    char *bytes = slurp(path, &n);
+    CHECK(bytes != NULL);
+    if (!bytes) continue;
+    nm_source src = {(const uint8_t *)bytes, n, path, path};
+    for (int header_only = 0; header_only < 2; header_only++) {
+      nm_read_opts o;
+      nm_read_opts_default(&o);
+      o.header_only = header_only;
+      nm_image a, b;
+      memset(&a, 0, sizeof a);
+      memset(&b, 0, sizeof b);
+      nm_error ea = {0}, eb = {0};
+      int sa = -2, sb = -2;
+      nm_emd_set_isolation(NM_EMD_ISOLATION_AUTO);
+      CHECK_OK(nm_read_emd_isolated(&src, &o, &a, &ea, &sa), ea);
+      CHECK(nm_emd_helper_pid() > 0); /* the helper did the reading */
+      nm_emd_set_isolation(NM_EMD_ISOLATION_FORK);
+      CHECK_OK(nm_read_emd_isolated(&src, &o, &b, &eb, &sb), eb);
+      nm_emd_set_isolation(NM_EMD_ISOLATION_AUTO);
+      CHECK(sa != -1 && WIFEXITED(sa) && WEXITSTATUS(sa) == 0);
+      CHECK(sb != -1 && WIFEXITED(sb) && WEXITSTATUS(sb) == 0);
+      CHECK(same_image(&a, &b));
+      CHECK(header_only ? a.px == NULL : a.px != NULL);
+      nm_image_free(&a);
+      nm_image_free(&b);
+    }
+    free(bytes);
+  }
+  /* a dead helper: this read falls back to fork(), the next starts a new helper */
+  int pid = nm_emd_helper_pid();
+  CHECK(pid > 0);
+  if (pid > 0) kill(pid, SIGKILL);
+  nm_read_opts o;
+  nm_read_opts_default(&o);
+  for (int k = 0; k < 2; k++) {
+    nm_image im;
+    nm_error err = {0};
+    CHECK_OK(nm_image_read_file(CORPUS "/emd/STEM_HAADF_Diffraction_Micro.emd", &o, &im, &err),
+             err);
+    CHECK_NEAR(im.calib.nm_per_px_x, 87.3707961, 87.3707961e-6);
+    nm_image_free(&im);
+  }
+  CHECK(nm_emd_helper_pid() > 0 && nm_emd_helper_pid() != pid);
+}
+
 int main(void) {
   size_t n;
   char *manifest = slurp(CORPUS "/manifest.tsv", &n);
@@ -344,6 +416,7 @@ int main(void) {
     }
   }
   check_extras();
+  emd_isolation();
   printf("test_formats_manifest: %d rows:", rows);
   for (size_t i = 0; i < sizeof tallies / sizeof tallies[0]; i++)
     printf(" %s %d/%d%s", tallies[i].dir, tallies[i].passed, tallies[i].rows,

@@ -4,7 +4,9 @@
 ** scikit-learn / SciPy on the same data in the same invocation).
 **
 **   bench_cluster kmeans FILE N D K_MIN K_MAX   k-means auto-K (10 restarts)
-**   bench_cluster ward FILE N D                 Ward linkage + cut
+**   bench_cluster ward FILE N D [OUT]           Ward linkage + cut; OUT gets
+**                                               the merges (a b height size
+**                                               per line, heights to 17 digits)
 **
 ** Prints one JSON line: timings in seconds and the results to compare.
 */
@@ -87,9 +89,19 @@ int main(int argc, char **argv) {
     }
     double t1 = now();
     nm_linkage_cut(z, n, 6, lab, &err);
-    printf("{\"ward_s\":%.3f,\"top_height\":%.9g,\"h_last5\":[", t1 - t0, z[n - 2].height);
-    for (size_t t = n - 6; t < n - 1; t++) printf("%s%.9g", t > n - 6 ? "," : "", z[t].height);
+    printf("{\"ward_s\":%.3f,\"top_height\":%.17g,\"h_last5\":[", t1 - t0, z[n - 2].height);
+    for (size_t t = n - 6; t < n - 1; t++) printf("%s%.17g", t > n - 6 ? "," : "", z[t].height);
     printf("]}\n");
+    if (argc > 5) {
+      FILE *out = fopen(argv[5], "w");
+      if (!out) {
+        fprintf(stderr, "cannot write %s\n", argv[5]);
+        return 1;
+      }
+      for (size_t t = 0; t + 1 < n; t++)
+        fprintf(out, "%d %d %.17g %d\n", z[t].a, z[t].b, z[t].height, z[t].size);
+      fclose(out);
+    }
     free(z);
     free(lab);
   }

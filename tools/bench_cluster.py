@@ -12,9 +12,11 @@ at the same time).
      silhouette_score(sample_size=20,000) per K (its estimate: 20,000
      sampled rows scored against each other) -- about the same number of
      distance pairs (5e8 vs 4e8 per K).
-  2. Ward linkage on the first 20,000 rows: nanomorph nm_linkage (distance
-     matrix by dgemm + nearest-neighbour chain) vs scipy linkage(X, "ward")
-     (pdist + its nearest-neighbour chain).
+  2. Ward linkage on the first 20,000 rows: nanomorph nm_linkage
+     (nearest-neighbour chain on centroids: float pre-filter, exact double
+     evaluation of the survivors) vs scipy linkage(X, "ward") (pdist + its
+     nearest-neighbour chain with Lance-Williams updates). Every merge of the
+     two trees is compared, not only the top height.
 
 usage: tools/bench_cluster.py BENCH_BINARY [--quick] [--ward-only]
 (--ward-only: part 2 alone, for profiling the linkage)
@@ -50,6 +52,7 @@ X = np.ascontiguousarray(X, dtype=np.float64)
 tmp = tempfile.mkdtemp()
 fx = os.path.join(tmp, "x.f64")
 fw = os.path.join(tmp, "w.f64")
+fz = os.path.join(tmp, "z.txt")
 X.tofile(fx)
 X[:NW].tofile(fw)
 
@@ -92,7 +95,7 @@ if not ward_only:
 # The machine is shared: wall times swing with the load, so CPU times
 # (process user + system, both BLAS threads included on our side; SciPy's
 # linkage is single-threaded) are printed too.
-wd, wall, cpu = run(["ward", fw, str(NW), str(D)])
+wd, wall, cpu = run(["ward", fw, str(NW), str(D), fz])
 t = time.perf_counter()
 c = time.process_time()
 Z = linkage(X[:NW], method="ward")
@@ -104,7 +107,13 @@ print("  CPU time       nanomorph process %.2f s, SciPy linkage %.2f s    ratio 
       % (cpu, sp_cpu, sp_cpu / cpu))
 print("  top merge height nanomorph %.9g, SciPy %.9g (rel. diff %.1e)"
       % (wd["top_height"], Z[-1, 2], abs(wd["top_height"] - Z[-1, 2]) / Z[-1, 2]))
+ZN = np.loadtxt(fz, ndmin=2)
+same = bool(np.all(ZN[:, [0, 1, 3]] == Z[:, [0, 1, 3]]))
+rel = np.abs(ZN[:, 2] - Z[:, 2]) / np.maximum(Z[:, 2], 1e-300)
+print("  all %d merges: same pairs and sizes as SciPy: %s; largest rel. height diff %.1e"
+      % (NW - 1, "yes" if same else "NO", rel.max()))
 print("load average after: %.2f %.2f %.2f" % os.getloadavg())
 os.remove(fx)
 os.remove(fw)
+os.remove(fz)
 os.rmdir(tmp)

@@ -37,6 +37,7 @@
 #include "filter.h"
 #include "label.h"
 #include "morph.h"
+#include "polarity.h"
 #include "scalebar.h"
 #include "segment_refine.h"
 #include "threshold.h"
@@ -414,7 +415,12 @@ static void islands_holes(ws *W, const uint8_t *phase, int min_area, int *island
 /* Returns 1 for dark particles (bright field), 0 for bright ones. I is the
 ** stretched image.
 **
-** Three cues, in order of reliability:
+** Cues, in order:
+**  - strong blob evidence: one phase has at least 0.3 more of its area in
+**    particle-like pieces (convex, fat, surrounded by the other phase;
+**    nm_polarity_blobs) than the other. On the 119 shared micrographs the
+**    largest margin the wrong way is 0.17 (a raft of cubes with bright
+**    Fresnel rims); a dense field of bright particles gets ~0.9;
 **  - the main histogram peak (of the lightly smoothed image) in the upper
 **    half of the range with almost nothing a quarter of the range above it:
 **    a bright-field film/background level, which is the most frequent level
@@ -422,10 +428,15 @@ static void islands_holes(ws *W, const uint8_t *phase, int min_area, int *island
 **  - a peak at the very bottom (< 5 % of the range): an empty, signal-free
 **    level, which is vacuum in dark field (HAADF); bright-field particles are
 **    never uniformly black over so many pixels;
-**  - otherwise (a field full of particles, or a grey support): islands versus
-**    network on the white and the black top-hat — particles form compact
-**    islands with few holes, the background around them is connected and
-**    full of holes (see islands_holes). */
+**  - otherwise (a field full of particles, or a grey support): the phase
+**    with more blob evidence, whatever the margin (on the 119 shared
+**    micrographs the blob evidence alone names the particle phase of 117,
+**    and of all 9 that reach this cue);
+**  - when neither phase has such pieces: islands versus network on the
+**    white and the black top-hat — particles form compact islands with few
+**    holes, the background around them is connected and full of holes (see
+**    islands_holes).
+** Returns -1 on error (err set). */
 static int choose_polarity(ws *W, const float *I, double *score_out, nm_error *err) {
   int w = W->w, h = W->h;
   nm_gauss(I, W->a, w, h, 2.0, W->tmp);
@@ -439,15 +450,26 @@ static int choose_polarity(ws *W, const float *I, double *score_out, nm_error *e
     if (hist[b] > hist[mode]) mode = b;
   double mpos = mode / 63.0;
   if (score_out) *score_out = mpos;
+  /* the blob evidence of each phase (polarity.h); the denoising follows
+  ** the field like the flattening does (noise, not particles, sets it) */
+  nm_blob_score bs;
+  double sg = (w < h ? w : h) / 256.0;
+  if (nm_polarity_blobs(I, w, h, sg > 1.5 ? sg : 1.5, &bs, err)) return -1;
+  double b0 = bs.blob_frac[0], b1 = bs.blob_frac[1];
+  /* strong evidence overrides the histogram: a dense field of bright
+  ** particles also has its most frequent level high with nothing above it */
+  if (fabs(b1 - b0) >= 0.3) return b1 > b0;
   /* a bright-field background peak has (almost) nothing brighter than it:
   ** a grey dark-field support peak has the particles above it */
   double above = 0;
   for (int b = mode + 16; b < 64; b++) above += hist[b];
   if (mpos > 0.5 && above < 0.015 * (double)W->n) return 1;
   if (mpos < 0.05) return 0;
-  /* ambiguous peak: compare the islands of the white top-hat (bright
-  ** structures narrower than 1/12 of the field) with those of the black
-  ** top-hat, each thresholded by Otsu */
+  /* ambiguous peak: the phase whose pieces look more like particles */
+  if ((b0 > 0.05 || b1 > 0.05) && fabs(b1 - b0) > 0.02) return b1 > b0;
+  /* no evidence either way: compare the islands of the white top-hat
+  ** (bright structures narrower than 1/12 of the field) with those of the
+  ** black top-hat, each thresholded by Otsu */
   int r = (w < h ? w : h) / 24;
   if (r < 2) r = 2;
   int score[2] = {0, 0};
@@ -514,7 +536,13 @@ nm_status nm_segment(const float *px, int width, int height,
 
   /* 2. polarity: afterwards I holds particles bright */
   int dark = o->polarity;
-  if (dark < 0) dark = choose_polarity(&W, I, NULL, err);
+  if (dark < 0) {
+    dark = choose_polarity(&W, I, NULL, err);
+    if (dark < 0) {
+      st = err && err->code ? err->code : NM_ERR_NOMEM;
+      goto fail;
+    }
+  }
   if (dark)
     for (size_t i = 0; i < n; i++) I[i] = 1.0f - I[i];
   if (stop(&W, 2, "segment")) goto interrupted;
@@ -622,12 +650,19 @@ nm_status nm_segment(const float *px, int width, int height,
       /* dark field: the top-hat leaves the support's texture as a field of
       ** small residues; a particle must stand out of that noise, not just
       ** out of Otsu's two classes. Noise from the median absolute
-      ** deviation of the top-hat (particles are few: they barely move it) */
-      float med = nm_percentile(W.a, n, 50);
-      for (size_t i = 0; i < n; i++) W.b[i] = fabsf(W.a[i] - med);
-      double sd = 1.4826 * nm_percentile(W.b, n, 50);
-      double tn = med + o->noise_k * sd;
-      if (tn > t) t = tn;
+      ** deviation of the top-hat (particles are few: they barely move it).
+      ** When the particles cover most of the field there is no support
+      ** texture to reject, and the median would be the particles' own
+      ** level: the rule is then not applied */
+      size_t nabove = 0;
+      for (size_t i = 0; i < n; i++) nabove += W.a[i] > t;
+      if (2 * nabove <= n) {
+        float med = nm_percentile(W.a, n, 50);
+        for (size_t i = 0; i < n; i++) W.b[i] = fabsf(W.a[i] - med);
+        double sd = 1.4826 * nm_percentile(W.b, n, 50);
+        double tn = med + o->noise_k * sd;
+        if (tn > t) t = tn;
+      }
     }
     for (size_t i = 0; i < n; i++) W.m[i] = W.a[i] > t;
   }

@@ -1,0 +1,215 @@
+/*
+** polarity.c — blob evidence for each phase (see polarity.h).
+**
+** Per phase: Otsu mask of the flattened, smoothed image; exact EDT;
+** h-maxima markers (h = 1.5 px: pixel-grid ripples of the EDT, not a
+** particle size) and a watershed of the inverted EDT, so touching particles
+** become separate pieces as in the segmentation. A piece is particle-like
+** when it
+**   - does not touch the image border,
+**   - has an inscribed radius of at least 2 px (specks are not evidence),
+**   - is convex: area / area of the convex hull of its pixel corners >= 0.8
+**     (the concave triangles between touching discs have ~0.4),
+**   - is fat: area <= 4 pi r^2 for inscribed radius r (an ellipse of aspect
+**     4; a thin gap line between two facets is convex but not fat),
+**   - is exposed: at least half of its outline faces the other phase. The
+**     watershed also cuts a connected background into convex cells between
+**     the particles; their outline is mostly the cuts to their sibling cells,
+**     a particle's is mostly the background around it.
+*/
+#include "polarity.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "filter.h"
+#include "morph.h"
+#include "threshold.h"
+#include "watershed.h"
+
+typedef struct pt {
+  int x, y;
+} pt;
+
+static int cmp_pt(const void *a, const void *b) {
+  const pt *p = a, *q = b;
+  if (p->x != q->x) return p->x < q->x ? -1 : 1;
+  return (p->y > q->y) - (p->y < q->y);
+}
+
+static double cross(pt o, pt a, pt b) {
+  return (double)(a.x - o.x) * (b.y - o.y) - (double)(a.y - o.y) * (b.x - o.x);
+}
+
+/* Area of the convex hull of p[0..n) (sorted in place; hull: 2n+1 scratch). */
+static double hull_area(pt *p, size_t n, pt *hull) {
+  if (n < 3) return 0;
+  qsort(p, n, sizeof *p, cmp_pt);
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++) {
+    while (k >= 2 && cross(hull[k - 2], hull[k - 1], p[i]) <= 0) k--;
+    hull[k++] = p[i];
+  }
+  for (size_t i = n - 1, t = k + 1; i-- > 0;) {
+    while (k >= t && cross(hull[k - 2], hull[k - 1], p[i]) <= 0) k--;
+    hull[k++] = p[i];
+  }
+  double a = 0;
+  for (size_t i = 0; i + 1 < k; i++)
+    a += (double)hull[i].x * hull[i + 1].y - (double)hull[i + 1].x * hull[i].y;
+  return fabs(a) / 2;
+}
+
+/* Scores one phase (mask m) into blob area / count. */
+static nm_status score_phase(const uint8_t *m, int w, int h, float *dist, int32_t *lab,
+                             double *blob_area, int *blobs, nm_error *err) {
+  size_t n = (size_t)w * h;
+  nm_status st = nm_edt(m, w, h, 0, dist, err);
+  if (st) return st;
+  int count = 0;
+  st = nm_hmax_markers(dist, m, w, h, 1.5, lab, &count, err);
+  if (st) return st;
+  for (size_t i = 0; i < n; i++) dist[i] = -dist[i];
+  st = nm_watershed(dist, m, w, h, lab, NULL, err);
+  if (st) return st;
+  *blob_area = 0;
+  *blobs = 0;
+  if (count == 0) return NM_OK;
+  size_t nl = (size_t)count + 1;
+  double *area = calloc(nl, sizeof(double));
+  float *rmax = calloc(nl, sizeof(float));
+  uint8_t *border = calloc(nl, 1);
+  size_t *nb = calloc(nl, sizeof(size_t)), *nexp = calloc(nl, sizeof(size_t));
+  size_t *off = calloc(nl + 1, sizeof(size_t));
+  if (!area || !rmax || !border || !nb || !nexp || !off) {
+    st = nm_fail(err, NM_ERR_NOMEM, "polarity: out of memory");
+    goto done;
+  }
+  /* per piece: area, depth, border contact, outline exposure, and the
+  ** corners of each row run (4 per run) for the hull */
+  for (int y = 0; y < h; y++)
+    for (int x = 0; x < w; x++) {
+      size_t i = (size_t)y * w + x;
+      int32_t l = lab[i];
+      if (l <= 0) continue;
+      area[l]++;
+      if (-dist[i] > rmax[l]) rmax[l] = -dist[i];
+      if (x == 0 || y == 0 || x == w - 1 || y == h - 1) {
+        border[l] = 1;
+        continue;
+      }
+      int32_t nbr[4] = {lab[i - 1], lab[i + 1], lab[i - w], lab[i + w]};
+      int out = 0, other = 0;
+      for (int k = 0; k < 4; k++) {
+        if (!m[i + (k == 0 ? -1 : k == 1 ? 1 : k == 2 ? -(long)w : (long)w)]) out = 1;
+        else if (nbr[k] != l) other = 1;
+      }
+      if (out || other) {
+        nb[l]++;
+        nexp[l] += out;
+      }
+      if (lab[i - 1] != l) off[l] += 2;
+      if (lab[i + 1] != l) off[l] += 2;
+    }
+  /* border pieces are not scored; their run corners are not needed */
+  size_t total = 0;
+  for (size_t l = 1; l < nl; l++) {
+    size_t c = border[l] ? 0 : off[l];
+    off[l] = total;
+    total += c;
+  }
+  off[0] = 0;
+  off[nl] = total;
+  pt *pts = malloc(sizeof(pt) * (total + 1));
+  pt *hull = malloc(sizeof(pt) * (2 * total + 2));
+  size_t *fill = calloc(nl, sizeof(size_t));
+  if (!pts || !hull || !fill) {
+    free(pts);
+    free(hull);
+    free(fill);
+    st = nm_fail(err, NM_ERR_NOMEM, "polarity: out of memory");
+    goto done;
+  }
+  for (int y = 1; y < h - 1; y++)
+    for (int x = 1; x < w - 1; x++) {
+      size_t i = (size_t)y * w + x;
+      int32_t l = lab[i];
+      if (l <= 0 || border[l]) continue;
+      pt *p = pts + off[l] + fill[l];
+      if (lab[i - 1] != l) {
+        p[0] = (pt){x, y};
+        p[1] = (pt){x, y + 1};
+        p += 2;
+        fill[l] += 2;
+      }
+      if (lab[i + 1] != l) {
+        p[0] = (pt){x + 1, y};
+        p[1] = (pt){x + 1, y + 1};
+        fill[l] += 2;
+      }
+    }
+  for (size_t l = 1; l < nl; l++) {
+    if (border[l] || rmax[l] < 2.0f) continue;
+    double r = rmax[l];
+    if (area[l] > 4 * M_PI * r * r) continue;
+    if (nb[l] == 0 || 2 * nexp[l] < nb[l]) continue;
+    size_t k = l + 1 < nl ? off[l + 1] : total;
+    double ha = hull_area(pts + off[l], k - off[l], hull);
+    if (!(ha > 0) || area[l] / ha < 0.8) continue;
+    *blob_area += area[l];
+    (*blobs)++;
+  }
+  free(pts);
+  free(hull);
+  free(fill);
+done:
+  free(area);
+  free(rmax);
+  free(border);
+  free(nb);
+  free(nexp);
+  free(off);
+  return st;
+}
+
+nm_status nm_polarity_blobs(const float *img, int w, int h, double sigma, nm_blob_score *out,
+                            nm_error *err) {
+  memset(out, 0, sizeof *out);
+  if (!img || w < 3 || h < 3) return nm_fail(err, NM_ERR_ARG, "polarity: image too small");
+  size_t n = (size_t)w * h;
+  float *a = nm_malloc(n, sizeof(float), err);
+  float *b = nm_malloc(n, sizeof(float), err);
+  float *tmp = nm_malloc(nm_filter_tmp_size(w, h), sizeof(float), err);
+  uint8_t *m = nm_malloc(n, 1, err);
+  int32_t *lab = nm_malloc(n, sizeof(int32_t), err);
+  nm_status st = NM_OK;
+  if (!a || !b || !tmp || !m || !lab) {
+    st = err && err->code ? err->code : NM_ERR_NOMEM;
+    goto done;
+  }
+  nm_gauss(img, a, w, h, sigma, tmp);
+  nm_gauss(img, b, w, h, (w < h ? w : h) / 8.0, tmp);
+  for (size_t i = 0; i < n; i++) a[i] -= b[i];
+  double t = nm_otsu(a, n, NULL);
+  if (t != t) goto done;
+  for (int dark = 0; dark < 2; dark++) {
+    size_t np = 0;
+    for (size_t i = 0; i < n; i++) {
+      m[i] = dark ? !(a[i] > t) : a[i] > t;
+      np += m[i];
+    }
+    out->phase_frac[dark] = (double)np / (double)n;
+    double ba = 0;
+    st = score_phase(m, w, h, b, lab, &ba, &out->blobs[dark], err);
+    if (st) goto done;
+    out->blob_frac[dark] = np ? ba / (double)np : 0;
+  }
+done:
+  free(a);
+  free(b);
+  free(tmp);
+  free(m);
+  free(lab);
+  return st;
+}

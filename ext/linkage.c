@@ -750,6 +750,11 @@ nm_status nm_linkage(const double *x, size_t n, int d, nm_linkage_method method,
     return nm_fail(err, NM_ERR_ARG, "unknown linkage method");
   if (n > (size_t)INT32_MAX / 2) return nm_fail(err, NM_ERR_TOOBIG, "too many rows");
   if (!max_rows) max_rows = NM_LINKAGE_MAX_ROWS;
+  if (method == NM_LINK_WARD && n > max_rows)
+    return nm_fail(err, NM_ERR_TOOBIG,
+                   "ward linkage on %zu rows takes time quadratic in the rows; the limit is %zu "
+                   "rows (option max_rows), or use single linkage",
+                   n, max_rows);
   if (method != NM_LINK_SINGLE && n > max_rows)
     return nm_fail(err, NM_ERR_TOOBIG,
                    "%s linkage on %zu rows needs a %zu x %zu distance matrix; the limit is %zu "

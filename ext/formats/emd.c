@@ -467,6 +467,7 @@ nm_status nm_read_emd_forked(const nm_source *src, const nm_read_opts *opts, nm_
     w.msg[sizeof w.msg - 1] = 0;
     w.calib.source[sizeof w.calib.source - 1] = 0;
     w.calib.reason[sizeof w.calib.reason - 1] = 0;
+    w.calib.databar_rule[sizeof w.calib.databar_rule - 1] = 0;
     uint64_t want = opts->header_only ? 0 : (uint64_t)(uint32_t)w.width * (uint32_t)w.height;
     if (w.status != NM_OK) {
       uint32_t end;
@@ -609,32 +610,36 @@ static void helper_serve(void) {
     opts.frame = frame;
     opts.header_only = header_only;
     opts.max_pixels = max_pixels;
+    /* No worker: the host sees the helper end and forks the file itself. */
     int fds[2];
-    int32_t wstatus = -1;
-    if (pipe2(fds, O_CLOEXEC) == 0) {
-      uint64_t vm_now = vm_size_now();
-      pid_t pid = fork();
-      if (pid == 0) {
-        close(fds[0]);
-        child_main(fds[1], &src, &opts, vm_now);
-        _exit(3);
-      }
-      close(fds[1]);
-      char chunk[1 << 16];
-      for (;;) {
-        ssize_t got = read(fds[0], chunk, sizeof chunk);
-        if (got < 0 && errno == EINTR) continue;
-        if (got <= 0) break;
-        uint32_t len = (uint32_t)got;
-        if (write_all(EMD_HELPER_OUT, &len, 4) != 0 || write_all(EMD_HELPER_OUT, chunk, len) != 0)
-          _exit(0);
-      }
+    if (pipe2(fds, O_CLOEXEC) != 0) _exit(0);
+    uint64_t vm_now = vm_size_now();
+    pid_t pid = fork();
+    if (pid < 0) _exit(0);
+    if (pid == 0) {
+      /* the worker talks to this helper only, never on the host's channel */
+      close(EMD_HELPER_IN);
+      close(EMD_HELPER_OUT);
       close(fds[0]);
-      int st = 0;
-      pid_t r;
-      while (pid > 0 && (r = waitpid(pid, &st, 0)) < 0 && errno == EINTR) {}
-      if (pid > 0 && r == pid) wstatus = st;
+      child_main(fds[1], &src, &opts, vm_now);
+      _exit(3);
     }
+    close(fds[1]);
+    char chunk[1 << 16];
+    for (;;) {
+      ssize_t got = read(fds[0], chunk, sizeof chunk);
+      if (got < 0 && errno == EINTR) continue;
+      if (got <= 0) break;
+      uint32_t len = (uint32_t)got;
+      if (write_all(EMD_HELPER_OUT, &len, 4) != 0 || write_all(EMD_HELPER_OUT, chunk, len) != 0)
+        _exit(0);
+    }
+    close(fds[0]);
+    int st = 0;
+    int32_t wstatus = -1;
+    pid_t r;
+    while ((r = waitpid(pid, &st, 0)) < 0 && errno == EINTR) {}
+    if (r == pid) wstatus = st;
     free(name);
     free(bytes);
     uint32_t trailer[3] = {0, (uint32_t)wstatus, EMD_HELPER_DONE};

@@ -389,7 +389,9 @@ static int rule_zeiss(TIFF *t, uint32_t width, nm_calib *c) {
 ** of the sides (both corpus files leave image pixels there); everything from
 ** its top border down is cropped. A box under 8 rows, over a quarter of the
 ** height, more than 4 rows above the bottom, or without the white panel is
-** not a data zone: then nothing is cropped.
+** not a data zone: then nothing is cropped. The cost is linear in the bottom
+** quarter's pixels (plus its height squared for the side borders): only the
+** topmost closed frame has its inside scanned.
 */
 #define ZEISS_ZONE_MIN_ROWS 8
 #define ZEISS_ZONE_MAX_GAP 4      /* rows between the box and the bottom */
@@ -410,6 +412,19 @@ static int zeiss_zone_rows(const float *px, uint32_t w, uint32_t h) {
   float tol = 0.1f * (hi - lo);
 #define DARK(v) ((v) <= lo + tol)
 #define LIGHT(v) ((v) >= hi - tol)
+  /* The bottom border is one of the last MAX_GAP + 1 rows: prefix counts of
+  ** their dark pixels make each candidate's test O(1), so a hostile page
+  ** cannot make this quadratic in the height. */
+  enum { LAST = ZEISS_ZONE_MAX_GAP + 1 };
+  uint32_t *dark_prefix = malloc((size_t)LAST * (w + 1) * sizeof *dark_prefix);
+  if (!dark_prefix) return 0;
+  for (uint32_t k = 0; k < LAST; k++) {
+    const float *r = px + (size_t)(h - LAST + k) * w;
+    uint32_t *pre = dark_prefix + (size_t)k * (w + 1);
+    pre[0] = 0;
+    for (uint32_t x = 0; x < w; x++) pre[x + 1] = pre[x] + DARK(r[x]);
+  }
+  int rows = 0;
   for (uint32_t y = y_top; y + ZEISS_ZONE_MIN_ROWS <= h; y++) {
     const float *row = px + (size_t)y * w;
     uint32_t best0 = 0, best_len = 0;
@@ -424,34 +439,38 @@ static int zeiss_zone_rows(const float *px, uint32_t w, uint32_t h) {
     }
     if (best_len < ZEISS_ZONE_RUN * w) continue;
     uint32_t x0 = best0, x1 = best0 + best_len - 1;
-    /* the bottom border: the first later row dark across the same span */
+    /* the bottom border: the first of the last rows dark across the same span */
     uint32_t yb = 0;
-    for (uint32_t y2 = y + ZEISS_ZONE_MIN_ROWS - 1; y2 < h && !yb; y2++) {
-      const float *r2 = px + (size_t)y2 * w;
-      uint32_t dark = 0;
-      for (uint32_t x = x0; x <= x1; x++) dark += DARK(r2[x]);
-      if (dark >= ZEISS_ZONE_BORDER * best_len) yb = y2;
+    for (uint32_t k = 0; k < LAST && !yb; k++) {
+      uint32_t y2 = h - LAST + k;
+      const uint32_t *pre = dark_prefix + (size_t)k * (w + 1);
+      if (y2 >= y + ZEISS_ZONE_MIN_ROWS - 1 && pre[x1 + 1] - pre[x0] >= ZEISS_ZONE_BORDER * best_len)
+        yb = y2;
     }
-    if (!yb || yb + 1 + ZEISS_ZONE_MAX_GAP < h) continue;
-    uint32_t side = 0, inner = 0, light = 0, tone = 0;
-    for (uint32_t yy = y; yy <= yb; yy++) {
+    if (!yb) continue;
+    uint32_t side = 0;
+    for (uint32_t yy = y; yy <= yb; yy++)
+      side += DARK(px[(size_t)yy * w + x0]) + DARK(px[(size_t)yy * w + x1]);
+    if (side < ZEISS_ZONE_BORDER * 2 * (yb - y + 1)) continue;
+    /* a closed frame: this is the data zone if it holds the white panel,
+    ** and the only candidate whose inside is scanned */
+    uint64_t inner = 0, light = 0, tone = 0;
+    for (uint32_t yy = y + 1; yy < yb; yy++) {
       const float *r = px + (size_t)yy * w;
-      side += DARK(r[x0]) + DARK(r[x1]);
-      if (yy == y || yy == yb) continue;
       for (uint32_t x = x0 + 1; x < x1; x++) {
         inner++;
         light += LIGHT(r[x]);
         tone += LIGHT(r[x]) || DARK(r[x]);
       }
     }
-    if (side < ZEISS_ZONE_BORDER * 2 * (yb - y + 1) || !inner ||
-        light < ZEISS_ZONE_PANEL * inner || tone < ZEISS_ZONE_TWO_TONE * inner)
-      continue;
-    return (int)(h - y);
+    if (inner && light >= ZEISS_ZONE_PANEL * inner && tone >= ZEISS_ZONE_TWO_TONE * inner)
+      rows = (int)(h - y);
+    break;
   }
 #undef DARK
 #undef LIGHT
-  return 0;
+  free(dark_prefix);
+  return rows;
 }
 
 /* TVIPS header: v1 is 244 bytes; v2 follows with PixelSizeX/Y (float32, nm)

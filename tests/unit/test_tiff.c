@@ -531,6 +531,26 @@ static void zeiss_zone(void) {
   for (int y = 170; y <= 190; y++) px[y * w + 1] = px[y * w + 254] = 0;
   CHECK(write_vendor(path, &pg, 1, 0) > 0);
   CHECK(zone_rows(path) == 0);
+  /* a full-width dark scan line above the box is not its top border */
+  free(px);
+  px = sample_texture(w, h), pg.px = px;
+  memset(px + 150 * w, 0, (size_t)w);
+  draw_zone(px, w, 170, 190, 1, 254);
+  CHECK(write_vendor(path, &pg, 1, 0) > 0);
+  CHECK(zone_rows(path) == 22);
+  /* a bottom quarter of rows dark over 96 % of the width with no bottom
+  ** border (a scan down from every row would be quadratic here): no zone */
+  {
+    const int bw = 1024, bh = 1024;
+    uint8_t *big = sample_texture(bw, bh);
+    for (int y = bh - bh / 4; y < bh; y++)
+      for (int x = 0; x < bw; x++)
+        big[(size_t)y * bw + x] = x < bw * 96 / 100 && y < bh - 5 ? 0 : 255;
+    vendor_page bp = {big, bw, bh, CZ_SEM_TEXT, NULL, 0};
+    CHECK(write_vendor(path, &bp, 1, 0) > 0);
+    CHECK(zone_rows(path) == 0);
+    free(big);
+  }
   /* under 8 rows */
   free(px);
   px = sample_texture(w, h), pg.px = px;

@@ -530,7 +530,7 @@ nm_status nm_read_emd_forked(const nm_source *src, const nm_read_opts *opts, nm_
 ** 146 ms per header read in a sqlite3 shell holding 1.1 GB, 17 ms in a fresh
 ** one). So the first EMD read starts a helper with posix_spawn (vfork-like:
 ** no page-table copy) of /proc/self/exe — the host program itself, which
-** needs no installed binary — with NM_EMD_HELPER=1 in its environment and,
+** needs no installed binary — with NM_EMD_HELPER=<host pid> in its environment and,
 ** when the engine lives in a shared object (the SQLite extension), that
 ** object in LD_PRELOAD. The dynamic loader then runs emd_helper_entry (an
 ** ELF constructor) before the host's main, and it never returns: it serves
@@ -647,9 +647,21 @@ static void helper_serve(void) {
   }
 }
 
+static int is_pipe(int fd) {
+  struct stat st;
+  return fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode);
+}
+
+/* The switch names the host's pid and both request/answer fds must be pipes:
+** a stray NM_EMD_HELPER in a user's environment must never turn the user's own
+** program into a helper when it loads the extension. */
 __attribute__((constructor)) static void emd_helper_entry(void) {
   const char *v = getenv(EMD_HELPER_ENV);
-  if (!v || strcmp(v, "1") != 0) return;
+  if (!v) return;
+  char *end = NULL;
+  long host = strtol(v, &end, 10);
+  if (end == v || *end != '\0' || host <= 1 || host != (long)getppid()) return;
+  if (!is_pipe(EMD_HELPER_IN) || !is_pipe(EMD_HELPER_OUT)) return;
   unsetenv(EMD_HELPER_ENV);
   helper_serve();
 }
@@ -743,6 +755,7 @@ static int helper_start(void) {
   while (environ && environ[nenv]) nenv++;
   char **envp = calloc(nenv + 4, sizeof *envp);
   char *preload = NULL;
+  char helper_switch[sizeof EMD_HELPER_ENV + 24];
   int ok = envp != NULL;
   size_t k = 0;
   const char *old_preload = getenv("LD_PRELOAD");
@@ -752,7 +765,8 @@ static int helper_start(void) {
         strncmp(environ[i], "OPENBLAS_NUM_THREADS=", 21) != 0)
       envp[k++] = environ[i];
   if (ok) {
-    envp[k++] = (char *)EMD_HELPER_ENV "=1";
+    snprintf(helper_switch, sizeof helper_switch, "%s=%ld", EMD_HELPER_ENV, (long)getpid());
+    envp[k++] = helper_switch;
     envp[k++] = (char *)"OPENBLAS_NUM_THREADS=1"; /* no BLAS thread pool to start */
     if (in_product || (old_preload && old_preload[0])) {
       size_t len = 12 + (old_preload ? strlen(old_preload) + 1 : 0) + strlen(self) + 1;

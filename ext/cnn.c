@@ -12,11 +12,13 @@
 #include <cblas.h>
 #include <ctype.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "crop.h"
 #include "rng.h"
@@ -750,8 +752,8 @@ nm_status nm_cnn_loss_grad(nm_cnn *net, const float *x, const float *t, int n,
   return NM_OK;
 }
 
-nm_status nm_cnn_predict(const nm_cnn *net, const float *x, size_t n, int batch,
-                         float *out, nm_error *err) {
+nm_status nm_cnn_predict_reference(const nm_cnn *net, const float *x, size_t n, int batch,
+                                   float *out, nm_error *err) {
   if (n == 0) return NM_OK;
   if (batch <= 0) batch = 256;
   if ((size_t)batch > n) batch = (int)n;
@@ -783,38 +785,374 @@ static void d4_copy(const float *src, int size, int t, float *dst) {
     }
 }
 
-nm_status nm_cnn_predict_d4(const nm_cnn *net, const float *x, size_t n, int batch,
-                            float *out, nm_error *err) {
-  if (n == 0) return NM_OK;
-  if (batch <= 0) batch = 256;
-  if ((size_t)batch > n) batch = (int)n;
-  size_t px = (size_t)net->size * net->size;
-  float *xt = nm_malloc((size_t)batch * px, sizeof(float), err);
-  double *acc = nm_malloc((size_t)batch * 3, sizeof(double), err);
-  ws w;
-  nm_status st = xt && acc ? ws_init(&w, net, batch, 0, err) : NM_ERR_NOMEM;
-  if (st != NM_OK) {
-    free(xt);
-    free(acc);
-    return st;
+/* ---------- inference: folded, fused, cache-sized, threaded ---------- */
+
+/*
+** The inference path keeps the training layout ([channel][image][row][col])
+** and the same im2col, and differs in four measured ways:
+**   - batch-norm (running statistics) is folded into the convolution's
+**     weights and bias once per call, and bias + ReLU + 2×2 average pool run
+**     as one pass over the GEMM output, writing the pooled map;
+**   - images go through the whole net NM_CNN_GEMM_IMAGES at a time, so a
+**     micro-batch's activations and im2col matrix stay in the core's cache;
+**   - each convolution's product is issued in column blocks of at most
+**     GEMM_MACS multiply-adds: OpenBLAS runs products that small with its
+**     small-matrix kernels, straight from the operands, and larger ones by
+**     first packing the im2col matrix, which cost as much as the arithmetic
+**     here (per image, the default net's 2nd convolution took 12 µs as one
+**     block and 24 µs inside a 4-image product);
+**   - the micro-batches are shared among threads (predict_run).
+*/
+
+#define GEMM_MACS 1000000.0
+
+enum { S_CONV, S_DENSE, S_POOL, S_AFFINE, S_RELU };
+
+typedef struct stage {
+  int kind;
+  const layer *L;     /* the conv/dense/BN/pool layer: shapes */
+  int relu, pool;     /* fused into the epilogue */
+  float *w, *b;       /* folded weights (training order) and bias; S_AFFINE:
+                         scale, shift */
+} stage;
+
+typedef struct plan {
+  int n;
+  stage S[NM_CNN_MAX_LAYERS];
+  float *mem;
+  size_t act, col; /* floats per image: largest activation, largest im2col */
+} plan;
+
+static void plan_free(plan *p) {
+  free(p->mem);
+  p->mem = NULL;
+}
+
+/* BN layer B's inference affine: y = x·scale + shift. */
+static void bn_affine(const nm_cnn *net, const layer *B, int c, float *scale, float *shift) {
+  const float *g = net->params + B->w, *be = net->params + B->b;
+  const float *rm = net->stats + B->st, *rv = net->stats + B->st + B->oc;
+  float inv = 1.0f / sqrtf(rv[c] + BN_EPS);
+  *scale = g[c] * inv;
+  *shift = be[c] - rm[c] * *scale;
+}
+
+static nm_status plan_build(const nm_cnn *net, plan *p, nm_error *err) {
+  memset(p, 0, sizeof *p);
+  size_t total = 0;
+  for (int l = 0; l < net->nl; l++) total += net->L[l].nw + 2 * (size_t)net->L[l].oc;
+  p->mem = nm_malloc(total ? total : 1, sizeof(float), err);
+  if (!p->mem) return err ? err->code : NM_ERR_NOMEM;
+  float *m = p->mem;
+  p->act = (size_t)net->size * net->size;
+  p->col = 1;
+  for (int l = 0; l < net->nl; l++) {
+    const layer *L = &net->L[l];
+    stage *S = &p->S[p->n++];
+    memset(S, 0, sizeof *S);
+    S->L = L;
+    if (L->type == L_CONV || L->type == L_DENSE) {
+      int F = L->oc;
+      size_t per = L->nw / (size_t)F;
+      S->kind = L->type == L_CONV ? S_CONV : S_DENSE;
+      S->w = m, m += L->nw;
+      S->b = m, m += F;
+      const float *W = net->params + L->w, *bias = net->params + L->b;
+      const layer *B = l + 1 < net->nl && net->L[l + 1].type == L_BN ? &net->L[++l] : NULL;
+      for (int o = 0; o < F; o++) {
+        float scale = 1.0f, shift = 0.0f;
+        if (B) bn_affine(net, B, o, &scale, &shift);
+        S->b[o] = B ? bias[o] * scale + shift : bias[o];
+        for (size_t k = 0; k < per; k++) S->w[o * per + k] = W[o * per + k] * scale;
+      }
+      if (l + 1 < net->nl && net->L[l + 1].type == L_RELU) S->relu = 1, l++;
+      if (S->kind == S_CONV && l + 1 < net->nl && net->L[l + 1].type == L_AVG) S->pool = 1, l++;
+      size_t c = S->kind == S_CONV ? per * L->oh * L->ow : per;
+      if (c > p->col) p->col = c;
+    } else if (L->type == L_BN) {
+      S->kind = S_AFFINE;
+      S->w = m, m += L->oc;
+      S->b = m, m += L->oc;
+      for (int c = 0; c < L->oc; c++) bn_affine(net, L, c, &S->w[c], &S->b[c]);
+    } else {
+      S->kind = L->type == L_RELU ? S_RELU : S_POOL;
+    }
+    size_t a = act_size(L);
+    if (a > p->act) p->act = a;
   }
-  for (size_t i = 0; i < n; i += (size_t)batch) {
-    int nb = (int)((n - i) < (size_t)batch ? (n - i) : (size_t)batch);
-    memset(acc, 0, sizeof(double) * 3 * (size_t)nb);
-    for (int t = 0; t < 8; t++) {
-      for (int b = 0; b < nb; b++) d4_copy(x + (i + b) * px, net->size, t, xt + (size_t)b * px);
-      const float *y = forward_eval(net, xt, nb, &w);
+  return NM_OK;
+}
+
+/* The passes below are short loops: GCC vectorises them at -O3 (the project
+** builds at -O2); most rows are 8–32 floats, too short for memcpy/memset
+** calls to pay, so GCC must not turn the loops into such calls. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define NM_HOT __attribute__((optimize("O3", "no-tree-loop-distribute-patterns")))
+#else
+#define NM_HOT
+#endif
+
+/* Bias (+ ReLU) over C planes of n values, in place. */
+NM_HOT static void bias_relu(float *restrict y, int C, size_t n, const float *restrict bias,
+                             int relu) {
+  for (int c = 0; c < C; c++, y += n) {
+    float b = bias[c];
+    if (relu)
+      for (size_t i = 0; i < n; i++) {
+        float v = y[i] + b;
+        y[i] = v > 0 ? v : 0.0f;
+      }
+    else
+      for (size_t i = 0; i < n; i++) y[i] += b;
+  }
+}
+
+/* 2×2 average pool of `planes` H×W planes, with the bias and ReLU of the
+** layer before it applied first when bias is not NULL. */
+NM_HOT static void pool_planes(const float *restrict in, size_t planes, int H, int W,
+                               const float *restrict bias, int nb, int relu,
+                               float *restrict out) {
+  int OH = H / 2, OW = W / 2;
+  for (size_t p = 0; p < planes; p++) {
+    float b = bias ? bias[p / (size_t)nb] : 0.0f;
+    const float *s = in + p * H * W;
+    float *d = out + p * OH * OW;
+    for (int y = 0; y < OH; y++, d += OW) {
+      const float *r0 = s + (size_t)(2 * y) * W, *r1 = r0 + W;
+      if (relu)
+        for (int x = 0; x < OW; x++) {
+          float a0 = r0[2 * x] + b, a1 = r0[2 * x + 1] + b, a2 = r1[2 * x] + b, a3 = r1[2 * x + 1] + b;
+          a0 = a0 > 0 ? a0 : 0.0f, a1 = a1 > 0 ? a1 : 0.0f;
+          a2 = a2 > 0 ? a2 : 0.0f, a3 = a3 > 0 ? a3 : 0.0f;
+          d[x] = 0.25f * (a0 + a1 + a2 + a3);
+        }
+      else
+        for (int x = 0; x < OW; x++) d[x] = 0.25f * (r0[2 * x] + r0[2 * x + 1] + r1[2 * x] + r1[2 * x + 1]) + b;
+    }
+  }
+}
+
+/* im2col (as above, same matrix) for inference: rows are short here, so
+** plain loops rather than memcpy/memset. */
+NM_HOT static void im2col_short(const float *restrict in, const layer *L, int nb,
+                                float *restrict col) {
+  int C = L->ic, H = L->ih, W = L->iw, K = L->k, S = L->s, P = L->pad, OH = L->oh, OW = L->ow;
+  for (int c = 0; c < C; c++)
+    for (int ky = 0; ky < K; ky++)
+      for (int kx = 0; kx < K; kx++) {
+        /* ox range whose ix = ox·S − P + kx is inside [0, W) */
+        int lo = 0, hi = OW;
+        while (lo < OW && lo * S - P + kx < 0) lo++;
+        while (hi > lo && (hi - 1) * S - P + kx >= W) hi--;
+        for (int b = 0; b < nb; b++) {
+          const float *src = in + ((size_t)c * nb + b) * H * W;
+          for (int oy = 0; oy < OH; oy++, col += OW) {
+            int iy = oy * S - P + ky;
+            if (iy < 0 || iy >= H) {
+              for (int ox = 0; ox < OW; ox++) col[ox] = 0.0f;
+              continue;
+            }
+            const float *row = src + (size_t)iy * W - P + kx;
+            for (int ox = 0; ox < lo; ox++) col[ox] = 0.0f;
+            if (S == 1)
+              for (int ox = lo; ox < hi; ox++) col[ox] = row[ox];
+            else
+              for (int ox = lo; ox < hi; ox++) col[ox] = row[ox * S];
+            for (int ox = hi; ox < OW; ox++) col[ox] = 0.0f;
+          }
+        }
+      }
+}
+
+/* out[F][N] = W[F][K] · col[K][N], in column blocks of at most GEMM_MACS. */
+static void gemm_blocks(int F, int N, int K, const float *W, const float *col, float *out) {
+  double blocks = ceil((double)F * K * N / GEMM_MACS);
+  int step = (int)ceil(N / blocks);
+  if (step < 16) step = N; /* a big layer: one ordinary product */
+  for (int j = 0; j < N; j += step) {
+    int w = N - j < step ? N - j : step;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, F, w, K, 1.0f, W, K, col + j, N, 0.0f,
+                out + j, N);
+  }
+}
+
+/* Runs nb images (x) through the plan; returns the [3][nb] output.
+** buf[0..2]: activations, col: im2col matrix. */
+static const float *plan_forward(const plan *p, const float *x, int nb, float *const buf[3],
+                                 float *col) {
+  const float *cur = x;
+  for (int i = 0; i < p->n; i++) {
+    const stage *S = &p->S[i];
+    const layer *L = S->L;
+    /* two buffers that are not cur: the GEMM's output and the pool's */
+    float *d0 = cur == buf[0] ? buf[1] : buf[0];
+    float *d1 = cur != buf[2] && d0 != buf[2] ? buf[2] : cur != buf[1] && d0 != buf[1] ? buf[1] : buf[0];
+    size_t N = (size_t)nb * L->oh * L->ow;
+    if (S->kind == S_CONV) {
+      int Kc = L->ic * L->k * L->k;
+      const float *B = cur;
+      if (!(L->k == 1 && L->s == 1 && L->pad == 0)) {
+        im2col_short(cur, L, nb, col);
+        B = col;
+      }
+      gemm_blocks(L->oc, (int)N, Kc, S->w, B, d0);
+      if (S->pool) {
+        pool_planes(d0, (size_t)L->oc * nb, L->oh, L->ow, S->b, nb, S->relu, d1);
+        d0 = d1;
+      } else {
+        bias_relu(d0, L->oc, N, S->b, S->relu);
+      }
+    } else if (S->kind == S_DENSE) {
+      int D = L->ic * L->ih * L->iw;
+      const float *X = cur;
+      if (L->ih * L->iw != 1) {
+        flatten(L, cur, nb, col);
+        X = col;
+      }
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L->oc, nb, D, 1.0f, S->w, D, X, nb,
+                  0.0f, d0, nb);
+      bias_relu(d0, L->oc, (size_t)nb, S->b, S->relu);
+    } else if (S->kind == S_AFFINE) {
+      for (int c = 0; c < L->oc; c++)
+        for (size_t q = 0; q < N; q++) d0[c * N + q] = cur[c * N + q] * S->w[c] + S->b[c];
+    } else if (S->kind == S_RELU) {
+      size_t n = N * L->oc;
+      for (size_t q = 0; q < n; q++) d0[q] = cur[q] > 0 ? cur[q] : 0.0f;
+    } else {
+      pool_planes(cur, (size_t)L->ic * nb, L->ih, L->iw, NULL, nb, 0, d0);
+    }
+    cur = d0;
+  }
+  return cur;
+}
+
+/* One thread's share: images [i0, i1) of x, micro-batches of mb. */
+typedef struct predict_job {
+  const nm_cnn *net;
+  const plan *p;
+  const float *x;
+  float *out;
+  size_t i0, i1;
+  int mb, d4;
+  nm_status st;
+} predict_job;
+
+
+static void *predict_worker(void *arg) {
+  predict_job *j = arg;
+  const nm_cnn *net = j->net;
+  size_t px = (size_t)net->size * net->size, mb = (size_t)j->mb;
+  float *buf[3];
+  for (int k = 0; k < 3; k++) buf[k] = malloc(sizeof(float) * j->p->act * mb);
+  float *col = malloc(sizeof(float) * j->p->col * mb);
+  float *xt = j->d4 ? malloc(sizeof(float) * px * mb) : NULL;
+  double acc[3 * 64];
+  if (!buf[0] || !buf[1] || !buf[2] || !col || (j->d4 && !xt) || mb > 64) {
+    j->st = NM_ERR_NOMEM;
+    goto done;
+  }
+  for (size_t i = j->i0; i < j->i1; i += mb) {
+    int nb = (int)(j->i1 - i < mb ? j->i1 - i : mb);
+    if (!j->d4) {
+      const float *y = plan_forward(j->p, j->x + i * px, nb, buf, col);
       for (int b = 0; b < nb; b++)
-        for (int j = 0; j < 3; j++) acc[b * 3 + j] += y[(size_t)j * nb + b];
+        for (int k = 0; k < 3; k++)
+          j->out[(i + b) * 3 + k] = y[(size_t)k * nb + b] * net->tstd[k] + net->tmean[k];
+      continue;
+    }
+    memset(acc, 0, sizeof acc);
+    for (int t = 0; t < 8; t++) {
+      for (int b = 0; b < nb; b++) d4_copy(j->x + (i + b) * px, net->size, t, xt + (size_t)b * px);
+      const float *y = plan_forward(j->p, xt, nb, buf, col);
+      for (int b = 0; b < nb; b++)
+        for (int k = 0; k < 3; k++) acc[b * 3 + k] += y[(size_t)k * nb + b];
     }
     for (int b = 0; b < nb; b++)
-      for (int j = 0; j < 3; j++)
-        out[(i + b) * 3 + j] = (float)(acc[b * 3 + j] / 8.0) * net->tstd[j] + net->tmean[j];
+      for (int k = 0; k < 3; k++)
+        j->out[(i + b) * 3 + k] = (float)(acc[b * 3 + k] / 8.0) * net->tstd[k] + net->tmean[k];
   }
-  ws_free(&w);
+  j->st = NM_OK;
+done:
+  for (int k = 0; k < 3; k++) free(buf[k]);
+  free(col);
   free(xt);
-  free(acc);
+  return NULL;
+}
+
+/*
+** Threads. The GEMMs of a micro-batch are small (a few thousand rows), and
+** OpenBLAS's own threads cost more than they give on them: on the 2-core
+** machine, one caller thread with 2 BLAS threads ran the default net at less
+** than half the rate of one thread with 1 BLAS thread, and two of our threads
+** each calling a 2-thread OpenBLAS were slower still (its level-3 calls from
+** several threads take turns). So the micro-batches are shared among as many
+** threads of our own as OpenBLAS would have used (openblas_get_num_threads:
+** the cores, or OPENBLAS_NUM_THREADS), and OpenBLAS is switched to one thread
+** while any prediction runs. The switch is process-wide, counted under a
+** mutex so overlapping predictions restore the setting once, after the last;
+** a GEMM elsewhere in the process meanwhile runs single-threaded, with the
+** same result (OpenBLAS splits rows and columns among threads, never the sum).
+*/
+static pthread_mutex_t blas_mu = PTHREAD_MUTEX_INITIALIZER;
+static int blas_users, blas_saved;
+
+static int blas_single_begin(void) {
+  pthread_mutex_lock(&blas_mu);
+  if (blas_users++ == 0) {
+    blas_saved = openblas_get_num_threads();
+    if (blas_saved > 1) openblas_set_num_threads(1);
+  }
+  int n = blas_saved;
+  pthread_mutex_unlock(&blas_mu);
+  return n < 1 ? 1 : n > 16 ? 16 : n;
+}
+
+static void blas_single_end(void) {
+  pthread_mutex_lock(&blas_mu);
+  if (--blas_users == 0 && blas_saved > 1) openblas_set_num_threads(blas_saved);
+  pthread_mutex_unlock(&blas_mu);
+}
+
+static nm_status predict_run(const nm_cnn *net, const float *x, size_t n, int batch, int d4,
+                             float *out, nm_error *err) {
+  if (n == 0) return NM_OK;
+  int mb = batch > 0 && batch < NM_CNN_GEMM_IMAGES ? batch : NM_CNN_GEMM_IMAGES;
+  plan p;
+  nm_status st = plan_build(net, &p, err);
+  if (st != NM_OK) return st;
+  size_t chunks = (n + (size_t)mb - 1) / (size_t)mb;
+  int nt = blas_single_begin();
+  if ((size_t)nt > chunks) nt = (int)chunks;
+  predict_job jobs[16];
+  pthread_t tid[16];
+  int started[16] = {0};
+  size_t per = (chunks + (size_t)nt - 1) / (size_t)nt * (size_t)mb;
+  for (int t = 0; t < nt; t++) {
+    size_t i0 = per * (size_t)t, i1 = i0 + per > n ? n : i0 + per;
+    jobs[t] = (predict_job){net, &p, x, out, i0 < n ? i0 : n, i1, mb, d4, NM_OK};
+  }
+  /* A thread that cannot start leaves its share to this one. */
+  for (int t = 1; t < nt; t++) started[t] = pthread_create(&tid[t], NULL, predict_worker, &jobs[t]) == 0;
+  predict_worker(&jobs[0]);
+  for (int t = 1; t < nt; t++) {
+    if (started[t]) pthread_join(tid[t], NULL);
+    else predict_worker(&jobs[t]);
+  }
+  blas_single_end();
+  plan_free(&p);
+  for (int t = 0; t < nt; t++)
+    if (jobs[t].st != NM_OK) return nm_fail(err, NM_ERR_NOMEM, "out of memory running the CNN");
   return NM_OK;
+}
+
+nm_status nm_cnn_predict(const nm_cnn *net, const float *x, size_t n, int batch, float *out,
+                         nm_error *err) {
+  return predict_run(net, x, n, batch, 0, out, err);
+}
+
+nm_status nm_cnn_predict_d4(const nm_cnn *net, const float *x, size_t n, int batch, float *out,
+                            nm_error *err) {
+  return predict_run(net, x, n, batch, 1, out, err);
 }
 
 /* ---------- training ---------- */
@@ -916,7 +1254,7 @@ static nm_status validate(const nm_cnn *net, const uint8_t *images, const float 
   for (size_t i = 0; i < nval; i += (size_t)batch) {
     int nb = (int)(nval - i < (size_t)batch ? nval - i : (size_t)batch);
     for (int b = 0; b < nb; b++) augment_copy(images + idx[i + b] * px, size, 0, xb + b * px);
-    nm_status st = nm_cnn_predict(net, xb, (size_t)nb, nb, pred, err);
+    nm_status st = nm_cnn_predict_reference(net, xb, (size_t)nb, nb, pred, err);
     if (st != NM_OK) return st;
     for (int b = 0; b < nb; b++)
       for (int j = 0; j < 3; j++) {

@@ -62,15 +62,34 @@ void nm_cnn_set_standardisation(nm_cnn *net, const float mean[3], const float st
 /*
 ** Inference on n crops (n*size*size floats, values in [0,1], row-major, one
 ** image after another) → out n*3 floats (p, d, Lratio per crop, in original
-** units). Runs in batches of `batch` (0 = 256): one GEMM per layer per batch.
-** The model is only read, so one model can serve several threads.
+** units). Batch-norm is folded into the convolutions, and bias, ReLU and
+** pooling are fused into one pass after each GEMM. The crops go through the
+** net in micro-batches of min(batch, NM_CNN_GEMM_IMAGES) images (batch 0 =
+** no cap): one im2col per layer per micro-batch, its product handed to
+** OpenBLAS in column blocks small enough for its unpacked small-matrix
+** kernels, so the activations stay in a core's cache (sizes measured, see
+** cnn.c and docs/cnn.md). The micro-batches are shared among as many
+** threads as OpenBLAS would use (the cores, or OPENBLAS_NUM_THREADS), and
+** OpenBLAS runs single-threaded meanwhile (process-wide, restored
+** afterwards; cnn.c says why). The model is only read, so one model can
+** serve several threads. Results equal nm_cnn_predict_reference within
+** float rounding (relative 1e-4, tests/unit/test_cnn.c) and do not depend on
+** the thread count.
 */
+#define NM_CNN_GEMM_IMAGES 2
 nm_status nm_cnn_predict(const nm_cnn *net, const float *x, size_t n, int batch,
                          float *out, nm_error *err);
 
+/* The plain layer-by-layer path: batches of `batch` (0 = 256) in the training
+** layout, one thread, batch-norm applied after the GEMM. Training's
+** validation uses it (so a model's bytes do not depend on the fast path), and
+** the tests compare nm_cnn_predict against it. */
+nm_status nm_cnn_predict_reference(const nm_cnn *net, const float *x, size_t n, int batch,
+                                   float *out, nm_error *err);
+
 /* The same, averaged over the 8 symmetries of the square (test-time
 ** augmentation: the triplet does not change under any of them): 8 forward
-** passes per crop, one GEMM per layer per batch each. */
+** passes per crop. */
 nm_status nm_cnn_predict_d4(const nm_cnn *net, const float *x, size_t n, int batch,
                             float *out, nm_error *err);
 

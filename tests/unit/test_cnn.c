@@ -1,10 +1,13 @@
 /*
 ** test_cnn.c — the CNN engine: every layer's gradient against central finite
 ** differences, save/load bit-exact, corrupt/truncated/foreign BLOBs refused,
-** a tiny training run that lowers the loss, and same seed → same bytes.
+** a tiny training run that lowers the loss, same seed → same bytes, and the
+** fast inference path against the plain reference.
 */
 #include <stdlib.h>
 #include <string.h>
+
+#include <cblas.h>
 
 #include "../../ext/cnn.h"
 #include "check.h"
@@ -280,6 +283,93 @@ static void test_interrupt(void) {
   free(tg);
 }
 
+/* A model with the given arch and random weights, batch-norm γ/β and
+** running statistics (patched into its BLOB; the checksum recomputed). */
+static nm_cnn *random_model(const char *arch, int s, uint64_t seed) {
+  nm_error err;
+  nm_cnn *net = NULL;
+  CHECK_OK(nm_cnn_create(arch, s, seed, &net, &err), err);
+  if (!net) return NULL;
+  size_t np;
+  float *p = nm_cnn_params(net, &np);
+  for (size_t i = 0; i < np; i++) p[i] += (float)(0.2 * (urand() - 0.5));
+  const float mean[3] = {5.0f, 3.0f, 1.2f}, sd[3] = {4.0f, 1.5f, 0.3f};
+  nm_cnn_set_standardisation(net, mean, sd);
+  uint8_t *b = NULL;
+  size_t n = 0;
+  CHECK_OK(nm_cnn_save(net, &b, &n, &err), err);
+  nm_cnn_free(net);
+  net = NULL;
+  if (!b) return NULL;
+  /* layout: magic 8, 4 u32, arch, 6 f32, u32 np, params, u32 ns, stats */
+  size_t alen = strlen(arch), off = 8 + 16 + alen + 24;
+  off += 4 + np * 4;
+  uint32_t ns = (uint32_t)b[off] | (uint32_t)b[off + 1] << 8 | (uint32_t)b[off + 2] << 16 |
+                (uint32_t)b[off + 3] << 24;
+  off += 4;
+  /* running means and variances: every value from [0.05, 1.05], valid as
+  ** either */
+  for (uint32_t i = 0; i < ns; i++) {
+    float v = (float)(0.05 + urand());
+    memcpy(b + off + 4 * i, &v, 4);
+  }
+  uint32_t h = 2166136261u;
+  for (size_t i = 0; i + 4 < n; i++) h = (h ^ b[i]) * 16777619u;
+  for (int k = 0; k < 4; k++) b[n - 4 + k] = (uint8_t)(h >> (8 * k));
+  CHECK_OK(nm_cnn_load(b, n, &net, &err), err);
+  free(b);
+  return net;
+}
+
+/* The fast inference path (batch-norm folded into the weights, NHWC, fused
+** bias/ReLU/pool epilogue, micro-batches over threads) against the plain
+** layer-by-layer reference, on random weights and statistics: every output
+** within 1e-4 relative, for several batch caps and a count that is not a
+** multiple of the micro-batch (so the threads get unequal shares). */
+static void test_fast_path(void) {
+  static const struct {
+    const char *arch;
+    int size;
+  } nets[] = {
+      {"c8,b,r,a,c16,b,r,a,c32,b,r,c32,b,r,d3", 44}, /* the paper's */
+      {NM_CNN_DEFAULT_ARCH, 64},
+      {"c4k5s2,r,b,a,c6k1p0,b,d8,r,d3", 23},         /* strides, 1x1, odd sizes, lone BN */
+      {"a,b,c5k3p0,a,r,c7k2,b,d3", 18},               /* pool first, no-ReLU pool, even kernel */
+  };
+  nm_error err;
+  for (size_t q = 0; q < sizeof nets / sizeof *nets; q++) {
+    nm_cnn *net = random_model(nets[q].arch, nets[q].size, 11 + q);
+    if (!net) continue;
+    const int n = 37, s = nets[q].size;
+    float *x = malloc(sizeof(float) * n * s * s), ref[3 * 37], fast[3 * 37];
+    for (int i = 0; i < n * s * s; i++) x[i] = (float)urand();
+    CHECK_OK(nm_cnn_predict_reference(net, x, n, 0, ref, &err), err);
+    const int caps[3] = {0, 3, 1};
+    for (int c = 0; c < 3; c++) {
+      CHECK_OK(nm_cnn_predict(net, x, n, caps[c], fast, &err), err);
+      double worst = 0;
+      for (int i = 0; i < 3 * n; i++) {
+        double e = fabs(fast[i] - ref[i]) / (1 + fabs(ref[i]));
+        if (!(e <= worst)) worst = e;
+      }
+      CHECK_NEAR(worst, 0, 1e-4);
+    }
+    /* one thread (OpenBLAS's count decides) gives the same bytes */
+    int threads = openblas_get_num_threads();
+    float one[3 * 37];
+    openblas_set_num_threads(1);
+    CHECK_OK(nm_cnn_predict(net, x, n, 0, one, &err), err);
+    openblas_set_num_threads(threads);
+    CHECK_OK(nm_cnn_predict(net, x, n, 0, fast, &err), err);
+    CHECK(memcmp(one, fast, sizeof one) == 0);
+    /* one image alone gives the same as inside a batch */
+    CHECK_OK(nm_cnn_predict(net, x + 20 * s * s, 1, 0, fast, &err), err);
+    for (int j = 0; j < 3; j++) CHECK_NEAR(fast[j], ref[20 * 3 + j], 1e-4 * (1 + fabs(ref[20 * 3 + j])));
+    free(x);
+    nm_cnn_free(net);
+  }
+}
+
 static void test_default_model(void) {
   size_t n = 0;
   const uint8_t *b = nm_cnn_default_bytes(&n);
@@ -297,6 +387,7 @@ int main(void) {
   test_gradients();
   test_training_and_io();
   test_interrupt();
+  test_fast_path();
   test_default_model();
   return check_summary("test_cnn");
 }

@@ -35,6 +35,15 @@
 ** it; film texture that merely crosses INK_COVERAGE mostly does not. */
 #define GLYPH_PEAK_COVERAGE 0.85f
 
+/* The label is rendered for Tesseract from coverage stretched so that ink
+** at the label's own level is black and faint film texture touching it
+** fades to white: coverage RENDER_BLACK_FROM..RENDER_WHITE_TO maps to
+** white..black. Marks that never reach RENDER_MIN_PEAK (texture specks
+** inside the line) are left out. */
+#define RENDER_BLACK_FROM 0.25
+#define RENDER_WHITE_TO 0.85
+#define RENDER_MIN_PEAK 0.7f
+
 /* ---- bar measurement ---------------------------------------------------- */
 
 static int compare_floats(const void *a, const void *b) {
@@ -326,8 +335,10 @@ static int find_bar_candidates(const float *px, int w, int h, bar_candidate *out
   return n_kept;
 }
 
-/* A shorter strip of the same polarity close to a longer, verified bar is a
-** stroke of its label, never a second bar. (The opposite polarity near a bar
+/* A much shorter strip of the same polarity close to a longer, verified
+** bar is a stroke of its label, never a second bar (a strip nearly as long
+** as the bar is another bar: an image with its original bar and a second
+** one drawn on export). (The opposite polarity near a bar
 ** is the margin of its annotation box, and the bar may be either; a strip
 ** that failed the bar check — the edge of a box — shadows nothing.) */
 static int shadowed_by(const bar_candidate *c, const bar_candidate *bar) {
@@ -336,7 +347,7 @@ static int shadowed_by(const bar_candidate *c, const bar_candidate *bar) {
   int dx = a->bar_x > b->bar_x + b->bar_w ? a->bar_x - (b->bar_x + b->bar_w)
            : b->bar_x > a->bar_x + a->bar_w ? b->bar_x - (a->bar_x + a->bar_w) : 0;
   int dy = abs(a->bar_y - b->bar_y);
-  return dx < a->bar_w && dy < a->bar_w / 2;
+  return dx < a->bar_w && dy < a->bar_w / 2 && a->bar_w < 0.6 * b->bar_w;
 }
 
 /* ---- finding the label line ----------------------------------------------- */
@@ -462,13 +473,21 @@ static int overlaps_vertically(const box *a, const box *b) {
   return bottom - top >= 0.5 * (ha < hb ? ha : hb);
 }
 
-/* Character-sized components: between 5 px and a fifth of the window tall,
-** not much wider than tall ("m" is the widest glyph), not a hairline. Dots
-** (the decimal point) are admitted later, inside a line. */
+/* Character-sized components: between 5 px and half the window tall, not
+** a hairline, and no wider than a few letters: small serif text touches
+** ("nm", "2um" as one component), so a glyph may be up to four times as
+** wide as tall. Dots (the decimal point) are admitted later, inside a line. */
 static int is_glyph(const box *b, int win_h) {
   int bw = b->x1 - b->x0, bh = b->y1 - b->y0;
-  return bh >= 5 && bh <= win_h / 2 && bw <= 2 * bh && b->area >= bh &&
+  return bh >= 5 && bh <= win_h / 2 && bw <= 4 * bh && b->area >= bh &&
          b->peak >= GLYPH_PEAK_COVERAGE;
+}
+
+/* How many letters a glyph component holds (touching letters are one). */
+static int letters_in(const box *b) {
+  int bw = b->x1 - b->x0, bh = b->y1 - b->y0;
+  int n = (int)lround(bw / (0.9 * bh));
+  return n > 1 ? n : 1;
 }
 
 /* Grows a text line from a seed glyph: glyphs of similar height that share
@@ -532,8 +551,15 @@ static int find_label_lines(const ink_window *win, const box *boxes, int count,
     for (int j = 0; j < count; j++)
       if (is_glyph(&boxes[j], win->h) && boxes[j].x0 >= line.x0 && boxes[j].x1 <= line.x1 &&
           boxes[j].y0 >= line.y0 && boxes[j].y1 <= line.y1)
-        glyphs++;
+        glyphs += letters_in(&boxes[j]);
     if (glyphs < 2) continue;
+    /* Text is ink on background: a line box mostly of ink is the fill of a
+    ** box or a particle, and text in it has the other polarity (another
+    ** bar's label). */
+    long inked = 0;
+    for (int y = line.y0; y < line.y1; y++)
+      for (int x = line.x0; x < line.x1; x++) inked += win->ink[(size_t)y * win->w + x];
+    if (inked > 0.6 * (long)(line.x1 - line.x0) * (line.y1 - line.y0)) continue;
     int lh = line.y1 - line.y0;
     int dx = line.x1 < bar_x0 ? bar_x0 - line.x1 : line.x0 > bar_x1 ? line.x0 - bar_x1 : 0;
     int dy = line.y1 <= bar_y0 ? bar_y0 - line.y1 : line.y0 >= bar_y1 ? line.y0 - bar_y1 : 0;
@@ -625,7 +651,7 @@ static unsigned char *render_line(const ink_window *win, const box *boxes, int c
   }
   for (int i = 0; i < count; i++)
     keep[i] = boxes[i].x0 >= line->x0 && boxes[i].x1 <= line->x1 && boxes[i].y0 >= line->y0 &&
-              boxes[i].y1 <= line->y1;
+              boxes[i].y1 <= line->y1 && boxes[i].peak >= RENDER_MIN_PEAK;
   for (int y = 0; y < lh; y++)
     for (int x = 0; x < lw; x++) {
       int32_t c = win->comp[(size_t)(y + line->y0) * win->w + (x + line->x0)];
@@ -647,6 +673,8 @@ static unsigned char *render_line(const ink_window *win, const box *boxes, int c
         if (cx < 0 || cy < 0 || cx >= lw || cy >= lh || !near[(size_t)cy * lw + cx]) continue;
         ink += wgt * win->cov[(size_t)(cy + line->y0) * win->w + (cx + line->x0)];
       }
+      ink = (ink - RENDER_BLACK_FROM) / (RENDER_WHITE_TO - RENDER_BLACK_FROM);
+      ink = ink < 0 ? 0 : ink > 1 ? 1 : ink;
       canvas[(size_t)y * ow + x] = (unsigned char)lround(255.0 * (1.0 - ink));
     }
   free(keep);
@@ -729,19 +757,32 @@ static int is_punctuation_symbol(const char *u) {
   return 1;
 }
 
-/* The symbols of the reading that are the label: leading and trailing words
-** made only of punctuation (JPEG specks and box edges read as '|', '!',
-** '{') are dropped; nothing inside is touched. [*first, *last). */
+static int is_letter_symbol(const char *u) {
+  return u[0] && !u[1] && ((u[0] >= 'a' && u[0] <= 'z') || (u[0] >= 'A' && u[0] <= 'Z'));
+}
+
+/* The symbols of the reading that are the label: leading words of
+** punctuation or letters (JPEG specks, texture and box edges read as '|',
+** '!', 'oI', 'H'; a label starts with its number) and trailing words of
+** punctuation are dropped; nothing inside is touched. [*first, *last).
+** ink_disagrees lets the dropped words cover only marks that cannot be
+** digits. */
 static void label_span(const ocr_reading *r, int *first, int *last) {
   int f = 0, l = r->n;
-  for (;;) { /* leading punctuation words */
+  for (;;) { /* leading words of punctuation or letters, before a digit */
     int e = f + 1;
     while (e < l && !r->sym[e].word_start) e++;
-    int punct = f < l;
-    for (int i = f; i < e && punct; i++) punct = is_punctuation_symbol(r->sym[i].utf8);
-    if (!punct || e >= l) break;
+    int stray = f < l;
+    for (int i = f; i < e && stray; i++)
+      stray = is_punctuation_symbol(r->sym[i].utf8) || is_letter_symbol(r->sym[i].utf8);
+    if (!stray || e >= l) break;
     f = e;
   }
+  /* ... and leading punctuation glued to the first word ("*2 nm": a speck
+  ** before the label), never a point (".5" is a number). */
+  while (f + 1 < l && !r->sym[f + 1].word_start && is_punctuation_symbol(r->sym[f].utf8) &&
+         strcmp(r->sym[f].utf8, ".") && strcmp(r->sym[f].utf8, ","))
+    f++;
   for (;;) { /* trailing punctuation words */
     int s = l - 1;
     while (s > f && !r->sym[s].word_start) s--;
@@ -879,10 +920,24 @@ static int ink_disagrees(const ink_window *win, const box *boxes, int count, con
       bottoms[j - 1] = t;
     }
   int baseline = bottoms[nb / 2];
+  /* Marks Tesseract read as stray words before the label (label_span
+  ** dropped `first` symbols) may be passed over, as many: a box edge (thin,
+  ** at least half the line tall) or a speck set apart from the label by
+  ** more than a space and not digit-shaped. Never a point. */
   int c = 0;
-  while (c < n && cols[c].area < min_area) c++; /* specks before the label */
-  for (int skipped = 0; c < n && skipped < first && cols[c].x1 - cols[c].x0 <= 0.35 * lh; c++)
+  for (int skipped = 0; c < n; c++) {
+    const column *k = &cols[c];
+    if (k->area < min_area) continue;
+    if (skipped == first) break;
+    int next = c + 1;
+    while (next < n && cols[next].area < min_area) next++;
+    int w = k->x1 - k->x0, h = k->y1 - k->y0;
+    int edge = w <= 0.35 * lh && h >= 0.5 * lh;
+    int digit_like = h >= 0.6 * lh && abs(k->y1 - baseline) <= 0.15 * lh;
+    int apart = next < n && cols[next].x0 - k->x1 >= 0.4 * lh && !digit_like;
+    if (!edge && !apart) break;
     skipped++;
+  }
   while (c < n && cols[c].area < min_area) c++;
   if (c == n) return 1;
   /* A label starts with a digit: its top is the digits' top. */
@@ -893,8 +948,10 @@ static int ink_disagrees(const ink_window *win, const box *boxes, int count, con
   for (; c < n; c++) {
     const column *k = &cols[c];
     double w = k->x1 - k->x0, h = k->y1 - k->y0;
-    int tall = abs(k->y0 - top) <= 0.15 * H && abs(k->y1 - baseline) <= 0.15 * H;
-    int point = w <= 0.4 * H && h <= 0.4 * H && k->y0 >= baseline - 0.5 * H &&
+    /* (a speck merged on top of a digit may raise its top) */
+    int tall = k->y0 <= top + 0.15 * H && abs(k->y1 - baseline) <= 0.15 * H;
+    int point = k->area >= fmax(2.0, 0.004 * H * H) && w <= 0.4 * H && h <= 0.4 * H &&
+                k->y0 >= baseline - 0.5 * H &&
                 k->y0 < baseline && k->y1 >= baseline - 0.2 * H && k->y1 <= baseline + 0.3 * H;
     if (k->area < min_area) { /* a speck over a glyph is part of it or texture */
       int over = 0;
@@ -1198,6 +1255,40 @@ static nm_status give_up(nm_scalebar *out, const char *why) {
   return NM_OK;
 }
 
+/* 1 when, just inside one end of the strip, the rows above or below it
+** are at the strip's own level (within a quarter of the contrast; film
+** texture rarely gets that close to painted ink) where they are at the
+** background along the middle: the strip turns a corner there. That is the margin of an
+** annotation box between its edge and the bar inside it (the bar below the
+** margin's middle, the box's side margins below its ends), or a frame; a
+** bar has background beyond both its sides at its ends too. */
+static int strip_turns_corner(const float *px, int w, int h, const nm_scalebar *sb,
+                              const bar_levels *lv) {
+  float *scratch = malloc(sizeof(float) * (size_t)(2 * sb->bar_w + 16));
+  if (!scratch) return 1;
+  int turns = 0;
+  for (int side = 0; side < 2 && !turns; side++) {
+    float middle = side_level(px, w, h, sb, side, scratch);
+    if (isnan(middle)) continue;
+    for (int end = 0; end < 2 && !turns; end++) {
+      float v[8];
+      int k = 0;
+      int x0 = end ? sb->bar_x + sb->bar_w - 4 : sb->bar_x;
+      for (int r = 2; r <= 3; r++) {
+        int y = side ? sb->bar_y + sb->bar_h - 1 + r : sb->bar_y - r;
+        if (y < 0 || y >= h) continue;
+        for (int x = x0; x < x0 + 4; x++)
+          if (x >= 0 && x < w) v[k++] = px[(size_t)y * w + x];
+      }
+      if (k < 4) continue;
+      float at_end = median_of(v, k);
+      turns = fabsf(at_end - lv->bar) < 0.25f * fabsf(lv->bar - middle);
+    }
+  }
+  free(scratch);
+  return turns;
+}
+
 /* The bar check and sub-pixel length of a candidate (no OCR): 0 when it is
 ** a bar, else -1 with the reason in out. */
 static int verify_bar(const float *px, int width, int height, nm_scalebar *out,
@@ -1211,6 +1302,8 @@ static int verify_bar(const float *px, int width, int height, nm_scalebar *out,
   snap_rows(px, width, height, out);
   if (measure_levels(px, width, height, out, levels) != 0)
     return give_up(out, "scale bar has no contrast against its surroundings"), -1;
+  if (strip_turns_corner(px, width, height, out, levels))
+    return give_up(out, "strip turns a corner at its end (a box margin, not a bar)"), -1;
   double length = measure_bar_length(px, width, height, out, levels);
   if (!(length > 8) || fabs(length - out->bar_w) > 0.1 * out->bar_w + 2)
     return give_up(out, "scale bar length could not be measured"), -1;
@@ -1221,6 +1314,7 @@ static int verify_bar(const float *px, int width, int height, nm_scalebar *out,
 static nm_status read_label(const float *px, int width, int height, nm_scalebar *out,
                             const bar_levels *levels, const bar_candidate *others,
                             int n_others, nm_error *err);
+
 
 /* Strips that pass the bar check are read, longest first, until one's label
 ** reads. Up to MAX_RAW_CANDIDATES strips are checked (cheap) and at most

@@ -34,6 +34,7 @@
 /* Label glyphs are drawn at the bar's own level, so their strokes reach
 ** it; film texture that merely crosses INK_COVERAGE mostly does not. */
 #define GLYPH_PEAK_COVERAGE 0.85f
+#define FAINT_GLYPH_PEAK_COVERAGE 0.6f
 
 /* The label is rendered for Tesseract from coverage stretched so that ink
 ** at the label's own level is black and faint film texture touching it
@@ -483,11 +484,47 @@ static int is_glyph(const box *b, int win_h) {
          b->peak >= GLYPH_PEAK_COVERAGE;
 }
 
+/* A glyph whose strokes are too thin to reach the label's level (a serif
+** '2' of a small label): it may join a line right beside the line's other
+** glyphs, never start one. */
+static int is_faint_glyph(const box *b, int win_h) {
+  int bw = b->x1 - b->x0, bh = b->y1 - b->y0;
+  return bh >= 5 && bh <= win_h / 2 && bw <= 2 * bh && b->area >= bh &&
+         b->peak >= FAINT_GLYPH_PEAK_COVERAGE;
+}
+
 /* How many letters a glyph component holds (touching letters are one). */
 static int letters_in(const box *b) {
   int bw = b->x1 - b->x0, bh = b->y1 - b->y0;
   int n = (int)lround(bw / (0.9 * bh));
   return n > 1 ? n : 1;
+}
+
+/* Thin strokes of a small serif glyph break apart (the arc and the foot of
+** a '2'): two pieces that are not glyphs themselves, stacked with a small
+** gap and overlapping horizontally by half the narrower, are one glyph. The
+** first piece's box grows over both (the second keeps its own, so both
+** still render). */
+static void join_broken_glyphs(box *boxes, int count, int win_h) {
+  for (int i = 0; i < count; i++) {
+    if (is_glyph(&boxes[i], win_h) || boxes[i].area < 2) continue;
+    for (int j = 0; j < count; j++) {
+      box *a = &boxes[i];
+      const box *b = &boxes[j];
+      if (j == i || is_glyph(b, win_h) || b->area < 2) continue;
+      int wa = a->x1 - a->x0, wb = b->x1 - b->x0;
+      int ov = (a->x1 < b->x1 ? a->x1 : b->x1) - (a->x0 > b->x0 ? a->x0 : b->x0);
+      int y0 = a->y0 < b->y0 ? a->y0 : b->y0, y1 = a->y1 > b->y1 ? a->y1 : b->y1;
+      int gap = b->y0 >= a->y1 ? b->y0 - a->y1 : a->y0 >= b->y1 ? a->y0 - b->y1 : -1;
+      if (ov < 0.5 * (wa < wb ? wa : wb) || gap < 0 || gap > fmax(2.0, 0.25 * (y1 - y0)))
+        continue;
+      box joined = {a->x0 < b->x0 ? a->x0 : b->x0, y0, a->x1 > b->x1 ? a->x1 : b->x1, y1,
+                    a->area + b->area, a->peak > b->peak ? a->peak : b->peak};
+      if (!is_glyph(&joined, win_h)) continue;
+      *a = joined;
+      break;
+    }
+  }
 }
 
 /* Grows a text line from a seed glyph: glyphs of similar height that share
@@ -501,12 +538,13 @@ static box grow_line(const box *boxes, int count, int seed, int win_h) {
     changed = 0;
     for (int i = 0; i < count; i++) {
       const box *b = &boxes[i];
-      if (!is_glyph(b, win_h)) continue;
+      int strong = is_glyph(b, win_h);
+      if (!strong && !is_faint_glyph(b, win_h)) continue;
       int bh = b->y1 - b->y0;
       if (bh < 0.5 * seed_h || bh > 2.0 * seed_h) continue;
       if (!overlaps_vertically(b, &line)) continue;
       int gap = b->x0 >= line.x1 ? b->x0 - line.x1 : line.x0 >= b->x1 ? line.x0 - b->x1 : 0;
-      if (gap > 1.6 * seed_h) continue;
+      if (gap > (strong ? 1.6 : 0.6) * seed_h) continue;
       if (b->x0 >= line.x0 && b->x1 <= line.x1 && b->y0 >= line.y0 && b->y1 <= line.y1) continue;
       if (b->x0 < line.x0) line.x0 = b->x0;
       if (b->x1 > line.x1) line.x1 = b->x1;
@@ -763,7 +801,7 @@ static int is_letter_symbol(const char *u) {
 
 /* The symbols of the reading that are the label: leading words of
 ** punctuation or letters (JPEG specks, texture and box edges read as '|',
-** '!', 'oI', 'H'; a label starts with its number) and trailing words of
+** '!', 'oI', 'H'; a label starts with its number) and trailing
 ** punctuation are dropped; nothing inside is touched. [*first, *last).
 ** ink_disagrees lets the dropped words cover only marks that cannot be
 ** digits. */
@@ -791,6 +829,8 @@ static void label_span(const ocr_reading *r, int *first, int *last) {
     if (!punct) break;
     l = s;
   }
+  /* ... and punctuation glued to the end of the unit ("um:"). */
+  while (l - 1 > f && !r->sym[l - 1].word_start && is_punctuation_symbol(r->sym[l - 1].utf8)) l--;
   *first = f;
   *last = l;
 }
@@ -908,7 +948,9 @@ static int ink_disagrees(const ink_window *win, const box *boxes, int count, con
   while (first + chars < last && (chars == 0 || !r->sym[first + chars].word_start) &&
          is_number_symbol(r->sym[first + chars].utf8))
     chars++;
-  /* The baseline: the median bottom of the columns at least half the line tall. */
+  /* A first guess of the baseline, for passing over stray marks: the lower
+  ** median bottom of the columns at least half the line tall (descenders
+  ** and texture only push bottoms down). */
   int bottoms[MAX_COLUMNS], nb = 0;
   for (int i = 0; i < n; i++)
     if (cols[i].y1 - cols[i].y0 >= 0.5 * lh) bottoms[nb++] = cols[i].y1;
@@ -919,7 +961,7 @@ static int ink_disagrees(const ink_window *win, const box *boxes, int count, con
       bottoms[j] = bottoms[j - 1];
       bottoms[j - 1] = t;
     }
-  int baseline = bottoms[nb / 2];
+  int line_base = bottoms[(nb - 1) / 2];
   /* Marks Tesseract read as stray words before the label (label_span
   ** dropped `first` symbols) may be passed over, as many: a box edge (thin,
   ** at least half the line tall) or a speck set apart from the label by
@@ -933,25 +975,27 @@ static int ink_disagrees(const ink_window *win, const box *boxes, int count, con
     while (next < n && cols[next].area < min_area) next++;
     int w = k->x1 - k->x0, h = k->y1 - k->y0;
     int edge = w <= 0.35 * lh && h >= 0.5 * lh;
-    int digit_like = h >= 0.6 * lh && abs(k->y1 - baseline) <= 0.15 * lh;
+    int digit_like = h >= 0.6 * lh && abs(k->y1 - line_base) <= 0.15 * lh;
     int apart = next < n && cols[next].x0 - k->x1 >= 0.4 * lh && !digit_like;
     if (!edge && !apart) break;
     skipped++;
   }
   while (c < n && cols[c].area < min_area) c++;
   if (c == n) return 1;
-  /* A label starts with a digit: its top is the digits' top. */
-  int top = cols[c].y0;
+  /* A label starts with a digit: it fixes the digits' top and baseline. */
+  int top = cols[c].y0, baseline = cols[c].y1;
   double H = baseline - top;
   if (H < 4) return 1;
+  /* Digits reach the top, letters of the unit stop ~0.25 H lower; JPEG
+  ** bleeds a pixel or two at the baseline. */
+  double top_tol = fmax(0.15 * H, 1.0), tol = fmax(0.15 * H, 2.0);
   int marks = 0, room = 0;
   for (; c < n; c++) {
     const column *k = &cols[c];
     double w = k->x1 - k->x0, h = k->y1 - k->y0;
     /* (a speck merged on top of a digit may raise its top) */
-    int tall = k->y0 <= top + 0.15 * H && abs(k->y1 - baseline) <= 0.15 * H;
-    int point = k->area >= fmax(2.0, 0.004 * H * H) && w <= 0.4 * H && h <= 0.4 * H &&
-                k->y0 >= baseline - 0.5 * H &&
+    int tall = k->y0 <= top + top_tol && abs(k->y1 - baseline) <= tol && h <= 1.3 * H;
+    int point = w <= 0.4 * H && h <= 0.4 * H && k->y0 >= baseline - 0.5 * H &&
                 k->y0 < baseline && k->y1 >= baseline - 0.2 * H && k->y1 <= baseline + 0.3 * H;
     if (k->area < min_area) { /* a speck over a glyph is part of it or texture */
       int over = 0;
@@ -963,7 +1007,11 @@ static int ink_disagrees(const ink_window *win, const box *boxes, int count, con
     if (tall && k->area >= min_area) {
       marks++;
       room += w >= H ? (int)(w / (0.5 * H)) : 1;
-    } else if (point) {
+    } else if (point) { /* a decimal point; one not followed by a digit is a speck */
+      int next = c + 1;
+      while (next < n && cols[next].area < min_area) next++;
+      if (next == n || !(cols[next].y0 <= top + top_tol && abs(cols[next].y1 - baseline) <= tol))
+        continue;
       marks++;
       room++;
     } else if (k->area >= min_area) {
@@ -971,7 +1019,9 @@ static int ink_disagrees(const ink_window *win, const box *boxes, int count, con
     }
   }
   while (c < n && cols[c].area < min_area) c++;
-  if (c < n) *unit_descends = descends_like_mu(win, &cols[c], baseline, H);
+  if (c < n) {
+    *unit_descends = descends_like_mu(win, &cols[c], baseline, H);
+  }
   return !(marks > 0 && marks <= chars && chars <= room);
 }
 
@@ -1062,7 +1112,8 @@ static int parse_label(const char *raw, float least, int unit_descends, double *
   char *end;
   char number[32];
   size_t k = 0;
-  /* 'l' and 'I' in the number are a one (Tesseract's commonest slip). */
+  /* 'l' and 'I' in the number are a one (Tesseract's commonest slip;
+  ** ink_disagrees has checked that the marks are digit-shaped). */
   while ((*s >= '0' && *s <= '9') || *s == '.' || *s == ',' || *s == 'l' || *s == 'I') {
     if (k + 1 < sizeof number) number[k++] = *s == ',' ? '.' : *s == 'l' || *s == 'I' ? '1' : *s;
     s++;
@@ -1390,6 +1441,7 @@ static nm_status read_label(const float *px, int width, int height, nm_scalebar 
   char why[160] = "";
   int ok = window_make(px, width, height, out, levels, &win) == 0 &&
            window_components(&win, &boxes, &count) == 0;
+  if (ok) join_broken_glyphs(boxes, count, win.h);
   if (!ok) {
     window_free(&win);
     free(boxes);

@@ -259,7 +259,7 @@ void nm_sim_opts_default(nm_sim_opts *o) {
   o->wobble_max = 0.05;
   o->p_core_min = 1.5;
   o->p_core_max = 10;
-  o->p_core_weight = 0.8;
+  o->p_core_weight = 0.9;
   o->corner_a = 0;
   o->corner_g = 1;
   o->noise = 1;

@@ -95,7 +95,7 @@ typedef struct nm_sim_opts {
   double wobble_min, wobble_max;  /* RMS relative outline perturbation: 0, 0.04 */
   double p_core_min, p_core_max;  /* p weighting: with probability p_core_weight */
   double p_core_weight;           /* p is log-uniform in the core range (clipped to
-                                     p), else in p: 1.5, 10, weight 0.8 */
+                                     p), else in p: 1.5, 10, weight 0.9 */
   double corner_a, corner_g;      /* corner factor for every shape: 0, 1 */
   int noise;                      /* 0: no noise model, mask = coverage ≥ 1/2 (default 1) */
   int size;                       /* crop side (default NM_CROP_SIZE) */

@@ -204,8 +204,8 @@ int main(void) {
   free(grey);
 
   /* parameter distributions stay in range and hit every d (default 2..6);
-  ** p: 0.8 of the draws in the core [1.5, 10], the rest log-uniform over
-  ** [0.5, 20] (of which ln(10/1.5)/ln(40) = 51 % is core too) → 90 %;
+  ** p: 0.9 of the draws in the core [1.5, 10], the rest log-uniform over
+  ** [0.5, 20] (of which ln(10/1.5)/ln(40) = 51 % is core too) → 95 %;
   ** wobble RMS in [0, 0.05] */
   int dh[7] = {0}, inr = 1, core = 0;
   double wmax = 0;
@@ -221,7 +221,7 @@ int main(void) {
   }
   CHECK(inr);
   for (int d = 2; d <= 6; d++) CHECK_NEAR(dh[d], 600, 100);
-  CHECK_NEAR(core / 3000.0, 0.8 + 0.2 * log(10 / 1.5) / log(40), 0.03);
+  CHECK_NEAR(core / 3000.0, 0.9 + 0.1 * log(10 / 1.5) / log(40), 0.03);
   CHECK(wmax <= 0.05 + 1e-12 && wmax > 0.045);
   /* the d option still reaches d = 1, weight 0 is plain log-uniform */
   nm_sim_opts od = o;

@@ -1,6 +1,7 @@
-/* label.c — two-pass connected components with a union-find. */
+/* label.c — two-pass connected components (runs of a row, union-find). */
 #include "label.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,46 +20,74 @@ static void uf_union(int32_t *p, int32_t a, int32_t b) {
   else if (b < a) p[a] = b;
 }
 
+/* One run of foreground pixels [x0, x1) of a row and its provisional label. */
+typedef struct run {
+  int x0, x1;
+  int32_t l;
+} run;
+
+/* Run-based two passes: each row's runs get a provisional label (the first
+** run of the row above they touch, unions with the others), then the roots
+** are numbered in order of their first pixel, which is the order of the
+** first run, so the numbering is that of a plain raster scan. */
 nm_status nm_label(const uint8_t *mask, int w, int h, int conn8, int32_t *labels,
                    int *count, nm_error *err) {
   size_t n = (size_t)w * h;
-  /* at most one provisional label per two pixels of a row-run start; bound by n/2+2 */
-  size_t cap = n / 2 + 2;
+  /* at most ceil(w/2) runs per row */
+  size_t cap = (size_t)(w / 2 + 1) * (size_t)h + 2;
   int32_t *par = nm_malloc(cap, sizeof(int32_t), err);
-  if (!par) return err ? err->code : NM_ERR_NOMEM;
+  run *rb = nm_malloc(2 * ((size_t)w / 2 + 1), sizeof(run), err);
+  if (!par || !rb) {
+    free(par);
+    free(rb);
+    return err ? err->code : NM_ERR_NOMEM;
+  }
+  if (cap > (size_t)INT32_MAX) {
+    free(par);
+    free(rb);
+    return nm_fail(err, NM_ERR_NOMEM, "label: too many components");
+  }
+  run *prev = rb, *cur = rb + (w / 2 + 1);
+  int nprev = 0;
   int32_t next = 1;
   par[0] = 0;
+  int reach = conn8 ? 1 : 0; /* how far beyond its ends a run touches the row above */
   for (int y = 0; y < h; y++) {
     const uint8_t *mr = mask + (size_t)y * w;
     int32_t *lr = labels + (size_t)y * w;
-    const int32_t *up = y ? lr - w : NULL;
-    for (int x = 0; x < w; x++) {
+    int ncur = 0, j = 0;
+    int x = 0;
+    while (x < w) {
       if (!mr[x]) {
-        lr[x] = 0;
+        lr[x++] = 0;
         continue;
       }
+      int x0 = x;
+      while (x < w && mr[x]) x++;
       int32_t l = 0;
-      if (x && mr[x - 1]) l = lr[x - 1];
-      if (up) {
-        int32_t c[3] = {conn8 && x ? up[x - 1] : 0, up[x], conn8 && x + 1 < w ? up[x + 1] : 0};
-        for (int k = 0; k < 3; k++) {
-          if (!c[k]) continue;
-          if (!l) l = c[k];
-          else if (c[k] != l) uf_union(par, l, c[k]);
-        }
+      /* runs above overlapping [x0 - reach, x + reach) */
+      while (j < nprev && prev[j].x1 + reach <= x0) j++;
+      for (int k = j; k < nprev && prev[k].x0 < x + reach; k++) {
+        if (!l) l = prev[k].l;
+        else if (prev[k].l != l) uf_union(par, l, prev[k].l);
       }
       if (!l) {
-        if ((size_t)next >= cap) { /* cannot happen with the bound above; be safe */
-          free(par);
-          return nm_fail(err, NM_ERR_NOMEM, "label: too many components");
-        }
         l = next;
         par[next] = next;
         next++;
       }
-      lr[x] = l;
+      cur[ncur].x0 = x0;
+      cur[ncur].x1 = x;
+      cur[ncur].l = l;
+      ncur++;
+      lr[x0] = l; /* provisional, on the run's first pixel only */
     }
+    run *t = prev;
+    prev = cur;
+    cur = t;
+    nprev = ncur;
   }
+  free(rb);
   /* flatten: final numbers in order of the first pixel */
   int32_t *fin = nm_calloc((size_t)next, sizeof(int32_t), err);
   if (!fin) {
@@ -66,12 +95,22 @@ nm_status nm_label(const uint8_t *mask, int w, int h, int conn8, int32_t *labels
     return err ? err->code : NM_ERR_NOMEM;
   }
   int32_t k = 0;
-  for (size_t i = 0; i < n; i++) {
-    if (!labels[i]) continue;
-    int32_t r = uf_find(par, labels[i]);
-    if (!fin[r]) fin[r] = ++k;
-    labels[i] = fin[r];
+  for (int y = 0; y < h; y++) {
+    const uint8_t *mr = mask + (size_t)y * w;
+    int32_t *lr = labels + (size_t)y * w;
+    int x = 0;
+    while (x < w) {
+      if (!mr[x]) {
+        x++;
+        continue;
+      }
+      int32_t r = uf_find(par, lr[x]);
+      if (!fin[r]) fin[r] = ++k;
+      int32_t f = fin[r];
+      while (x < w && mr[x]) lr[x++] = f;
+    }
   }
+  (void)n;
   free(fin);
   free(par);
   *count = k;

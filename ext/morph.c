@@ -51,38 +51,87 @@ static void edt_1d(const double *f, double *d, int n, int *v, double *z) {
   }
 }
 
+/* Row pass of the squared EDT over one row: f holds the squared column
+** distances (BIG where the column has no target). A sample with f == 0 is
+** its own nearest point, and no parabola beyond the nearest zero on either
+** side can win inside a run (it is farther and starts no lower), so each run
+** of nonzero samples is solved with the parabolas from the zero before it to
+** the zero after it. The envelope is exact (integer data, and distinct
+** intersections of parabolas with apexes < 2^24 and spacing < 2^13 never
+** round to the same double), so this gives the same minimum as one envelope
+** over the whole row. */
+static void edt_row(double *f, double *d, int n, int *v, double *z) {
+  int x = 0;
+  while (x < n) {
+    if (f[x] == 0) {
+      d[x++] = 0;
+      continue;
+    }
+    int a = x; /* run [a, b) of nonzero samples */
+    while (x < n && f[x] != 0) x++;
+    int b = x;
+    if (a == 0 && b == n) {
+      edt_1d(f, d, n, v, z);
+      return;
+    }
+    int lo = a > 0 ? a - 1 : a, hi = b < n ? b + 1 : b;
+    edt_1d(f + lo, d + lo, hi - lo, v, z);
+    if (lo < a) d[lo] = 0;
+    if (hi > b) d[b] = 0;
+  }
+}
+
 nm_status nm_edt_sq(const uint8_t *mask, int w, int h, int invert, float *dist2,
                     nm_error *err) {
   int m = w > h ? w : h;
   double *buf = nm_malloc((size_t)3 * m + 2, sizeof(double), err);
   int *v = nm_malloc((size_t)m + 1, sizeof(int), err);
-  if (!buf || !v) {
+  float *below = nm_malloc((size_t)w, sizeof(float), err);
+  if (!buf || !v || !below) {
     free(buf);
     free(v);
+    free(below);
     return err ? err->code : NM_ERR_NOMEM;
   }
   double *f = buf, *d = buf + m, *z = buf + 2 * m;
-  size_t n = (size_t)w * h;
-  for (int x = 0; x < w; x++) {
-    for (int y = 0; y < h; y++) {
-      uint8_t mv = mask[(size_t)y * w + x];
-      int target = invert ? mv != 0 : mv == 0;
-      f[y] = target ? 0.0 : BIG;
+  /* Column pass as two sweeps over whole rows (unit stride): the distance
+  ** to the nearest target above, then below. NONE (no target on that side)
+  ** absorbs +1 in float. */
+  const float NONE = 1e30f;
+  uint8_t tv = invert ? 1 : 0;
+  for (int y = 0; y < h; y++) {
+    const uint8_t *mr = mask + (size_t)y * w;
+    float *row = dist2 + (size_t)y * w;
+    const float *up = y ? row - w : NULL;
+    for (int x = 0; x < w; x++) {
+      int target = (mr[x] != 0) == tv;
+      row[x] = target ? 0.0f : (up ? up[x] + 1.0f : NONE);
     }
-    edt_1d(f, d, h, v, z);
-    for (int y = 0; y < h; y++) dist2[(size_t)y * w + x] = (float)(d[y] < BIG / 2 ? d[y] : BIG);
   }
+  for (int x = 0; x < w; x++) below[x] = NONE;
+  for (int y = h - 1; y >= 0; y--) {
+    float *row = dist2 + (size_t)y * w;
+    for (int x = 0; x < w; x++) {
+      float b = below[x] + 1.0f, g = row[x] < b ? row[x] : b;
+      below[x] = g;
+      /* squared in float: the exact square rounded once, as (float) of the
+      ** exact double square would be */
+      row[x] = g >= NONE ? (float)BIG : g * g;
+    }
+  }
+  float cap = (float)(w + h) * (float)(w + h);
   for (int y = 0; y < h; y++) {
     float *row = dist2 + (size_t)y * w;
     for (int x = 0; x < w; x++) f[x] = row[x] >= (float)(BIG / 2) ? BIG : row[x];
-    edt_1d(f, d, w, v, z);
-    for (int x = 0; x < w; x++) row[x] = (float)(d[x] < BIG / 2 ? d[x] : BIG);
+    edt_row(f, d, w, v, z);
+    for (int x = 0; x < w; x++) {
+      float r = (float)(d[x] < BIG / 2 ? d[x] : BIG);
+      row[x] = r > cap ? cap : r;
+    }
   }
-  float cap = (float)(w + h) * (float)(w + h);
-  for (size_t i = 0; i < n; i++)
-    if (dist2[i] > cap) dist2[i] = cap;
   free(buf);
   free(v);
+  free(below);
   return NM_OK;
 }
 

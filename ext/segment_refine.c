@@ -10,11 +10,68 @@
 */
 #include "segment_refine.h"
 
+#include "label.h"
+
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define FAR 0xFFFFu
+
+/* x, y of pixel p without a 64-bit division per queue element: the quotient
+** from a double product (exact to within one), then corrected. */
+typedef struct coords {
+  size_t w;
+  double inv;
+} coords;
+
+static inline void xy_of(const coords *c, size_t p, int *x, int *y) {
+  size_t q = (size_t)((double)p * c->inv);
+  size_t qw = q * c->w;
+  if (qw > p) q--, qw -= c->w;
+  else if (p - qw >= c->w) q++, qw += c->w;
+  *x = (int)(p - qw);
+  *y = (int)q;
+}
+
+/* k-th smallest (0-based) of v[0..n) by value, for large n: a radix select
+** on the order-preserving integer keys of the floats (two histogram passes
+** of 16 bits), exact like select_kth. No NaNs in v. */
+static inline uint32_t fkey(float f) {
+  uint32_t u;
+  memcpy(&u, &f, sizeof u);
+  if (u == 0x80000000u) u = 0; /* -0 sorts with +0 */
+  return (u & 0x80000000u) ? ~u : u | 0x80000000u;
+}
+
+static float radix_select(const float *v, size_t n, size_t k, uint32_t *hist) {
+  memset(hist, 0, sizeof(uint32_t) * 65536);
+  for (size_t i = 0; i < n; i++) hist[fkey(v[i]) >> 16]++;
+  size_t acc = 0;
+  uint32_t hi = 0;
+  for (;; hi++) {
+    if (acc + hist[hi] > k) break;
+    acc += hist[hi];
+  }
+  k -= acc;
+  memset(hist, 0, sizeof(uint32_t) * 65536);
+  for (size_t i = 0; i < n; i++) {
+    uint32_t key = fkey(v[i]);
+    if ((key >> 16) == hi) hist[key & 0xFFFFu]++;
+  }
+  acc = 0;
+  uint32_t lo = 0;
+  for (;; lo++) {
+    if (acc + hist[lo] > k) break;
+    acc += hist[lo];
+  }
+  uint32_t key = hi << 16 | lo;
+  uint32_t u = (key & 0x80000000u) ? key & 0x7FFFFFFFu : ~key;
+  float f;
+  memcpy(&f, &u, sizeof f);
+  return f;
+}
 
 static float select_kth(float *v, size_t n, size_t k) {
   size_t lo = 0, hi = n - 1;
@@ -63,12 +120,106 @@ static void medians(const float *img, const int32_t *sel, size_t n, int count, s
 
 /* The candidate particle of pixel p: its own label, or the nearest particle
 ** when p lies within grow x that particle's radius of it. */
-static int32_t candidate(const int32_t *labels, const uint16_t *dist, const int32_t *owner,
-                         const int64_t *area, double grow, size_t p) {
+static inline int32_t candidate(const int32_t *labels, const uint16_t *dist,
+                                const int32_t *owner, const double *lim, size_t p) {
   if (labels[p] > 0) return labels[p];
   if (dist[p] == FAR || owner[p] <= 0) return 0;
-  double r = sqrt((double)area[owner[p]] / M_PI);
-  return dist[p] <= fmax(1.0, grow * r) ? owner[p] : 0;
+  return dist[p] <= lim[owner[p]] ? owner[p] : 0;
+}
+
+/* lim[l] = max(1, grow x radius of l): how far outside l a pixel is still
+** its candidate. */
+static void grow_limits(const int64_t *area, int count, double grow, double *lim) {
+  lim[0] = 0;
+  for (int l = 1; l <= count; l++) {
+    double r = sqrt((double)area[l] / M_PI);
+    lim[l] = fmax(1.0, grow * r);
+  }
+}
+
+/* owner[p] = sel[p] where p's 4-connected component of equal sel values
+** holds a seed (a core pixel whose label is that value), else 0: the pixels a
+** flood from the cores through their own candidate pixels would reach.
+** Components from runs of equal values (union-find on runs, the seed flag
+** carried to the root). par, seeded: n entries of scratch. */
+static int32_t rfind(int32_t *par, int32_t x) {
+  while (par[x] != x) {
+    par[x] = par[par[x]];
+    x = par[x];
+  }
+  return x;
+}
+
+typedef struct vrun {
+  int x0, x1;
+  int32_t v, id;
+} vrun;
+
+static nm_status keep_core_connected(const int32_t *sel, const int32_t *labels,
+                                     const uint8_t *iscore, int w, int h, int32_t *owner,
+                                     int32_t *par, uint8_t *seeded, nm_error *err) {
+  vrun *rb = nm_malloc(2 * (size_t)w, sizeof(vrun), err);
+  if (!rb) return err && err->code ? err->code : NM_ERR_NOMEM;
+  vrun *prev = rb, *cur = rb + w;
+  int nprev = 0;
+  int32_t next = 0;
+  for (int y = 0; y < h; y++) {
+    const int32_t *sr = sel + (size_t)y * w, *lr = labels + (size_t)y * w;
+    const uint8_t *cr = iscore + (size_t)y * w;
+    int ncur = 0, j = 0, x = 0;
+    while (x < w) {
+      int32_t v = sr[x];
+      if (v <= 0) {
+        x++;
+        continue;
+      }
+      int x0 = x;
+      uint8_t seed = 0;
+      for (; x < w && sr[x] == v; x++) seed |= cr[x] && lr[x] == v;
+      int32_t id = next++;
+      par[id] = id;
+      seeded[id] = seed;
+      while (j < nprev && prev[j].x1 <= x0) j++;
+      for (int k = j; k < nprev && prev[k].x0 < x; k++) {
+        if (prev[k].v != v) continue;
+        int32_t a = rfind(par, id), b = rfind(par, prev[k].id);
+        if (a == b) continue;
+        if (b < a) {
+          int32_t t = a;
+          a = b;
+          b = t;
+        }
+        par[b] = a;
+        seeded[a] |= seeded[b];
+      }
+      cur[ncur].x0 = x0;
+      cur[ncur].x1 = x;
+      cur[ncur].v = v;
+      cur[ncur].id = id;
+      ncur++;
+      owner[(size_t)y * w + x0] = id; /* provisional, on the run's first pixel */
+    }
+    vrun *t = prev;
+    prev = cur;
+    cur = t;
+    nprev = ncur;
+  }
+  free(rb);
+  for (int y = 0; y < h; y++) {
+    const int32_t *sr = sel + (size_t)y * w;
+    int32_t *orow = owner + (size_t)y * w;
+    int x = 0;
+    while (x < w) {
+      int32_t v = sr[x];
+      if (v <= 0) {
+        orow[x++] = 0;
+        continue;
+      }
+      int32_t o = seeded[rfind(par, orow[x])] ? v : 0;
+      for (; x < w && sr[x] == v; x++) orow[x] = o;
+    }
+  }
+  return NM_OK;
 }
 
 /* Per particle, the level (fraction of the way from background to core)
@@ -78,8 +229,8 @@ static int32_t candidate(const int32_t *labels, const uint16_t *dist, const int3
 ** 0.2..0.8; thr[] is replaced where enough pixels vote. grad: n floats. */
 #define NLEV 13
 static nm_status edge_levels(const float *img, int w, int h, const int32_t *labels, int count,
-                             const uint16_t *dist, const int32_t *owner, const int64_t *area,
-                             double grow, const float *core, const float *bg, float *thr,
+                             const uint16_t *dist, const int32_t *owner, const double *lim,
+                             const float *core, const float *bg, float *thr,
                              float *grad, nm_error *err) {
   double *gs = nm_calloc((size_t)count + 1, sizeof(double) * NLEV, err);
   int64_t *gc = nm_calloc((size_t)count + 1, sizeof(int64_t) * NLEV, err);
@@ -97,7 +248,7 @@ static nm_status edge_levels(const float *img, int w, int h, const int32_t *labe
     }
   size_t n = (size_t)w * h;
   for (size_t p = 0; p < n; p++) {
-    int32_t l = candidate(labels, dist, owner, area, grow, p);
+    int32_t l = candidate(labels, dist, owner, lim, p);
     if (!l || thr[l] != thr[l]) continue;
     double f = (img[p] - bg[l]) / (core[l] - bg[l]);
     long k = lround((f - 0.2) / 0.05);
@@ -126,21 +277,29 @@ static nm_status edge_levels(const float *img, int w, int h, const int32_t *labe
   return NM_OK;
 }
 
+/* The per-pixel scratch of one pass, allocated once for both passes. */
+typedef struct refine_bufs {
+  uint16_t *dist;
+  int32_t *owner, *sel;
+  uint32_t *q;
+  float *vals;
+  uint8_t *iscore;
+} refine_bufs;
+
 static nm_status refine_once(const float *img, int w, int h, int32_t *labels, int count,
                              double level, double grow, int edge_search, double anchor,
                              double anchor_weight, int fill_holes, nm_refine_stats *stats,
-                             nm_error *err) {
+                             const refine_bufs *B, nm_error *err) {
   if (stats) memset(stats, 0, sizeof *stats);
   if (!img || !labels || w <= 0 || h <= 0 || count < 0)
     return nm_fail(err, NM_ERR_ARG, "refine: bad arguments");
   if (count == 0) return NM_OK;
   size_t n = (size_t)w * h;
-  uint16_t *dist = nm_malloc(n, sizeof(uint16_t), err);
-  int32_t *owner = nm_malloc(n, sizeof(int32_t), err);
-  int32_t *sel = nm_malloc(n, sizeof(int32_t), err);
-  uint32_t *q = nm_malloc(n, sizeof(uint32_t), err);
-  float *vals = nm_malloc(n, sizeof(float), err);
-  uint8_t *iscore = nm_malloc(n, 1, err);
+  uint16_t *dist = B->dist;
+  int32_t *owner = B->owner, *sel = B->sel;
+  uint32_t *q = B->q;
+  float *vals = B->vals;
+  uint8_t *iscore = B->iscore;
   size_t *off = nm_malloc((size_t)count + 2, sizeof(size_t), err);
   int64_t *area = nm_calloc((size_t)count + 1, sizeof(int64_t), err);
   uint16_t *maxd = nm_calloc((size_t)count + 1, sizeof(uint16_t), err);
@@ -148,17 +307,26 @@ static nm_status refine_once(const float *img, int w, int h, int32_t *labels, in
   float *core = nm_malloc((size_t)count + 1, sizeof(float), err);
   float *bg = nm_malloc((size_t)count + 1, sizeof(float), err);
   float *thr = nm_malloc((size_t)count + 1, sizeof(float), err);
+  double *lim = nm_malloc((size_t)count + 1, sizeof(double), err);
+  double *ring = nm_malloc(2 * ((size_t)count + 1), sizeof(double), err);
   nm_status st = NM_OK;
-  if (!dist || !owner || !sel || !q || !vals || !iscore || !off || !area || !maxd || !reach || !core ||
-      !bg || !thr) {
+  if (!off || !area || !maxd || !reach || !core || !bg || !thr || !lim || !ring) {
     st = err && err->code ? err->code : NM_ERR_NOMEM;
     goto done;
   }
   for (size_t p = 0; p < n; p++)
     if (labels[p] > 0 && labels[p] <= count) area[labels[p]]++;
+  grow_limits(area, count, grow, lim);
+  coords cw = {(size_t)w, 1.0 / (double)w};
 
-  /* 1. interior depth (4-connected steps from the outline; 1 on it) */
-  size_t qh = 0, qt = 0;
+  /* 1. interior depth (4-connected steps from the outline; 1 on it): the
+  ** city-block distance to the nearest pixel of another label (or off the
+  ** image). Two raster passes give it exactly, without a queue: from a
+  ** pixel, the L-shaped path towards that nearest pixel (vertical leg
+  ** first for a pixel above, horizontal first below) stops at its first
+  ** foreign pixel, which is no farther, so the path up to it lies in the
+  ** particle and is one the forward pass (down, right moves) and then the
+  ** backward pass (up, left moves) follow. Saturates at FAR - 1. */
   for (int y = 0; y < h; y++)
     for (int x = 0; x < w; x++) {
       size_t p = (size_t)y * w + x;
@@ -168,27 +336,25 @@ static nm_status refine_once(const float *img, int w, int h, int32_t *labels, in
       if (x == 0 || y == 0 || x == w - 1 || y == h - 1 || labels[p - 1] != l ||
           labels[p + 1] != l || labels[p - w] != l || labels[p + w] != l) {
         dist[p] = 1;
-        q[qt++] = (uint32_t)p;
+      } else {
+        /* inner pixel: left and upper neighbours share l and are done */
+        unsigned a = dist[p - 1] < dist[p - w] ? dist[p - 1] : dist[p - w];
+        dist[p] = (uint16_t)(a + 1 < FAR - 1 ? a + 1 : FAR - 1);
       }
     }
-  while (qh < qt) {
-    size_t p = q[qh++];
-    int x = (int)(p % (size_t)w), y = (int)(p / (size_t)w);
-    int32_t l = labels[p];
-    uint16_t nd = dist[p] < FAR - 1 ? dist[p] + 1 : dist[p];
-    if (dist[p] > maxd[l]) maxd[l] = dist[p];
-    size_t nb[4];
-    int k = 0;
-    if (x > 0) nb[k++] = p - 1;
-    if (x < w - 1) nb[k++] = p + 1;
-    if (y > 0) nb[k++] = p - w;
-    if (y < h - 1) nb[k++] = p + w;
-    for (int j = 0; j < k; j++)
-      if (labels[nb[j]] == l && dist[nb[j]] == FAR) {
-        dist[nb[j]] = nd;
-        q[qt++] = (uint32_t)nb[j];
+  for (int y = h - 1; y >= 0; y--)
+    for (int x = w - 1; x >= 0; x--) {
+      size_t p = (size_t)y * w + x;
+      int32_t l = labels[p];
+      if (l <= 0) continue;
+      if (dist[p] > 1) { /* inner pixel: all four neighbours share l */
+        unsigned a = dist[p + 1] < dist[p + w] ? dist[p + 1] : dist[p + w];
+        a = a + 1 < FAR - 1 ? a + 1 : FAR - 1;
+        if (a < dist[p]) dist[p] = (uint16_t)a;
       }
-  }
+      if (dist[p] > maxd[l]) maxd[l] = dist[p];
+    }
+  size_t qh = 0, qt = 0;
   /* core: at least half the particle's maximal depth */
   for (size_t p = 0; p < n; p++) {
     int32_t l = labels[p];
@@ -207,26 +373,50 @@ static nm_status refine_once(const float *img, int w, int h, int32_t *labels, in
     reach[l] = (uint16_t)(m > FAR - 2 ? FAR - 2 : m);
   }
   qh = qt = 0;
-  for (size_t p = 0; p < n; p++) {
-    owner[p] = labels[p] > 0 ? labels[p] : 0;
-    if (labels[p] > 0) {
-      dist[p] = 0;
-      /* only outline pixels need to seed the outward pass */
-      int x = (int)(p % (size_t)w), y = (int)(p / (size_t)w);
+  for (int y = 0; y < h; y++)
+    for (int x = 0; x < w; x++) {
+      size_t p = (size_t)y * w + x;
       int32_t l = labels[p];
-      if (x == 0 || y == 0 || x == w - 1 || y == h - 1 || labels[p - 1] != l ||
-          labels[p + 1] != l || labels[p - w] != l || labels[p + w] != l)
-        q[qt++] = (uint32_t)p;
-    } else {
-      dist[p] = FAR;
+      owner[p] = l > 0 ? l : 0;
+      if (l > 0) {
+        dist[p] = 0;
+        /* only outline pixels need to seed the outward pass */
+        if (x == 0 || y == 0 || x == w - 1 || y == h - 1 || labels[p - 1] != l ||
+            labels[p + 1] != l || labels[p - w] != l || labels[p + w] != l)
+          q[qt++] = (uint32_t)p;
+      } else {
+        dist[p] = FAR;
+      }
     }
-  }
+  /* neighbour offsets in the order of the general loop below */
+  const ptrdiff_t off8[8] = {-(ptrdiff_t)w - 1, -(ptrdiff_t)w, -(ptrdiff_t)w + 1, -1, 1,
+                             (ptrdiff_t)w - 1, (ptrdiff_t)w, (ptrdiff_t)w + 1};
   while (qh < qt) {
+    /* the queue runs ahead of the reads: fetch what a later element will
+    ** look at (its three rows of dist, its owner) while this one is done */
+    if (qh + 16 < qt) {
+      size_t f = q[qh + 16];
+      __builtin_prefetch(dist + f);
+      __builtin_prefetch(dist + f - (f >= (size_t)w ? (size_t)w : 0));
+      __builtin_prefetch(dist + f + (f + w < n ? (size_t)w : 0));
+      __builtin_prefetch(owner + f);
+    }
     size_t p = q[qh++];
-    int x = (int)(p % (size_t)w), y = (int)(p / (size_t)w);
     int32_t l = owner[p];
     if (dist[p] >= reach[l]) continue;
     uint16_t nd = dist[p] + 1;
+    int x, y;
+    xy_of(&cw, p, &x, &y);
+    if (x > 0 && y > 0 && x < w - 1 && y < h - 1) {
+      for (int k = 0; k < 8; k++) {
+        size_t s = (size_t)((ptrdiff_t)p + off8[k]);
+        if (dist[s] != FAR) continue;
+        dist[s] = nd;
+        owner[s] = l;
+        q[qt++] = (uint32_t)s;
+      }
+      continue;
+    }
     for (int dy = -1; dy <= 1; dy++) {
       int yy = y + dy;
       if (yy < 0 || yy >= h) continue;
@@ -242,13 +432,17 @@ static nm_status refine_once(const float *img, int w, int h, int32_t *labels, in
     }
   }
   /* ring: unlabelled pixels nearest to l, between ra and rb from it */
+  for (int l = 0; l <= count; l++) {
+    double r = sqrt((double)area[l] / M_PI);
+    double ra = fmax(2.0, 0.3 * r), rb = ra + fmax(3.0, 0.5 * r);
+    ring[2 * l] = ra;
+    ring[2 * l + 1] = rb;
+  }
   for (size_t p = 0; p < n; p++) {
     sel[p] = 0;
     if (labels[p] > 0 || dist[p] == FAR) continue;
     int32_t l = owner[p];
-    double r = sqrt((double)area[l] / M_PI);
-    double ra = fmax(2.0, 0.3 * r), rb = ra + fmax(3.0, 0.5 * r);
-    if (dist[p] >= ra && dist[p] <= rb) sel[p] = l;
+    if (dist[p] >= ring[2 * l] && dist[p] <= ring[2 * l + 1]) sel[p] = l;
   }
   medians(img, sel, n, count, 12, vals, off, bg);
   /* fallback background: unlabelled pixels away from every particle */
@@ -256,7 +450,18 @@ static nm_status refine_once(const float *img, int w, int h, int32_t *labels, in
     size_t m = 0;
     for (size_t p = 0; p < n; p++)
       if (labels[p] <= 0 && (dist[p] == FAR || dist[p] >= 3)) vals[m++] = img[p];
-    float gbg = m ? select_kth(vals, m, m / 2) : NAN;
+    float gbg = NAN;
+    if (m >= 65536) {
+      uint32_t *hist = nm_malloc(65536, sizeof(uint32_t), err);
+      if (!hist) {
+        st = err && err->code ? err->code : NM_ERR_NOMEM;
+        goto done;
+      }
+      gbg = radix_select(vals, m, m / 2, hist);
+      free(hist);
+    } else if (m) {
+      gbg = select_kth(vals, m, m / 2);
+    }
     for (int l = 1; l <= count; l++) {
       if (bg[l] != bg[l]) bg[l] = gbg;
       float c = core[l], b = bg[l];
@@ -269,44 +474,21 @@ static nm_status refine_once(const float *img, int w, int h, int32_t *labels, in
       if (thr[l] == thr[l] && anchor > bg[l] && anchor < core[l])
         thr[l] = (float)((1 - anchor_weight) * thr[l] + anchor_weight * anchor);
   if (edge_search) {
-    st = edge_levels(img, w, h, labels, count, dist, owner, area, grow, core, bg, thr, vals, err);
+    st = edge_levels(img, w, h, labels, count, dist, owner, lim, core, bg, thr, vals, err);
     if (st) goto done;
   }
 
   /* 3. re-threshold: each pixel has one candidate particle */
   for (size_t p = 0; p < n; p++) {
-    int32_t l = candidate(labels, dist, owner, area, grow, p);
+    int32_t l = candidate(labels, dist, owner, lim, p);
     sel[p] = 0;
     if (!l) continue;
     if (thr[l] != thr[l]) sel[p] = labels[p] > 0 ? l : 0; /* not refined */
     else if (img[p] > thr[l]) sel[p] = l;
   }
-  /* keep what is connected to the core (4-connected); owner marks visits */
-  qh = qt = 0;
-  for (size_t p = 0; p < n; p++) {
-    int32_t l = iscore[p] ? labels[p] : 0;
-    owner[p] = 0;
-    if (l > 0 && sel[p] == l) {
-      owner[p] = l;
-      q[qt++] = (uint32_t)p;
-    }
-  }
-  while (qh < qt) {
-    size_t p = q[qh++];
-    int x = (int)(p % (size_t)w), y = (int)(p / (size_t)w);
-    int32_t l = owner[p];
-    size_t nb[4];
-    int k = 0;
-    if (x > 0) nb[k++] = p - 1;
-    if (x < w - 1) nb[k++] = p + 1;
-    if (y > 0) nb[k++] = p - w;
-    if (y < h - 1) nb[k++] = p + w;
-    for (int j = 0; j < k; j++)
-      if (sel[nb[j]] == l && owner[nb[j]] == 0) {
-        owner[nb[j]] = l;
-        q[qt++] = (uint32_t)nb[j];
-      }
-  }
+  /* keep what is connected to the core (4-connected) */
+  st = keep_core_connected(sel, labels, iscore, w, h, owner, (int32_t *)q, (uint8_t *)vals, err);
+  if (st) goto done;
   /* a particle left with too little (its interior fell below its own
   ** level: a hollow or very uneven particle) keeps its old pixels */
   memset(maxd, 0, sizeof(uint16_t) * ((size_t)count + 1));
@@ -336,50 +518,47 @@ static nm_status refine_once(const float *img, int w, int h, int32_t *labels, in
     free(na);
   }
 
-  /* 4. holes enclosed by a single particle */
+  /* 4. holes enclosed by a single particle: 4-connected components of the
+  ** background (by labelling, not a flood per component), each filled when
+  ** it does not reach the border and touches exactly one particle */
   if (fill_holes) {
-    /* 4-connected components of the background, flood from each seed */
-    for (size_t p = 0; p < n; p++) sel[p] = 0;
-    for (size_t s0 = 0; s0 < n; s0++) {
-      if (labels[s0] > 0 || sel[s0]) continue;
-      qh = qt = 0;
-      q[qt++] = (uint32_t)s0;
-      sel[s0] = 1;
-      int32_t around = 0;
-      int border = 0;
-      while (qh < qt) {
-        size_t p = q[qh++];
-        int x = (int)(p % (size_t)w), y = (int)(p / (size_t)w);
-        if (x == 0 || y == 0 || x == w - 1 || y == h - 1) border = 1;
-        size_t nb[4];
-        int k = 0;
-        if (x > 0) nb[k++] = p - 1;
-        if (x < w - 1) nb[k++] = p + 1;
-        if (y > 0) nb[k++] = p - w;
-        if (y < h - 1) nb[k++] = p + w;
-        for (int j = 0; j < k; j++) {
-          int32_t l = labels[nb[j]];
-          if (l > 0) {
-            if (around == 0) around = l;
-            else if (around != l) around = -1;
-          } else if (!sel[nb[j]]) {
-            sel[nb[j]] = 1;
-            q[qt++] = (uint32_t)nb[j];
-          }
-        }
-      }
-      if (!border && around > 0)
-        for (size_t i = 0; i < qt; i++) labels[q[i]] = around;
+    for (size_t p = 0; p < n; p++) iscore[p] = labels[p] <= 0;
+    int nc = 0;
+    st = nm_label(iscore, w, h, 0, sel, &nc, err);
+    if (st) goto done;
+    int32_t *around = nm_calloc((size_t)nc + 1, sizeof(int32_t), err);
+    if (!around) {
+      st = err && err->code ? err->code : NM_ERR_NOMEM;
+      goto done;
     }
+    /* around[c]: 0 none yet, l one particle, -1 several or the border */
+#define TOUCH(c, lab)                                         \
+  do {                                                        \
+    int32_t l_ = (lab);                                       \
+    if (l_ > 0 && around[c] != l_)                            \
+      around[c] = around[c] == 0 ? l_ : -1;                   \
+  } while (0)
+    for (int y = 0; y < h; y++)
+      for (int x = 0; x < w; x++) {
+        size_t p = (size_t)y * w + x;
+        int32_t c = sel[p];
+        if (!c || around[c] < 0) continue;
+        if (x == 0 || y == 0 || x == w - 1 || y == h - 1) {
+          around[c] = -1;
+          continue;
+        }
+        TOUCH(c, labels[p - 1]);
+        TOUCH(c, labels[p + 1]);
+        TOUCH(c, labels[p - w]);
+        TOUCH(c, labels[p + w]);
+      }
+#undef TOUCH
+    for (size_t p = 0; p < n; p++)
+      if (sel[p] && around[sel[p]] > 0) labels[p] = around[sel[p]];
+    free(around);
   }
 
 done:
-  free(dist);
-  free(owner);
-  free(sel);
-  free(q);
-  free(vals);
-  free(iscore);
   free(off);
   free(area);
   free(maxd);
@@ -387,6 +566,8 @@ done:
   free(core);
   free(bg);
   free(thr);
+  free(lim);
+  free(ring);
   return st;
 }
 
@@ -397,9 +578,28 @@ nm_status nm_refine_outlines(const float *img, int w, int h, int32_t *labels, in
                              double level, double grow, int edge_search, double anchor,
                              double anchor_weight, int fill_holes, nm_refine_stats *stats,
                              nm_error *err) {
+  if (!img || !labels || w <= 0 || h <= 0 || count <= 0)
+    return refine_once(img, w, h, labels, count, level, grow, edge_search, anchor,
+                       anchor_weight, fill_holes, stats, NULL, err);
+  size_t n = (size_t)w * h;
+  refine_bufs B;
+  B.dist = nm_malloc(n, sizeof(uint16_t), err);
+  B.owner = nm_malloc(n, sizeof(int32_t), err);
+  B.sel = nm_malloc(n, sizeof(int32_t), err);
+  B.q = nm_malloc(n, sizeof(uint32_t), err);
+  B.vals = nm_malloc(n, sizeof(float), err);
+  B.iscore = nm_malloc(n, 1, err);
   nm_status st = NM_OK;
+  if (!B.dist || !B.owner || !B.sel || !B.q || !B.vals || !B.iscore)
+    st = err && err->code ? err->code : NM_ERR_NOMEM;
   for (int pass = 0; pass < 2 && st == NM_OK; pass++)
     st = refine_once(img, w, h, labels, count, level, grow, edge_search, anchor, anchor_weight,
-                     fill_holes, stats, err);
+                     fill_holes, stats, &B, err);
+  free(B.dist);
+  free(B.owner);
+  free(B.sel);
+  free(B.q);
+  free(B.vals);
+  free(B.iscore);
   return st;
 }

@@ -2,6 +2,7 @@
 #include "watershed.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,6 +10,11 @@
 
 static const int DX[8] = {-1, 0, 1, -1, 1, -1, 0, 1};
 static const int DY[8] = {-1, -1, -1, 0, 0, 1, 1, 1};
+
+/* Neighbour offsets in the order of DX/DY, for pixels off the border. */
+static void offsets8(int w, ptrdiff_t off[8]) {
+  for (int k = 0; k < 8; k++) off[k] = (ptrdiff_t)DY[k] * w + DX[k];
+}
 
 nm_status nm_reconstruct(float *J, const float *I, int w, int h, nm_error *err) {
   size_t n = (size_t)w * h;
@@ -19,24 +25,54 @@ nm_status nm_reconstruct(float *J, const float *I, int w, int h, nm_error *err) 
     free(inq);
     return err ? err->code : NM_ERR_NOMEM;
   }
+  ptrdiff_t off[8];
+  offsets8(w, off);
   /* forward scan: causal neighbours are the first four of DX/DY */
   for (int y = 0; y < h; y++)
     for (int x = 0; x < w; x++) {
       size_t p = (size_t)y * w + x;
       float m = J[p];
-      for (int k = 0; k < 4; k++) {
-        int xx = x + DX[k], yy = y + DY[k];
-        if (xx < 0 || xx >= w || yy < 0) continue;
-        float v = J[(size_t)yy * w + xx];
-        if (v > m) m = v;
+      if (y > 0 && x > 0 && x < w - 1) {
+        for (int k = 0; k < 4; k++) {
+          float v = J[(ptrdiff_t)p + off[k]];
+          if (v > m) m = v;
+        }
+      } else {
+        for (int k = 0; k < 4; k++) {
+          int xx = x + DX[k], yy = y + DY[k];
+          if (xx < 0 || xx >= w || yy < 0) continue;
+          float v = J[(size_t)yy * w + xx];
+          if (v > m) m = v;
+        }
       }
       J[p] = m < I[p] ? m : I[p];
     }
   size_t head = 0, tail = 0, len = 0;
+#define QPUSH(p_)                \
+  do {                           \
+    q[tail] = (int32_t)(p_);     \
+    if (++tail == n) tail = 0;   \
+    len++;                       \
+  } while (0)
   for (int y = h - 1; y >= 0; y--)
     for (int x = w - 1; x >= 0; x--) {
       size_t p = (size_t)y * w + x;
       float m = J[p];
+      if (y < h - 1 && x > 0 && x < w - 1) {
+        for (int k = 4; k < 8; k++) {
+          float v = J[(ptrdiff_t)p + off[k]];
+          if (v > m) m = v;
+        }
+        J[p] = m < I[p] ? m : I[p];
+        for (int k = 4; k < 8; k++) {
+          size_t qq = (size_t)((ptrdiff_t)p + off[k]);
+          if (J[qq] < J[p] && J[qq] < I[qq] && !inq[p]) {
+            inq[p] = 1;
+            QPUSH(p);
+          }
+        }
+        continue;
+      }
       for (int k = 4; k < 8; k++) {
         int xx = x + DX[k], yy = y + DY[k];
         if (xx < 0 || xx >= w || yy >= h) continue;
@@ -50,33 +86,36 @@ nm_status nm_reconstruct(float *J, const float *I, int w, int h, nm_error *err) 
         size_t qq = (size_t)yy * w + xx;
         if (J[qq] < J[p] && J[qq] < I[qq] && !inq[p]) {
           inq[p] = 1;
-          q[tail] = (int32_t)p;
-          tail = (tail + 1) % n;
-          len++;
+          QPUSH(p);
         }
       }
     }
   while (len) {
     size_t p = (size_t)q[head];
-    head = (head + 1) % n;
+    if (++head == n) head = 0;
     len--;
     inq[p] = 0;
-    int x = (int)(p % w), y = (int)(p / w);
+    int y = (int)(p / (size_t)w), x = (int)(p - (size_t)y * w);
+    int inner = x > 0 && x < w - 1 && y > 0 && y < h - 1;
     for (int k = 0; k < 8; k++) {
-      int xx = x + DX[k], yy = y + DY[k];
-      if (xx < 0 || xx >= w || yy < 0 || yy >= h) continue;
-      size_t qq = (size_t)yy * w + xx;
+      size_t qq;
+      if (inner) {
+        qq = (size_t)((ptrdiff_t)p + off[k]);
+      } else {
+        int xx = x + DX[k], yy = y + DY[k];
+        if (xx < 0 || xx >= w || yy < 0 || yy >= h) continue;
+        qq = (size_t)yy * w + xx;
+      }
       if (J[qq] < J[p] && I[qq] != J[qq]) {
         J[qq] = J[p] < I[qq] ? J[p] : I[qq];
         if (!inq[qq]) {
           inq[qq] = 1;
-          q[tail] = (int32_t)qq;
-          tail = (tail + 1) % n;
-          len++;
+          QPUSH(qq);
         }
       }
     }
   }
+#undef QPUSH
   free(q);
   free(inq);
   return NM_OK;
@@ -129,45 +168,86 @@ nm_status nm_watershed(const float *cost, const uint8_t *roi, int w, int h,
   }
   if (!isfinite(lo)) return NM_OK; /* empty roi */
   double sc = hi > lo ? (NLEV - 1) / ((double)hi - lo) : 0;
-  int32_t *next = nm_malloc(n, sizeof(int32_t), err);
-  int32_t *headv = nm_malloc(NLEV, sizeof(int32_t), err);
-  int32_t *tailv = nm_malloc(NLEV, sizeof(int32_t), err);
-  if (!next || !headv || !tailv) {
-    free(next);
-    free(headv);
-    free(tailv);
+  /* One FIFO per level, as chains of fixed-size chunks (contiguous, so a pop
+  ** does not chase a per-pixel link through memory). A pixel is pushed at
+  ** most once, so at most n / CH + 2 chunks per level are ever live;
+  ** emptied chunks are reused. */
+  enum { CH = 64 };
+  size_t ncap = n / CH + 2 * (size_t)NLEV + 2;
+  int32_t *cdata = nm_malloc(ncap, CH * sizeof(int32_t), err);
+  int32_t *cnext = nm_malloc(ncap, sizeof(int32_t), err);
+  int32_t *lv = nm_malloc(4 * (size_t)NLEV, sizeof(int32_t), err);
+  if (!cdata || !cnext || !lv) {
+    free(cdata);
+    free(cnext);
+    free(lv);
     return err ? err->code : NM_ERR_NOMEM;
   }
-  for (int i = 0; i < NLEV; i++) headv[i] = tailv[i] = -1;
+  /* per level: head chunk, read position in it, tail chunk, fill of the tail */
+  int32_t *headc = lv, *headpos = lv + NLEV, *tailc = lv + 2 * NLEV, *tailn = lv + 3 * NLEV;
+  for (int i = 0; i < NLEV; i++) headc[i] = tailc[i] = -1;
+  int32_t freec = -1;  /* stack of emptied chunks, linked through cnext */
+  size_t fresh = 0;    /* chunks handed out from the pool so far */
+  ptrdiff_t off[8];
+  offsets8(w, off);
 #define LEVEL(i) ((int)(((double)cost[i] - lo) * sc))
-#define PUSH(lev, i)                                   \
-  do {                                                 \
-    int l_ = (lev);                                    \
-    next[i] = -1;                                      \
-    if (tailv[l_] < 0) headv[l_] = (int32_t)(i);       \
-    else next[tailv[l_]] = (int32_t)(i);               \
-    tailv[l_] = (int32_t)(i);                          \
+#define PUSH(lev, i)                                                   \
+  do {                                                                 \
+    int l_ = (lev);                                                    \
+    if (tailc[l_] < 0 || tailn[l_] == CH) {                            \
+      int32_t c_;                                                      \
+      if (freec >= 0) {                                                \
+        c_ = freec;                                                    \
+        freec = cnext[c_];                                             \
+      } else {                                                         \
+        c_ = (int32_t)fresh++; /* fresh <= ncap by the bound above */  \
+      }                                                                \
+      cnext[c_] = -1;                                                  \
+      if (tailc[l_] >= 0) cnext[tailc[l_]] = c_;                       \
+      else {                                                           \
+        headc[l_] = c_;                                                \
+        headpos[l_] = 0;                                               \
+      }                                                                \
+      tailc[l_] = c_;                                                  \
+      tailn[l_] = 0;                                                   \
+    }                                                                  \
+    cdata[(size_t)tailc[l_] * CH + (size_t)tailn[l_]++] = (int32_t)(i); \
   } while (0)
   for (size_t i = 0; i < n; i++)
     if (labels[i] > 0 && (!roi || roi[i])) PUSH(LEVEL(i), i);
   size_t done = 0;
   for (int lev = 0; lev < NLEV; lev++) {
-    while (headv[lev] >= 0) {
-      int32_t p = headv[lev];
-      headv[lev] = next[p];
-      if (headv[lev] < 0) tailv[lev] = -1;
+    while (headc[lev] >= 0) {
+      int32_t c = headc[lev];
+      int end = c == tailc[lev] ? tailn[lev] : CH;
+      if (headpos[lev] >= end) {
+        int32_t nc = c == tailc[lev] ? -1 : cnext[c];
+        cnext[c] = freec;
+        freec = c;
+        headc[lev] = nc;
+        headpos[lev] = 0;
+        if (nc < 0) tailc[lev] = -1;
+        continue;
+      }
+      int32_t p = cdata[(size_t)c * CH + (size_t)headpos[lev]++];
       if ((++done & 0xFFFFF) == 0 &&
           nm_progress_tick(progress, (double)done, (double)n, "watershed")) {
-        free(next);
-        free(headv);
-        free(tailv);
+        free(cdata);
+        free(cnext);
+        free(lv);
         return nm_fail(err, NM_ERR_INTERRUPTED, "watershed: interrupted");
       }
-      int x = p % w, y = p / w;
+      int y = p / w, x = p - y * w;
+      int inner = x > 0 && x < w - 1 && y > 0 && y < h - 1;
       for (int k = 0; k < 8; k++) {
-        int xx = x + DX[k], yy = y + DY[k];
-        if (xx < 0 || xx >= w || yy < 0 || yy >= h) continue;
-        size_t q = (size_t)yy * w + xx;
+        size_t q;
+        if (inner) {
+          q = (size_t)((ptrdiff_t)p + off[k]);
+        } else {
+          int xx = x + DX[k], yy = y + DY[k];
+          if (xx < 0 || xx >= w || yy < 0 || yy >= h) continue;
+          q = (size_t)yy * w + xx;
+        }
         if (labels[q] != 0 || (roi && !roi[q])) continue;
         labels[q] = labels[p];
         int lq = LEVEL(q);
@@ -177,8 +257,8 @@ nm_status nm_watershed(const float *cost, const uint8_t *roi, int w, int h,
   }
 #undef LEVEL
 #undef PUSH
-  free(next);
-  free(headv);
-  free(tailv);
+  free(cdata);
+  free(cnext);
+  free(lv);
   return NM_OK;
 }

@@ -28,9 +28,11 @@ int main(void) {
   nm_error err;
   nm_error_clear(&err);
   /* EDT: random masks of several densities and shapes, exact to float rounding */
-  for (int trial = 0; trial < 12; trial++) {
+  for (int trial = 0; trial < 16; trial++) {
     int w = 5 + (int)(rnd() % 40), h = 5 + (int)(rnd() % 40);
-    int density = 50 + (int)(rnd() % 49); /* percent foreground */
+    /* percent foreground: dense masks, and sparse ones (whole rows and
+    ** columns without a target under invert) */
+    int density = trial < 8 ? 50 + (int)(rnd() % 49) : 1 + (int)(rnd() % 20);
     uint8_t *m = malloc((size_t)w * h);
     float *d = malloc(sizeof(float) * (size_t)w * h);
     for (int i = 0; i < w * h; i++) m[i] = (int)(rnd() % 100) < density;

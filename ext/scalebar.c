@@ -742,7 +742,7 @@ typedef struct ocr_reading {
 #define LABEL_ALPHABET "0123456789. nmu\xc2\xb5\xce\xbc"
 
 static int ocr_line(const ink_window *win, const box *boxes, int count, const box *line,
-                    int line_height, int constrained, ocr_reading *out) {
+                    int line_height, const char *alphabet, ocr_reading *out) {
   out->n = 0;
   int ow, oh;
   unsigned char *canvas = render_line(win, boxes, count, line, line_height, &ow, &oh);
@@ -753,7 +753,7 @@ static int ocr_line(const ink_window *win, const box *boxes, int count, const bo
   TessBaseAPI *api = ocr_engine();
   int status = -1;
   if (api) {
-    TessBaseAPISetVariable(api, "tessedit_char_whitelist", constrained ? LABEL_ALPHABET : "");
+    TessBaseAPISetVariable(api, "tessedit_char_whitelist", alphabet ? alphabet : "");
     TessBaseAPISetImage(api, canvas, ow, oh, 1, ow);
     TessBaseAPISetSourceResolution(api, 300);
     if (TessBaseAPIRecognize(api, NULL) == 0) {
@@ -906,6 +906,14 @@ static int label_columns(const box *boxes, int count, const box *line, double mi
   return n;
 }
 
+/* Where the ink puts the label's number and unit (window columns), for
+** reading them apart: the number's columns [num_x0, num_x1) hold `marks`
+** glyphs (at most `room`); the unit starts at unit_x0. */
+typedef struct label_split {
+  int found;
+  int num_x0, num_x1, unit_x0, marks, room, descends;
+} label_split;
+
 /* 1 when the column's ink reaches below the baseline by a fifth of the
 ** digit height in a stem on its left side only: the micro sign (µ or μ),
 ** which Tesseract reads as 'p', 'j', 'y', 'w' or "pu". An 'n' never
@@ -936,8 +944,10 @@ static int descends_like_mu(const ink_window *win, const column *k, int baseline
 ** number reaches below the baseline — a 'µ', never an 'n' — 0 when it does
 ** not, -1 when there is no such column. */
 static int ink_disagrees(const ink_window *win, const box *boxes, int count, const box *line,
-                         const ocr_reading *r, int first, int last, int *unit_descends) {
+                         const ocr_reading *r, int first, int last, int *unit_descends,
+                         label_split *split) {
   *unit_descends = -1;
+  if (split) split->found = 0;
   if (last <= first) return 1;
   int lh = line->y1 - line->y0;
   double min_area = fmax(3.0, 0.005 * lh * lh); /* smaller: a speck, or a point */
@@ -989,7 +999,7 @@ static int ink_disagrees(const ink_window *win, const box *boxes, int count, con
   /* Digits reach the top, letters of the unit stop ~0.25 H lower; JPEG
   ** bleeds a pixel or two at the baseline. */
   double top_tol = fmax(0.15 * H, 1.0), tol = fmax(0.15 * H, 2.0);
-  int marks = 0, room = 0;
+  int marks = 0, room = 0, num_x0 = cols[c].x0, num_x1 = cols[c].x1;
   for (; c < n; c++) {
     const column *k = &cols[c];
     double w = k->x1 - k->x0, h = k->y1 - k->y0;
@@ -1005,6 +1015,7 @@ static int ink_disagrees(const ink_window *win, const box *boxes, int count, con
       if (over) continue;
     }
     if (tall && k->area >= min_area) {
+      num_x1 = k->x1;
       marks++;
       room += w >= H ? (int)(w / (0.5 * H)) : 1;
     } else if (point) { /* a decimal point; one not followed by a digit is a speck */
@@ -1012,6 +1023,7 @@ static int ink_disagrees(const ink_window *win, const box *boxes, int count, con
       while (next < n && cols[next].area < min_area) next++;
       if (next == n || !(cols[next].y0 <= top + top_tol && abs(cols[next].y1 - baseline) <= tol))
         continue;
+      num_x1 = k->x1;
       marks++;
       room++;
     } else if (k->area >= min_area) {
@@ -1021,6 +1033,8 @@ static int ink_disagrees(const ink_window *win, const box *boxes, int count, con
   while (c < n && cols[c].area < min_area) c++;
   if (c < n) {
     *unit_descends = descends_like_mu(win, &cols[c], baseline, H);
+    if (split && marks > 0)
+      *split = (label_split){1, num_x0, num_x1, cols[c].x0, marks, room, *unit_descends};
   }
   return !(marks > 0 && marks <= chars && chars <= room);
 }
@@ -1178,20 +1192,21 @@ static void micro_read_as_p(double value, char *unit, double length) {
 ** the right (a particle or speck beside the text; *cut is where the label
 ** ends, in window columns), 0 when it does not parse. */
 static int read_once(const ink_window *win, const box *boxes, int count, const box *line,
-                     int line_height, int constrained, double *value, char *unit,
-                     size_t unit_size, double *cut, char *why, size_t why_size) {
+                     int line_height, const char *alphabet, double *value, char *unit,
+                     size_t unit_size, double *cut, label_split *split, char *why,
+                     size_t why_size) {
   ocr_reading r;
   char text[96];
   float least;
   int first, last;
-  if (ocr_line(win, boxes, count, line, line_height, constrained, &r) != 0) {
+  if (ocr_line(win, boxes, count, line, line_height, alphabet, &r) != 0) {
     snprintf(why, why_size, "scale bar label could not be read (Tesseract unavailable)");
     return 0;
   }
   label_span(&r, &first, &last);
   span_text(&r, first, last, text, sizeof text, &least);
   int descends;
-  if (ink_disagrees(win, boxes, count, line, &r, first, last, &descends)) {
+  if (ink_disagrees(win, boxes, count, line, &r, first, last, &descends, split)) {
     snprintf(why, why_size,
              "scale bar label read as '%.60s' but its number has other marks (a dropped '0.'?)",
              text);
@@ -1204,7 +1219,7 @@ static int read_once(const ink_window *win, const box *boxes, int count, const b
     char part[96], ignored[160];
     float part_least;
     span_text(&r, first, end, part, sizeof part, &part_least);
-    if (!ink_disagrees(win, boxes, count, line, &r, first, end, &descends) &&
+    if (!ink_disagrees(win, boxes, count, line, &r, first, end, &descends, NULL) &&
         parse_label(part, part_least, descends, value, unit, unit_size, ignored,
                     sizeof ignored) == 0) {
       *cut = 0.5 * (r.sym[end - 1].x1 + r.sym[end].x0);
@@ -1238,6 +1253,38 @@ static box trimmed_line(const box *boxes, int count, const box *line, double cut
   return t;
 }
 
+/* Reads the number and the unit apart, each alone on its canvas and
+** constrained to its own characters: where the ink (ink_disagrees) put
+** them. Tesseract reading a whole label guesses letters from words ('201m'
+** for '20 nm', 'T'' for '1'); a number alone is read as digits. The number
+** read must have as many characters as its columns hold glyphs. 1 when the
+** two read as a label. */
+static int read_split(const ink_window *win, const box *boxes, int count, const box *line,
+                      const label_split *sp, int line_height, double *value, char *unit,
+                      size_t unit_size) {
+  box number = {sp->num_x0, line->y0, sp->num_x1, line->y1, 0, 0};
+  box unit_box = {sp->unit_x0, line->y0, line->x1, line->y1, 0, 0};
+  ocr_reading rn, ru;
+  if (ocr_line(win, boxes, count, &number, line_height, "0123456789.", &rn) != 0 ||
+      ocr_line(win, boxes, count, &unit_box, line_height, "nmu\xc2\xb5\xce\xbc", &ru) != 0)
+    return 0;
+  int digits = 0;
+  for (int i = 0; i < rn.n; i++) digits += is_number_symbol(rn.sym[i].utf8);
+  if (digits != rn.n || digits < sp->marks || digits > sp->room) return 0;
+  char text[96] = "", part[48];
+  float least_n, least_u;
+  for (int i = 0; i < rn.n; i++) strncat(text, rn.sym[i].utf8, sizeof text - strlen(text) - 1);
+  least_n = 100.0f;
+  for (int i = 0; i < rn.n; i++)
+    if (rn.sym[i].confidence < least_n) least_n = rn.sym[i].confidence;
+  span_text(&ru, 0, ru.n, part, sizeof part, &least_u);
+  strncat(text, " ", sizeof text - strlen(text) - 1);
+  strncat(text, part, sizeof text - strlen(text) - 1);
+  char ignored[160];
+  return parse_label(text, least_n < least_u ? least_n : least_u, sp->descends, value, unit,
+                     unit_size, ignored, sizeof ignored) == 0;
+}
+
 /* Reads a label line. The plain reading at OCR_LINE_HEIGHT is trusted
 ** alone when it parses whole. Otherwise the line is read again — at two
 ** other scales, constrained to the characters labels use, and trimmed of
@@ -1251,8 +1298,9 @@ static int read_line(const ink_window *win, const box *boxes, int count, const b
   double v;
   char u[8];
   double cut = line->x1;
-  int got = read_once(win, boxes, count, line, OCR_LINE_HEIGHT, 0, &v, u, sizeof u, &cut, why,
-                      why_size);
+  label_split split = {0};
+  int got = read_once(win, boxes, count, line, OCR_LINE_HEIGHT, NULL, &v, u, sizeof u, &cut,
+                      &split, why, why_size);
   if (got == 2) {
     *value = v;
     snprintf(unit, unit_size, "%s", u);
@@ -1271,6 +1319,11 @@ static int read_line(const ink_window *win, const box *boxes, int count, const b
     n_votes++;                                                             \
   } while (0)
   if (got == 1) VOTE();
+  for (int k = 0; k < 2 && split.found && *budget > 0; k++) {
+    (*budget)--;
+    if (read_split(win, boxes, count, line, &split, k ? 34 : OCR_LINE_HEIGHT, &v, u, sizeof u))
+      VOTE();
+  }
   box trimmed = trimmed_line(boxes, count, line, got == 1 ? cut : line->x1);
   const struct { int height, constrained, trim; } passes[] = {
       {OCR_LINE_HEIGHT, 0, 1}, {34, 0, 0}, {64, 0, 0}, {OCR_LINE_HEIGHT, 1, 0}, {34, 1, 1},
@@ -1281,8 +1334,9 @@ static int read_line(const ink_window *win, const box *boxes, int count, const b
     if (passes[k].trim && same_extent(which, line)) continue;
     (*budget)--;
     double c = line->x1;
-    int g = read_once(win, boxes, count, which, passes[k].height, passes[k].constrained, &v, u,
-                      sizeof u, &c, ignored, sizeof ignored);
+    int g = read_once(win, boxes, count, which, passes[k].height,
+                      passes[k].constrained ? LABEL_ALPHABET : NULL, &v, u, sizeof u, &c, NULL,
+                      ignored, sizeof ignored);
     if (g && n_votes < MAX_VOTES) VOTE();
   }
 #undef VOTE

@@ -786,11 +786,15 @@ static int ocr_line(const ink_window *win, const box *boxes, int count, const bo
   return status;
 }
 
-/* Letters, digits and non-ASCII (µ) are text; the rest is punctuation. */
+/* Letters, digits and the unit signs µ, μ, Å are text; the rest
+** (including other non-ASCII marks Tesseract makes of specks: '»', '‘')
+** is punctuation. */
 static int is_punctuation_symbol(const char *u) {
+  static const char *unit_signs[] = {"\xc2\xb5", "\xce\xbc", "\xc3\x85", "\xe2\x84\xab"};
+  for (size_t i = 0; i < sizeof unit_signs / sizeof unit_signs[0]; i++)
+    if (strstr(u, unit_signs[i])) return 0;
   for (; *u; u++)
-    if ((*u >= '0' && *u <= '9') || (*u >= 'a' && *u <= 'z') || (*u >= 'A' && *u <= 'Z') ||
-        (unsigned char)*u >= 0x80)
+    if ((*u >= '0' && *u <= '9') || (*u >= 'a' && *u <= 'z') || (*u >= 'A' && *u <= 'Z'))
       return 0;
   return 1;
 }

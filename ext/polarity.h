@@ -27,8 +27,10 @@ typedef struct nm_blob_score {
 } nm_blob_score;
 
 /* img: w*h, any range (a stretched micrograph). sigma: Gaussian denoising
-** (px) before the threshold; the large-scale illumination (Gaussian of 1/8
-** of the field) is subtracted first, for both phases alike. */
+** (px of img) before the threshold; the large-scale illumination (Gaussian
+** of 1/8 of the field) is subtracted first, for both phases alike. Fields of
+** 1024 / 2048 px and more are scored on 2x2 / 4x4 block means (sigma
+** scaled with them, at least 1). */
 nm_status nm_polarity_blobs(const float *img, int w, int h, double sigma, nm_blob_score *out,
                             nm_error *err);
 

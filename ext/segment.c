@@ -23,7 +23,10 @@
 **   6. threshold: Otsu of the flattened image, or a local mean threshold;
 **      holes filled; components under min_area removed;
 **   7. split: exact EDT, h-maxima markers (h = h_frac x d/2), watershed of the
-**      inverted EDT inside the mask;
+**      inverted EDT inside the mask; pieces still merged (over 1.5 typical
+**      particles, or solidity < 0.8) split again on the EDT weighted by the
+**      image, keeping only cuts along a line clearly below the particle
+**      level of both pieces (split.h);
 **   8. each particle eroded by erode x d/2 then dilated by as much within its
 **      own basin (breaks thin bridges and overlaps, restores the size);
 **   9. exclusions: edge, scale_bar, too_small (label kept, reason set).
@@ -40,6 +43,7 @@
 #include "polarity.h"
 #include "scalebar.h"
 #include "segment_refine.h"
+#include "split.h"
 #include "threshold.h"
 #include "watershed.h"
 
@@ -68,13 +72,14 @@ struct nm_segment_opts {
   int refine_edge;       /* per-particle level at the steepest iso-line */
   int granulometry;      /* dark field: scale from the top-hat's granulometry */
   double noise_k;        /* dark field: threshold at least median + k sigma of the top-hat */
+  double split_intensity; /* exponent of the image weight of the second split; 0 off */
   int split, fill_holes, exclude_edge, exclude_scale_bar;
 };
 
 static const char *const KEYS[] = {
     "polarity", "threshold", "flatten", "scale_px", "stretch_low", "stretch_high",
     "denoise", "median", "background", "local_radius", "local_offset",
-    "threshold_bias", "h", "gap_cut", "gap_smooth", "erode", "min_area", "min_area_px", "refine", "refine_grow", "refine_edge", "granulometry", "noise_k", "refine_smooth", "refine_anchor", "split",
+    "threshold_bias", "h", "gap_cut", "gap_smooth", "erode", "min_area", "min_area_px", "refine", "refine_grow", "refine_edge", "granulometry", "noise_k", "refine_smooth", "refine_anchor", "split", "split_intensity",
     "fill_holes", "exclude_edge", "exclude_scale_bar", NULL};
 
 const char *const *nm_segment_opts_keys(void) { return KEYS; }
@@ -118,6 +123,7 @@ nm_segment_opts *nm_segment_opts_new(void) {
   o->refine_smooth = 0;
   o->refine_anchor = 0.5;
   o->split = 1;
+  o->split_intensity = 3;
   o->fill_holes = 1;
   o->exclude_edge = 1;
   o->exclude_scale_bar = 1;
@@ -184,6 +190,7 @@ nm_status nm_segment_opts_set(nm_segment_opts *o, const char *key, double num,
   if (!strcmp(key, "refine_grow")) return num_opt(&o->refine_grow, key, num, text, 0, 3, err);
   if (!strcmp(key, "refine_smooth")) return num_opt(&o->refine_smooth, key, num, text, 0, 1, err);
   if (!strcmp(key, "refine_anchor")) return num_opt(&o->refine_anchor, key, num, text, 0, 1, err);
+  if (!strcmp(key, "split_intensity")) return num_opt(&o->split_intensity, key, num, text, 0, 10, err);
   if (!strcmp(key, "noise_k")) return num_opt(&o->noise_k, key, num, text, 0, 100, err);
   if (!strcmp(key, "granulometry")) return bool_opt(&o->granulometry, key, num, text, err);
   if (!strcmp(key, "refine_edge")) return bool_opt(&o->refine_edge, key, num, text, err);
@@ -697,6 +704,11 @@ nm_status nm_segment(const float *px, int width, int height,
     if (st) goto fail;
     for (size_t i = 0; i < n; i++) W.c[i] = -W.c[i];
     st = nm_watershed(W.c, W.m, w, h, labels, progress, err);
+    if (st) goto fail;
+    /* pieces still merged (too large or non-convex) split again on the
+    ** distance weighted by the image (split.h) */
+    st = nm_split_merged(W.a, W.m2, w, h, labels, &count, d, o->h_frac, o->split_intensity,
+                         progress, err);
     if (st) goto fail;
   } else {
     st = nm_label(W.m, w, h, 1, labels, &count, err);

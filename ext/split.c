@@ -1,0 +1,298 @@
+/*
+** split.c — intensity-aware second split of merged pieces (see split.h).
+*/
+#include "split.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "filter.h"
+#include "morph.h"
+#include "threshold.h"
+#include "watershed.h"
+
+static int cmp_ipt(const void *a, const void *b) {
+  const nm_ipt *p = a, *q = b;
+  if (p->x != q->x) return p->x < q->x ? -1 : 1;
+  return (p->y > q->y) - (p->y < q->y);
+}
+
+static double cross(nm_ipt o, nm_ipt a, nm_ipt b) {
+  return (double)(a.x - o.x) * (b.y - o.y) - (double)(a.y - o.y) * (b.x - o.x);
+}
+
+/* Andrew's monotone chain, then the shoelace formula. */
+double nm_hull_area(nm_ipt *p, size_t n, nm_ipt *hull) {
+  if (n < 3) return 0;
+  qsort(p, n, sizeof *p, cmp_ipt);
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++) {
+    while (k >= 2 && cross(hull[k - 2], hull[k - 1], p[i]) <= 0) k--;
+    hull[k++] = p[i];
+  }
+  for (size_t i = n - 1, t = k + 1; i-- > 0;) {
+    while (k >= t && cross(hull[k - 2], hull[k - 1], p[i]) <= 0) k--;
+    hull[k++] = p[i];
+  }
+  double a = 0;
+  for (size_t i = 0; i + 1 < k; i++)
+    a += (double)hull[i].x * hull[i + 1].y - (double)hull[i + 1].x * hull[i].y;
+  return fabs(a) / 2;
+}
+
+nm_status nm_label_solidity(const int32_t *lab, int w, int h, int count, double *solidity,
+                            nm_error *err) {
+  size_t nl = (size_t)count + 1;
+  double *area = calloc(nl, sizeof(double));
+  size_t *off = calloc(nl + 1, sizeof(size_t)), *fill = calloc(nl, sizeof(size_t));
+  if (!area || !off || !fill) {
+    free(area);
+    free(off);
+    free(fill);
+    return nm_fail(err, NM_ERR_NOMEM, "split: out of memory");
+  }
+  /* the two outer corners of each end of every row run: the hull of the
+  ** pixel squares is the hull of these */
+  for (int y = 0; y < h; y++)
+    for (int x = 0; x < w; x++) {
+      size_t i = (size_t)y * w + x;
+      int32_t l = lab[i];
+      if (l <= 0 || l > count) continue;
+      area[l]++;
+      if (x == 0 || lab[i - 1] != l) off[l] += 2;
+      if (x == w - 1 || lab[i + 1] != l) off[l] += 2;
+    }
+  size_t total = 0;
+  for (size_t l = 0; l < nl; l++) {
+    size_t c = off[l];
+    off[l] = total;
+    total += c;
+  }
+  off[nl] = total;
+  nm_ipt *pts = malloc(sizeof(nm_ipt) * (total + 1));
+  nm_ipt *hull = malloc(sizeof(nm_ipt) * (2 * total + 2));
+  if (!pts || !hull) {
+    free(area);
+    free(off);
+    free(fill);
+    free(pts);
+    free(hull);
+    return nm_fail(err, NM_ERR_NOMEM, "split: out of memory");
+  }
+  for (int y = 0; y < h; y++)
+    for (int x = 0; x < w; x++) {
+      size_t i = (size_t)y * w + x;
+      int32_t l = lab[i];
+      if (l <= 0 || l > count) continue;
+      nm_ipt *p = pts + off[l] + fill[l];
+      if (x == 0 || lab[i - 1] != l) {
+        p[0] = (nm_ipt){x, y};
+        p[1] = (nm_ipt){x, y + 1};
+        p += 2;
+        fill[l] += 2;
+      }
+      if (x == w - 1 || lab[i + 1] != l) {
+        p[0] = (nm_ipt){x + 1, y};
+        p[1] = (nm_ipt){x + 1, y + 1};
+        fill[l] += 2;
+      }
+    }
+  solidity[0] = 0;
+  for (size_t l = 1; l < nl; l++) {
+    double ha = nm_hull_area(pts + off[l], off[l + 1] - off[l], hull);
+    solidity[l] = ha > 0 ? area[l] / ha : 0;
+  }
+  free(area);
+  free(off);
+  free(fill);
+  free(pts);
+  free(hull);
+  return NM_OK;
+}
+
+typedef struct edge {
+  int32_t a, b;
+  float dep;
+} edge;
+
+static int cmp_edge(const void *x, const void *y) {
+  const edge *p = x, *q = y;
+  if (p->a != q->a) return p->a < q->a ? -1 : 1;
+  return (p->b > q->b) - (p->b < q->b);
+}
+
+static int32_t uf_find(int32_t *par, int32_t x) {
+  while (par[x] != x) x = par[x] = par[par[x]];
+  return x;
+}
+
+/* Merges adjacent pieces of the same parent whose shared boundary is
+** shallow: mean depth (dep, where roi) along it below thr. A gap line is
+** deep along its whole length; a cut through texture is not. */
+static nm_status merge_weak(int32_t *mk, int nm, const uint8_t *roi, const int32_t *parent,
+                            const float *dep, int w, int h, double thr, nm_error *err) {
+  size_t cap = 1024, ne = 0;
+  edge *e = malloc(sizeof(edge) * cap);
+  int32_t *par = malloc(sizeof(int32_t) * ((size_t)nm + 1));
+  if (!e || !par) {
+    free(e);
+    free(par);
+    return nm_fail(err, NM_ERR_NOMEM, "split: out of memory");
+  }
+  for (int y = 0; y < h; y++)
+    for (int x = 0; x < w; x++) {
+      size_t i = (size_t)y * w + x;
+      if (!roi[i] || mk[i] <= 0) continue;
+      for (int k = 0; k < 2; k++) {
+        if (k == 0 ? x == w - 1 : y == h - 1) continue;
+        size_t j = k == 0 ? i + 1 : i + (size_t)w;
+        if (!roi[j] || mk[j] <= 0 || mk[j] == mk[i] || parent[j] != parent[i]) continue;
+        if (ne == cap) {
+          edge *ne2 = realloc(e, sizeof(edge) * cap * 2);
+          if (!ne2) {
+            free(e);
+            free(par);
+            return nm_fail(err, NM_ERR_NOMEM, "split: out of memory");
+          }
+          e = ne2;
+          cap *= 2;
+        }
+        int32_t a = mk[i], b = mk[j];
+        e[ne++] = (edge){a < b ? a : b, a < b ? b : a, 0.5f * (dep[i] + dep[j])};
+      }
+    }
+  qsort(e, ne, sizeof *e, cmp_edge);
+  double *inner = calloc((size_t)nm + 1, sizeof(double));
+  double *cnt = calloc((size_t)nm + 1, sizeof(double));
+  if (!inner || !cnt) {
+    free(e);
+    free(par);
+    free(inner);
+    free(cnt);
+    return nm_fail(err, NM_ERR_NOMEM, "split: out of memory");
+  }
+  for (size_t i = 0; i < (size_t)w * h; i++)
+    if (roi[i] && mk[i] > 0) inner[mk[i]] += dep[i], cnt[mk[i]]++;
+  for (int32_t l = 1; l <= nm; l++) inner[l] = cnt[l] > 0 ? inner[l] / cnt[l] : 0;
+  for (int32_t l = 0; l <= nm; l++) par[l] = l;
+  for (size_t i = 0; i < ne;) {
+    size_t j = i;
+    double sum = 0;
+    while (j < ne && e[j].a == e[i].a && e[j].b == e[i].b) sum += e[j++].dep;
+    double in = inner[e[i].a] > inner[e[i].b] ? inner[e[i].a] : inner[e[i].b];
+    if (sum / (double)(j - i) < thr || sum / (double)(j - i) < 2 * in) {
+      int32_t ra = uf_find(par, e[i].a), rb = uf_find(par, e[i].b);
+      if (ra != rb) par[ra < rb ? rb : ra] = ra < rb ? ra : rb;
+    }
+    i = j;
+  }
+  for (size_t i = 0; i < (size_t)w * h; i++)
+    if (roi[i] && mk[i] > 0) mk[i] = uf_find(par, mk[i]);
+  free(e);
+  free(par);
+  free(inner);
+  free(cnt);
+  return NM_OK;
+}
+
+nm_status nm_split_merged(const float *img, const uint8_t *mask, int w, int h, int32_t *labels,
+                          int *count, double d, double h_frac, double power,
+                          const nm_progress *progress, nm_error *err) {
+  if (!(power > 0) || *count <= 0 || !(d > 0)) return NM_OK;
+  size_t n = (size_t)w * h, nl = (size_t)*count + 1;
+  nm_status st = NM_OK;
+  double *sol = nm_malloc(nl, sizeof(double), err);
+  int64_t *area = nm_calloc(nl, sizeof(int64_t), err);
+  uint8_t *suspect = nm_calloc(nl, 1, err);
+  float *f = nm_malloc(n, sizeof(float), err);
+  float *g = nm_malloc(n, sizeof(float), err);
+  float *c = nm_malloc(n, sizeof(float), err);
+  float *tmp = nm_malloc(nm_filter_tmp_size(w, h), sizeof(float), err);
+  uint8_t *roi = nm_malloc(n, 1, err);
+  int32_t *mk = nm_malloc(n, sizeof(int32_t), err);
+  if (!sol || !area || !suspect || !f || !g || !c || !tmp || !roi || !mk) {
+    st = err && err->code ? err->code : NM_ERR_NOMEM;
+    goto done;
+  }
+  st = nm_label_solidity(labels, w, h, *count, sol, err);
+  if (st) goto done;
+  for (size_t i = 0; i < n; i++)
+    if (labels[i] > 0 && labels[i] <= *count) area[labels[i]]++;
+  double typical = M_PI * d * d / 4;
+  int any = 0;
+  for (size_t l = 1; l < nl; l++) {
+    suspect[l] = area[l] > 0 && ((double)area[l] > 1.5 * typical || sol[l] < 0.8);
+    any |= suspect[l];
+  }
+  if (!any) goto done;
+  for (size_t i = 0; i < n; i++) roi[i] = labels[i] > 0 && labels[i] <= *count && suspect[labels[i]];
+  /* depth below the local particle level, at pixel scale */
+  nm_gauss(img, g, w, h, 1.0, tmp);
+  int r = (int)lround(d / 8);
+  if (r < 1) r = 1;
+  nm_close(g, c, w, h, r, tmp);
+  double t = nm_otsu(img, n, NULL);
+  double s0 = 0, s1 = 0;
+  size_t n0 = 0, n1 = 0;
+  for (size_t i = 0; i < n; i++)
+    if (img[i] > t) s1 += img[i], n1++;
+    else s0 += img[i], n0++;
+  double contrast = n0 && n1 ? s1 / n1 - s0 / n0 : 0;
+  if (!(contrast > 0)) goto done;
+  float lo = (float)(0.1 * contrast);
+  st = nm_edt(mask, w, h, 0, f, err);
+  if (st) goto done;
+  for (size_t i = 0; i < n; i++) {
+    if (!roi[i]) continue;
+    float top = c[i] > lo ? c[i] : lo;
+    float dep = (c[i] - g[i]) / top;
+    if (dep < 0) dep = 0;
+    if (dep > 1) dep = 1;
+    f[i] *= (float)pow(1.0 - dep, power);
+  }
+  {
+    /* the merge test reads depth on a smoother image: the watershed line
+    ** runs by construction through the deepest pixels, which in noise are
+    ** deep only by chance */
+    /* pixel noise, not the particle scale, sets this: on small particles
+    ** it can only keep more merges, i.e. fall back to the first split */
+    double st_sig = 3;
+    nm_gauss(img, g, w, h, st_sig, tmp);
+    nm_close(g, c, w, h, r, tmp);
+    for (size_t i = 0; i < n; i++) {
+      float top = c[i] > lo ? c[i] : lo;
+      float dep = (c[i] - g[i]) / top;
+      c[i] = dep < 0 ? 0 : dep > 1 ? 1 : dep;
+    }
+  }
+  if (nm_progress_tick(progress, 7.3, 10, "segment")) {
+    st = nm_fail(err, NM_ERR_INTERRUPTED, "segment: interrupted");
+    goto done;
+  }
+  double hv = h_frac * d / 2;
+  if (hv < 0.5) hv = 0.5;
+  int nm = 0;
+  st = nm_hmax_markers(f, roi, w, h, hv, mk, &nm, err);
+  if (st || nm == 0) goto done;
+  for (size_t i = 0; i < n; i++) f[i] = -f[i];
+  st = nm_watershed(f, roi, w, h, mk, progress, err);
+  if (st) goto done;
+  st = merge_weak(mk, nm, roi, labels, c, w, h, 0.1, err);
+  if (st) goto done;
+  /* pixels no marker reached keep their old piece */
+  for (size_t i = 0; i < n; i++)
+    if (roi[i] && mk[i] > 0) labels[i] = *count + mk[i];
+  *count += nm;
+done:
+  free(sol);
+  free(area);
+  free(suspect);
+  free(f);
+  free(g);
+  free(c);
+  free(tmp);
+  free(roi);
+  free(mk);
+  return st;
+}

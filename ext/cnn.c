@@ -985,8 +985,8 @@ static const float *plan_forward(const plan *p, const float *x, int nb, float *c
     const stage *S = &p->S[i];
     const layer *L = S->L;
     /* two buffers that are not cur: the GEMM's output and the pool's */
-    float *d0 = cur == buf[0] ? buf[1] : buf[0];
-    float *d1 = cur != buf[2] && d0 != buf[2] ? buf[2] : cur != buf[1] && d0 != buf[1] ? buf[1] : buf[0];
+    float *d0 = cur == buf[0] ? buf[1] : buf[0], *d1 = buf[2];
+    if (d1 == cur) d1 = d0 == buf[0] ? buf[1] : buf[0];
     size_t N = (size_t)nb * L->oh * L->ow;
     if (S->kind == S_CONV) {
       int Kc = L->ic * L->k * L->k;
@@ -1037,7 +1037,6 @@ typedef struct predict_job {
   nm_status st;
 } predict_job;
 
-
 static void *predict_worker(void *arg) {
   predict_job *j = arg;
   const nm_cnn *net = j->net;
@@ -1082,10 +1081,10 @@ done:
 /*
 ** Threads. The GEMMs of a micro-batch are small (a few thousand rows), and
 ** OpenBLAS's own threads cost more than they give on them: on the 2-core
-** machine, one caller thread with 2 BLAS threads ran the default net at less
-** than half the rate of one thread with 1 BLAS thread, and two of our threads
-** each calling a 2-thread OpenBLAS were slower still (its level-3 calls from
-** several threads take turns). So the micro-batches are shared among as many
+** machine (at load ≈ 8), one caller thread with 2 BLAS threads ran the
+** default net at less than half the rate of one thread with 1 BLAS thread,
+** and two of our threads each calling a 2-thread OpenBLAS were slower still
+** (its level-3 calls from several threads take turns). So the micro-batches are shared among as many
 ** threads of our own as OpenBLAS would have used (openblas_get_num_threads:
 ** the cores, or OPENBLAS_NUM_THREADS), and OpenBLAS is switched to one thread
 ** while any prediction runs. The switch is process-wide, counted under a

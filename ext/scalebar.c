@@ -1148,6 +1148,14 @@ static int parse_label(const char *raw, float least, int unit_descends, double *
     return -1;
   }
   while (*s == ' ') s++;
+  /* 'm' read as "rr" or "rn" (its arches split): "nrr" is "nm", "urn" is
+  ** "um"; only a whole unit word is mended. */
+  char mended[96];
+  if ((s[0] == 'n' || s[0] == 'u') && s[1] == 'r' && (s[2] == 'r' || s[2] == 'n') &&
+      (s[3] == 0 || s[3] == ' ')) {
+    snprintf(mended, sizeof mended, "%cm%s", s[0], s + 3);
+    s = mended;
+  }
   size_t ulen = 0;
   const char *u = canonical_unit(s, &ulen);
   size_t misread = unit_descends == 1 ? micro_misread(s) : 0;

@@ -169,6 +169,7 @@ void nm_fill_holes(uint8_t *mask, int w, int h, int32_t *queue) {
   size_t n = (size_t)w * h;
   /* mark border-reachable background as 2 with a BFS, then fill the rest */
   size_t head = 0, tail = 0;
+  double invw = 1.0 / (double)w;
 #define SEED(i)                      \
   do {                               \
     size_t i_ = (i);                 \
@@ -187,7 +188,11 @@ void nm_fill_holes(uint8_t *mask, int w, int h, int32_t *queue) {
   }
   while (head < tail) {
     size_t i = (size_t)queue[head++];
-    int x = (int)(i % w), y = (int)(i / w);
+    /* row from a double product, corrected: no 64-bit division per pixel */
+    size_t yq = (size_t)((double)i * invw);
+    if (yq * (size_t)w > i) yq--;
+    else if (i - yq * (size_t)w >= (size_t)w) yq++;
+    int y = (int)yq, x = (int)(i - yq * (size_t)w);
     if (x > 0) SEED(i - 1);
     if (x < w - 1) SEED(i + 1);
     if (y > 0) SEED(i - w);

@@ -229,6 +229,22 @@ nm_status nm_watershed(const float *cost, const uint8_t *roi, int w, int h,
         if (nc < 0) tailc[lev] = -1;
         continue;
       }
+      if (headpos[lev] + 8 < end) {
+        /* the FIFO runs ahead of the reads: fetch the neighbourhood of the
+        ** pixel eight pops ahead while this one is flooded */
+        size_t f = (size_t)cdata[(size_t)c * CH + (size_t)headpos[lev] + 8];
+        size_t up = f >= (size_t)w ? f - (size_t)w : f, dn = f + w < n ? f + (size_t)w : f;
+        __builtin_prefetch(labels + up);
+        __builtin_prefetch(labels + f);
+        __builtin_prefetch(labels + dn);
+        __builtin_prefetch(cost + up);
+        __builtin_prefetch(cost + f);
+        __builtin_prefetch(cost + dn);
+        if (roi) {
+          __builtin_prefetch(roi + up);
+          __builtin_prefetch(roi + dn);
+        }
+      }
       int32_t p = cdata[(size_t)c * CH + (size_t)headpos[lev]++];
       if ((++done & 0xFFFFF) == 0 &&
           nm_progress_tick(progress, (double)done, (double)n, "watershed")) {

@@ -27,26 +27,50 @@ nm_status nm_reconstruct(float *J, const float *I, int w, int h, nm_error *err) 
   }
   ptrdiff_t off[8];
   offsets8(w, off);
-  /* forward scan: causal neighbours are the first four of DX/DY */
-  for (int y = 0; y < h; y++)
+  /* forward scan: causal neighbours are the first four of DX/DY. Off the
+  ** border, the three above (k = 0..2) do not depend on this row: their
+  ** maximum with J[p] is taken for the whole row first (no dependency
+  ** between pixels), then the left neighbour (k = 3) in a serial pass,
+  ** which is the comparison order of the per-pixel loop. */
+  float *t = nm_malloc((size_t)w, sizeof(float), err);
+  if (!t) {
+    free(q);
+    free(inq);
+    return err ? err->code : NM_ERR_NOMEM;
+  }
+  for (int y = 0; y < h; y++) {
+    int fast = y > 0 && w >= 3;
     for (int x = 0; x < w; x++) {
+      if (fast && x == 1) {
+        float *row = J + (size_t)y * w;
+        const float *up = row - w, *irow = I + (size_t)y * w;
+        for (int xx = 1; xx < w - 1; xx++) {
+          float m = row[xx];
+          if (up[xx - 1] > m) m = up[xx - 1];
+          if (up[xx] > m) m = up[xx];
+          if (up[xx + 1] > m) m = up[xx + 1];
+          t[xx] = m;
+        }
+        for (int xx = 1; xx < w - 1; xx++) {
+          float m = t[xx];
+          if (row[xx - 1] > m) m = row[xx - 1];
+          row[xx] = m < irow[xx] ? m : irow[xx];
+        }
+        x = w - 2;
+        continue;
+      }
       size_t p = (size_t)y * w + x;
       float m = J[p];
-      if (y > 0 && x > 0 && x < w - 1) {
-        for (int k = 0; k < 4; k++) {
-          float v = J[(ptrdiff_t)p + off[k]];
-          if (v > m) m = v;
-        }
-      } else {
-        for (int k = 0; k < 4; k++) {
-          int xx = x + DX[k], yy = y + DY[k];
-          if (xx < 0 || xx >= w || yy < 0) continue;
-          float v = J[(size_t)yy * w + xx];
-          if (v > m) m = v;
-        }
+      for (int k = 0; k < 4; k++) {
+        int xx = x + DX[k], yy = y + DY[k];
+        if (xx < 0 || xx >= w || yy < 0) continue;
+        float v = J[(size_t)yy * w + xx];
+        if (v > m) m = v;
       }
       J[p] = m < I[p] ? m : I[p];
     }
+  }
+  free(t);
   size_t head = 0, tail = 0, len = 0;
 #define QPUSH(p_)                \
   do {                           \
@@ -64,9 +88,9 @@ nm_status nm_reconstruct(float *J, const float *I, int w, int h, nm_error *err) 
           if (v > m) m = v;
         }
         J[p] = m < I[p] ? m : I[p];
-        for (int k = 4; k < 8; k++) {
+        for (int k = 4; k < 8 && !inq[p]; k++) {
           size_t qq = (size_t)((ptrdiff_t)p + off[k]);
-          if (J[qq] < J[p] && J[qq] < I[qq] && !inq[p]) {
+          if (J[qq] < J[p] && J[qq] < I[qq]) {
             inq[p] = 1;
             QPUSH(p);
           }

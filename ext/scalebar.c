@@ -208,28 +208,65 @@ static double measure_bar_length(const float *px, int w, int h, const nm_scaleba
 /* Running minimum (or maximum) over a centred window of `len` samples along
 ** n values spaced `stride` apart, in O(n) (van Herk / Gil-Werman). Edges
 ** clamp. buf: 2*(n+len) floats of scratch. */
-static void running_extreme(float *v, int n, int stride, int len, int is_max, float *buf) {
+/* fmaxf/fminf semantics (a NaN operand loses) without a libm call, so the
+** loops below vectorise. */
+static inline float max_keep(float a, float b) { return (b > a || a != a) ? b : a; }
+static inline float min_keep(float a, float b) { return (b < a || a != a) ? b : a; }
+
+/* Running min or max over windows of `len` along `lines` adjacent lines at once
+** (van Herk / Gil-Werman; edges replicated). Element i of line j is
+** v[i * stride + j]: the vertical pass works on a block of adjacent columns, so
+** every access is contiguous instead of striding down one column at a time.
+** buf holds 2 * (n + len - 1) * lines floats. */
+static void running_extreme(float *v, int n, size_t stride, int lines, int len, int is_max,
+                            float *buf) {
   int half = len / 2, m = n + len - 1;
-  float *pre = buf, *suf = buf + m, *padded = v; /* padded values read on the fly */
-  (void)padded;
-#define AT(i) v[(size_t)((i) - half < 0 ? 0 : (i) - half >= n ? n - 1 : (i) - half) * stride]
-#define BETTER(a, b) (is_max ? fmaxf((a), (b)) : fminf((a), (b)))
-  for (int i = 0; i < m; i++) pre[i] = (i % len == 0) ? AT(i) : BETTER(pre[i - 1], AT(i));
-  for (int i = m - 1; i >= 0; i--)
-    suf[i] = (i == m - 1 || (i + 1) % len == 0) ? AT(i) : BETTER(suf[i + 1], AT(i));
-  for (int i = 0; i < n; i++) v[(size_t)i * stride] = BETTER(suf[i], pre[i + len - 1]);
-#undef AT
-#undef BETTER
+  float *pre = buf, *suf = buf + (size_t)m * lines;
+  for (int i = 0, phase = 0; i < m; i++, phase = phase + 1 == len ? 0 : phase + 1) {
+    int at = i - half < 0 ? 0 : i - half >= n ? n - 1 : i - half;
+    const float *src = v + (size_t)at * stride;
+    float *p = pre + (size_t)i * lines;
+    if (phase == 0)
+      memcpy(p, src, sizeof *p * (size_t)lines);
+    else if (is_max)
+      for (int j = 0; j < lines; j++) p[j] = max_keep(p[j - lines], src[j]);
+    else
+      for (int j = 0; j < lines; j++) p[j] = min_keep(p[j - lines], src[j]);
+  }
+  for (int i = m - 1; i >= 0; i--) {
+    int at = i - half < 0 ? 0 : i - half >= n ? n - 1 : i - half;
+    const float *src = v + (size_t)at * stride;
+    float *s = suf + (size_t)i * lines;
+    if (i == m - 1 || (i + 1) % len == 0)
+      memcpy(s, src, sizeof *s * (size_t)lines);
+    else if (is_max)
+      for (int j = 0; j < lines; j++) s[j] = max_keep(s[j + lines], src[j]);
+    else
+      for (int j = 0; j < lines; j++) s[j] = min_keep(s[j + lines], src[j]);
+  }
+  for (int i = 0; i < n; i++) {
+    float *dst = v + (size_t)i * stride;
+    const float *s = suf + (size_t)i * lines, *p = pre + (size_t)(i + len - 1) * lines;
+    if (is_max)
+      for (int j = 0; j < lines; j++) dst[j] = max_keep(s[j], p[j]);
+    else
+      for (int j = 0; j < lines; j++) dst[j] = min_keep(s[j], p[j]);
+  }
 }
+
+#define EXTREME_BLOCK 64 /* columns per vertical block */
 
 /* Grey opening by a line of `len` px, horizontal (rows) or vertical. */
 static void line_opening(float *img, int w, int h, int len, int vertical, float *buf) {
-  int lines = vertical ? w : h, n = vertical ? h : w;
-  for (int pass = 0; pass < 2; pass++)
-    for (int l = 0; l < lines; l++) {
-      float *start = vertical ? img + l : img + (size_t)l * w;
-      running_extreme(start, n, vertical ? w : 1, len, pass == 1, buf);
-    }
+  for (int pass = 0; pass < 2; pass++) {
+    if (vertical)
+      for (int c = 0; c < w; c += EXTREME_BLOCK) {
+        int lines = w - c < EXTREME_BLOCK ? w - c : EXTREME_BLOCK;
+        running_extreme(img + c, h, (size_t)w, lines, len, pass == 1, buf);
+      }
+    else
+      for (int r = 0; r < h; r++) running_extreme(img + (size_t)r * w, w, 1, 1, len, pass == 1, buf);
+  }
 }
 
 #define MAX_BAR_CANDIDATES 6
@@ -254,7 +291,7 @@ static int bar_candidates_of_polarity(const float *px, int w, int h, float sign,
   size_t n = (size_t)w * h;
   float *open_h = malloc(sizeof(float) * n), *open_v = malloc(sizeof(float) * n);
   int longest = w > h ? w : h;
-  float *buf = malloc(sizeof(float) * 2 * (size_t)(longest + min_len + max_thick));
+  float *buf = malloc(sizeof(float) * 2 * EXTREME_BLOCK * (size_t)(longest + min_len + max_thick));
   int found = 0;
   if (!open_h || !open_v || !buf) goto done;
   float lo = INFINITY, hi = -INFINITY;

@@ -224,12 +224,12 @@ static int stop(const ws *W, double step, const char *what) {
 }
 
 /* Area-weighted median inscribed diameter of the components of mask. Uses
-** W->c (dist) and W->lab. Returns 0 when nothing is found. */
+** W->c (squared distances) and W->lab. Returns 0 when nothing is found. */
 static double scale_from_mask(ws *W, const uint8_t *mask, nm_error *err, nm_status *st) {
   int count = 0;
   *st = nm_label(mask, W->w, W->h, 1, W->lab, &count, err);
   if (*st || count == 0) return 0;
-  *st = nm_edt(mask, W->w, W->h, 0, W->c, err);
+  *st = nm_edt_sq(mask, W->w, W->h, 0, W->c, err); /* one square root per component below */
   if (*st) return 0;
   float *rmax = calloc((size_t)count + 1, sizeof(float));
   int64_t *area = calloc((size_t)count + 1, sizeof(int64_t));
@@ -245,6 +245,7 @@ static double scale_from_mask(ws *W, const uint8_t *mask, nm_error *err, nm_stat
     area[l]++;
     if (W->c[i] > rmax[l]) rmax[l] = W->c[i];
   }
+  for (int l = 1; l <= count; l++) rmax[l] = sqrtf(rmax[l]); /* sqrtf is monotone: same maxima */
   /* every component counts, border ones included: in a field full of
   ** particles nearly all of them touch the border */
   double total = 0;

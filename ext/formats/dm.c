@@ -314,6 +314,10 @@ static nm_status find_image(dm_file *f, dm_image *im) {
     if (!ok || im->data < 0)
       return nm_fail(f->err, NM_ERR_FORMAT, "%s: DM image entry %d has no Data or DataType tag",
                      f->src->name, i);
+    /* a float-typed tag can hold NaN or 1e300: not a type code */
+    if (!(t >= 0 && t <= 1e6))
+      return nm_fail(f->err, NM_ERR_FORMAT, "%s: DM image entry %d has an invalid DataType (%g)",
+                     f->src->name, i, t);
     im->dtype = (int64_t)t;
     return NM_OK;
   }

@@ -102,6 +102,7 @@ typedef struct dm_spec {
   uint64_t ninfo_override;
   float scale;
   const char *unit;
+  int nan_dtype;          /* DataType written as a float NaN */
 } dm_spec;
 
 static void dm_word(buf *b, const dm_spec *s, uint64_t v) { put_uint(b, v, s->wide ? 8 : 4, 0); }
@@ -173,7 +174,10 @@ static buf make_dm(const dm_spec *s) {
   dm_word(&b, s, s->data_count);
   uint64_t real = s->data_count < 4096 ? s->data_count : 16;
   for (uint64_t i = 0; i < real; i++) put_uint(&b, i, 2, 1);
-  dm_u32(&b, s, "DataType", 10);
+  if (s->nan_dtype)
+    dm_f32(&b, s, "DataType", NAN);
+  else
+    dm_u32(&b, s, "DataType", 10);
   dm_group(&b, s, "Dimensions", 2);
   dm_u32(&b, s, "", (uint32_t)s->w);
   dm_u32(&b, s, "", (uint32_t)s->h);
@@ -184,7 +188,7 @@ static void test_dm(int wide) {
   const char *name = wide ? "crafted.dm4" : "crafted.dm3";
   nm_read_opts opts;
   nm_read_opts_default(&opts);
-  dm_spec good = {wide, 4, 3, 12, 1, 0, 0.5f, "um"};
+  dm_spec good = {wide, 4, 3, 12, 1, 0, 0.5f, "um", 0};
   buf b = make_dm(&good);
   nm_image im;
   nm_error err = {0};
@@ -197,6 +201,12 @@ static void test_dm(int wide) {
   free(b.p);
 
   dm_spec s = good;
+  s.nan_dtype = 1; /* a float DataType holding NaN is not a type code (found by fuzz_dm) */
+  b = make_dm(&s);
+  expect_error(&b, b.n, name, &opts, NM_ERR_FORMAT, "invalid DataType");
+  free(b.p);
+
+  s = good;
   s.root_ntags = 0xffffffffu; /* absurd tag count */
   b = make_dm(&s);
   expect_error(&b, b.n, name, &opts, NM_ERR_FORMAT, "tag count");

@@ -51,7 +51,8 @@ fi
 export ASAN_OPTIONS=${ASAN_OPTIONS:-$asan}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 start=$(date +%s)
-"$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=1048576 \
+# a fixed libFuzzer seed (FUZZ_SEED, default 1): a finding in CI can be replayed
+"$bin" -seed="${FUZZ_SEED:-1}" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=1048576 \
   -print_final_stats=1 "${dict[@]}" "${extra[@]}" -artifact_prefix="$artifacts/" "$corpus" >"$log" 2>&1
 rc=$?
 wall=$(( $(date +%s) - start ))

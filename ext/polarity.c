@@ -25,41 +25,9 @@
 
 #include "filter.h"
 #include "morph.h"
+#include "split.h" /* nm_hull_area */
 #include "threshold.h"
 #include "watershed.h"
-
-typedef struct pt {
-  int x, y;
-} pt;
-
-static int cmp_pt(const void *a, const void *b) {
-  const pt *p = a, *q = b;
-  if (p->x != q->x) return p->x < q->x ? -1 : 1;
-  return (p->y > q->y) - (p->y < q->y);
-}
-
-static double cross(pt o, pt a, pt b) {
-  return (double)(a.x - o.x) * (b.y - o.y) - (double)(a.y - o.y) * (b.x - o.x);
-}
-
-/* Area of the convex hull of p[0..n) (sorted in place; hull: 2n+1 scratch). */
-static double hull_area(pt *p, size_t n, pt *hull) {
-  if (n < 3) return 0;
-  qsort(p, n, sizeof *p, cmp_pt);
-  size_t k = 0;
-  for (size_t i = 0; i < n; i++) {
-    while (k >= 2 && cross(hull[k - 2], hull[k - 1], p[i]) <= 0) k--;
-    hull[k++] = p[i];
-  }
-  for (size_t i = n - 1, t = k + 1; i-- > 0;) {
-    while (k >= t && cross(hull[k - 2], hull[k - 1], p[i]) <= 0) k--;
-    hull[k++] = p[i];
-  }
-  double a = 0;
-  for (size_t i = 0; i + 1 < k; i++)
-    a += (double)hull[i].x * hull[i + 1].y - (double)hull[i + 1].x * hull[i].y;
-  return fabs(a) / 2;
-}
 
 /* Scores one phase (mask m) into blob area / count. */
 static nm_status score_phase(const uint8_t *m, int w, int h, float *dist, int32_t *lab,
@@ -121,8 +89,8 @@ static nm_status score_phase(const uint8_t *m, int w, int h, float *dist, int32_
   }
   off[0] = 0;
   off[nl] = total;
-  pt *pts = malloc(sizeof(pt) * (total + 1));
-  pt *hull = malloc(sizeof(pt) * (2 * total + 2));
+  nm_ipt *pts = malloc(sizeof(nm_ipt) * (total + 1));
+  nm_ipt *hull = malloc(sizeof(nm_ipt) * (2 * total + 2));
   size_t *fill = calloc(nl, sizeof(size_t));
   if (!pts || !hull || !fill) {
     free(pts);
@@ -136,16 +104,16 @@ static nm_status score_phase(const uint8_t *m, int w, int h, float *dist, int32_
       size_t i = (size_t)y * w + x;
       int32_t l = lab[i];
       if (l <= 0 || border[l]) continue;
-      pt *p = pts + off[l] + fill[l];
+      nm_ipt *p = pts + off[l] + fill[l];
       if (lab[i - 1] != l) {
-        p[0] = (pt){x, y};
-        p[1] = (pt){x, y + 1};
+        p[0] = (nm_ipt){x, y};
+        p[1] = (nm_ipt){x, y + 1};
         p += 2;
         fill[l] += 2;
       }
       if (lab[i + 1] != l) {
-        p[0] = (pt){x + 1, y};
-        p[1] = (pt){x + 1, y + 1};
+        p[0] = (nm_ipt){x + 1, y};
+        p[1] = (nm_ipt){x + 1, y + 1};
         fill[l] += 2;
       }
     }
@@ -155,7 +123,7 @@ static nm_status score_phase(const uint8_t *m, int w, int h, float *dist, int32_
     if (area[l] > 4 * M_PI * r * r) continue;
     if (nb[l] == 0 || 2 * nexp[l] < nb[l]) continue;
     size_t k = l + 1 < nl ? off[l + 1] : total;
-    double ha = hull_area(pts + off[l], k - off[l], hull);
+    double ha = nm_hull_area(pts + off[l], k - off[l], hull);
     if (!(ha > 0) || area[l] / ha < 0.8) continue;
     *blob_area += area[l];
     (*blobs)++;

@@ -25,7 +25,7 @@
 
 #include "filter.h"
 #include "morph.h"
-#include "split.h" /* nm_hull_area */
+#include "split.h" /* nm_label_solidity */
 #include "threshold.h"
 #include "watershed.h"
 
@@ -49,13 +49,12 @@ static nm_status score_phase(const uint8_t *m, int w, int h, float *dist, int32_
   float *rmax = calloc(nl, sizeof(float));
   uint8_t *border = calloc(nl, 1);
   size_t *nb = calloc(nl, sizeof(size_t)), *nexp = calloc(nl, sizeof(size_t));
-  size_t *off = calloc(nl + 1, sizeof(size_t));
-  if (!area || !rmax || !border || !nb || !nexp || !off) {
+  double *solidity = calloc(nl, sizeof(double));
+  if (!area || !rmax || !border || !nb || !nexp || !solidity) {
     st = nm_fail(err, NM_ERR_NOMEM, "polarity: out of memory");
     goto done;
   }
-  /* per piece: area, depth, border contact, outline exposure, and the
-  ** corners of each row run (4 per run) for the hull */
+  /* per piece: area, depth, border contact, outline exposure */
   for (int y = 0; y < h; y++)
     for (int x = 0; x < w; x++) {
       size_t i = (size_t)y * w + x;
@@ -77,67 +76,25 @@ static nm_status score_phase(const uint8_t *m, int w, int h, float *dist, int32_
         nb[l]++;
         nexp[l] += out;
       }
-      if (lab[i - 1] != l) off[l] += 2;
-      if (lab[i + 1] != l) off[l] += 2;
     }
-  /* border pieces are not scored; their run corners are not needed */
-  size_t total = 0;
-  for (size_t l = 1; l < nl; l++) {
-    size_t c = border[l] ? 0 : off[l];
-    off[l] = total;
-    total += c;
-  }
-  off[0] = 0;
-  off[nl] = total;
-  nm_ipt *pts = malloc(sizeof(nm_ipt) * (total + 1));
-  nm_ipt *hull = malloc(sizeof(nm_ipt) * (2 * total + 2));
-  size_t *fill = calloc(nl, sizeof(size_t));
-  if (!pts || !hull || !fill) {
-    free(pts);
-    free(hull);
-    free(fill);
-    st = nm_fail(err, NM_ERR_NOMEM, "polarity: out of memory");
-    goto done;
-  }
-  for (int y = 1; y < h - 1; y++)
-    for (int x = 1; x < w - 1; x++) {
-      size_t i = (size_t)y * w + x;
-      int32_t l = lab[i];
-      if (l <= 0 || border[l]) continue;
-      nm_ipt *p = pts + off[l] + fill[l];
-      if (lab[i - 1] != l) {
-        p[0] = (nm_ipt){x, y};
-        p[1] = (nm_ipt){x, y + 1};
-        p += 2;
-        fill[l] += 2;
-      }
-      if (lab[i + 1] != l) {
-        p[0] = (nm_ipt){x + 1, y};
-        p[1] = (nm_ipt){x + 1, y + 1};
-        fill[l] += 2;
-      }
-    }
+  st = nm_label_solidity(lab, w, h, count, solidity, err);
+  if (st) goto done;
   for (size_t l = 1; l < nl; l++) {
     if (border[l] || rmax[l] < 2.0f) continue;
     double r = rmax[l];
     if (area[l] > 4 * M_PI * r * r) continue;
     if (nb[l] == 0 || 2 * nexp[l] < nb[l]) continue;
-    size_t k = l + 1 < nl ? off[l + 1] : total;
-    double ha = nm_hull_area(pts + off[l], k - off[l], hull);
-    if (!(ha > 0) || area[l] / ha < 0.8) continue;
+    if (solidity[l] < 0.8) continue;
     *blob_area += area[l];
     (*blobs)++;
   }
-  free(pts);
-  free(hull);
-  free(fill);
 done:
   free(area);
   free(rmax);
   free(border);
   free(nb);
   free(nexp);
-  free(off);
+  free(solidity);
   return st;
 }
 

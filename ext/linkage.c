@@ -53,6 +53,20 @@ static int uf_find(int *parent, int i) {
 
 /* Sorts by height (stably) and relabels the representatives into SciPy
 ** cluster ids. */
+/* A chain's reciprocal pair (xq, yq), positions in the working arrays, made
+** x < y so that x is the one that disappears, and recorded with the original
+** ids. */
+static void record_pair(raw_merge *r, const int *orig, int *xq, int *yq, double h) {
+  if (*xq > *yq) {
+    int tmp = *xq;
+    *xq = *yq;
+    *yq = tmp;
+  }
+  r->x = orig[*xq];
+  r->y = orig[*yq];
+  r->h = h;
+}
+
 static nm_status finish_tree(raw_merge *raw, size_t n, nm_merge *z, nm_error *err) {
   size_t m = n - 1;
   keyed_merge *k = nm_malloc(m, sizeof *k, err);
@@ -306,14 +320,7 @@ static nm_status linkage_nnchain(const double *x, size_t n, int d, nm_linkage_me
       chain[len++] = yq;
     }
     len -= 2;
-    if (xq > yq) {
-      int tmp = xq;
-      xq = yq;
-      yq = tmp;
-    }
-    raw[t].x = orig[xq];
-    raw[t].y = orig[yq];
-    raw[t].h = cur;
+    record_pair(&raw[t], orig, &xq, &yq, cur);
     double nx = size[xq], ny = size[yq];
     /* x disappears, y holds the union. The row scanned last is current;
     ** the other was scanned before the chain's previous merge, perhaps. */
@@ -678,14 +685,7 @@ static nm_status linkage_ward(const double *x, size_t n, int d, raw_merge *raw,
       chain[len++] = yq;
     }
     len -= 2;
-    if (xq > yq) {
-      int tmp = xq;
-      xq = yq;
-      yq = tmp;
-    }
-    raw[t].x = orig[xq];
-    raw[t].y = orig[yq];
-    raw[t].h = sqrt(cur);
+    record_pair(&raw[t], orig, &xq, &yq, sqrt(cur));
     /* x disappears, y holds the union (as in the matrix chain and SciPy). */
     double nx = w.sz[xq], ny = w.sz[yq];
     double *cx = w.c + (size_t)xq * d, *cy = w.c + (size_t)yq * d;

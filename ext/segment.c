@@ -37,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "darkfield.h"
 #include "filter.h"
 #include "label.h"
 #include "morph.h"
@@ -74,13 +75,14 @@ struct nm_segment_opts {
   double noise_k;        /* dark field: threshold at least median + k sigma of the top-hat */
   double split_intensity; /* exponent of the image weight of the second split; 0 off */
   int split, fill_holes, exclude_edge, exclude_scale_bar;
+  nm_darkfield_opts darkfield; /* its own pipeline for dark field (darkfield.h) */
 };
 
 static const char *const KEYS[] = {
     "polarity", "threshold", "flatten", "scale_px", "stretch_low", "stretch_high",
     "denoise", "median", "background", "local_radius", "local_offset",
     "threshold_bias", "h", "gap_cut", "gap_smooth", "erode", "min_area", "min_area_px", "refine", "refine_grow", "refine_edge", "granulometry", "noise_k", "refine_smooth", "refine_anchor", "split", "split_intensity",
-    "fill_holes", "exclude_edge", "exclude_scale_bar", NULL};
+    "fill_holes", "exclude_edge", "exclude_scale_bar", "darkfield", NULL};
 
 const char *const *nm_segment_opts_keys(void) { return KEYS; }
 
@@ -127,6 +129,7 @@ nm_segment_opts *nm_segment_opts_new(void) {
   o->fill_holes = 1;
   o->exclude_edge = 1;
   o->exclude_scale_bar = 1;
+  nm_darkfield_opts_default(&o->darkfield);
   return o;
 }
 
@@ -198,6 +201,7 @@ nm_status nm_segment_opts_set(nm_segment_opts *o, const char *key, double num,
   if (!strcmp(key, "fill_holes")) return bool_opt(&o->fill_holes, key, num, text, err);
   if (!strcmp(key, "exclude_edge")) return bool_opt(&o->exclude_edge, key, num, text, err);
   if (!strcmp(key, "exclude_scale_bar")) return bool_opt(&o->exclude_scale_bar, key, num, text, err);
+  if (!strncmp(key, "darkfield", 9)) return nm_darkfield_opts_set(&o->darkfield, key, num, text, err);
   return nm_fail(err, NM_ERR_ARG, "option '%s' is unknown", key);
 }
 
@@ -555,8 +559,16 @@ nm_status nm_segment(const float *px, int width, int height,
     for (size_t i = 0; i < n; i++) I[i] = 1.0f - I[i];
   if (stop(&W, 2, "segment")) goto interrupted;
 
-  /* 3. scale */
+  int count = 0;
   double d = o->scale_px;
+  if (!dark && o->darkfield.enabled) {
+    /* dark field by its own pipeline (darkfield.h), then the same exclusions */
+    st = nm_darkfield_segment(I, w, h, &o->darkfield, d, progress, labels, &count, &d, err);
+    if (st) goto fail;
+    goto exclusions;
+  }
+
+  /* 3. scale */
   if (!(d > 0)) {
     nm_gauss(I, W.a, w, h, 1.0, W.tmp);
     if (dark) {
@@ -684,7 +696,6 @@ nm_status nm_segment(const float *px, int width, int height,
   if (stop(&W, 6, "segment")) goto interrupted;
 
   /* 7. split */
-  int count = 0;
   if (o->split) {
     /* the distance map of the mask with the visible gaps cut (W.m2), so
     ** that particles touching along a bright line get a neck */
@@ -766,6 +777,7 @@ nm_status nm_segment(const float *px, int width, int height,
   if (stop(&W, 8, "segment")) goto interrupted;
 
   /* 9. exclusions */
+exclusions:
   excluded = nm_calloc((size_t)count + 1, 1, err);
   int64_t *area = nm_calloc((size_t)count + 1, sizeof(int64_t), err);
   int64_t *inbox = nm_calloc((size_t)count + 1, sizeof(int64_t), err);

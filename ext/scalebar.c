@@ -90,6 +90,16 @@ static void snap_rows(const float *px, int w, int h, nm_scalebar *sb) {
   float *scratch = malloc(sizeof(float) * (size_t)(sb->bar_w > 0 ? sb->bar_w : 1));
   if (!scratch) return;
   float bar = row_level(px, w, sb, sb->bar_y + sb->bar_h / 2, scratch);
+  /* The contrast of the bar with the rows around it, for telling a row
+  ** inside the bar from one beside it when the row two beyond is still bar
+  ** (a candidate holding only some of the bar's rows). */
+  float contrast = 0;
+  int reach = 2 * sb->bar_h + 6;
+  for (int d = 2; d <= reach; d++)
+    for (int side = 0; side < 2; side++) {
+      int y = side ? sb->bar_y + sb->bar_h - 1 + d : sb->bar_y - d;
+      if (y >= 0 && y < h) contrast = fmaxf(contrast, fabsf(row_level(px, w, sb, y, scratch) - bar));
+    }
   for (int side = 0; side < 2; side++)
     for (int grown = 0; grown < 2 * sb->bar_h + 4; grown++) {
       int y = side ? sb->bar_y + sb->bar_h : sb->bar_y - 1;
@@ -97,7 +107,8 @@ static void snap_rows(const float *px, int w, int h, nm_scalebar *sb) {
       if (y < 0 || y >= h || beyond < 0 || beyond >= h) break;
       float here = row_level(px, w, sb, y, scratch);
       float far = row_level(px, w, sb, beyond, scratch);
-      if (!(fabsf(here - bar) < 0.5f * fabsf(far - bar))) break;
+      int inside = fabsf(here - bar) < 0.1f * contrast && fabsf(far - bar) < 0.1f * contrast;
+      if (!(fabsf(here - bar) < 0.5f * fabsf(far - bar)) && !inside) break;
       if (side) sb->bar_h++;
       else sb->bar_y--, sb->bar_h++;
     }
@@ -203,6 +214,112 @@ static double measure_bar_length(const float *px, int w, int h, const nm_scaleba
   return length;
 }
 
+/* Second way to measure, for a bar whose end lies on a particle of its own
+** polarity (a dark bar ending on a dark particle: the rows above and below
+** that end are no background to measure against). A drawn bar is a run of
+** constant level with sharp, vertical end caps; a particle is not. In each
+** bar row the run at the row's bar level (within a noise tolerance) is
+** followed from the middle outwards, across particles too, and its ends are
+** measured against the level *beyond* them in the same row. Answered only
+** when that level is clearly apart from the bar, the transition takes at
+** most two pixels, every row starts and ends at the same place (within a
+** pixel), and the rows above and below are not at the bar's level over
+** half the run; verify_bar then repeats the corner check at the new ends (a
+** run into a particle as dark as the bar, or along a dark band, fails
+** these).
+** On success the bar's box is widened to the run. NAN otherwise. */
+static double measure_bar_run(const float *px, int w, int h, nm_scalebar *sb,
+                              const bar_levels *lv) {
+  int n = sb->bar_w > 0 ? sb->bar_w : 1;
+  float *scratch = malloc(sizeof(float) * (size_t)n);
+  float *lengths = malloc(sizeof(float) * (size_t)(sb->bar_h > 0 ? sb->bar_h : 1));
+  if (!scratch || !lengths) {
+    free(scratch);
+    free(lengths);
+    return NAN;
+  }
+  float span = lv->bar - lv->background;
+  int rows = 0, lo_end = w, hi_end = -1, lo_start = w, hi_start = -1, run_x0 = w, run_x1 = -1;
+  int unmeasured = 0;
+  float widest_tol = 0;
+  for (int y = sb->bar_y; y < sb->bar_y + sb->bar_h; y++) {
+    const float *row = px + (size_t)y * w;
+    int m = 0;
+    for (int x = sb->bar_x + sb->bar_w / 4; x < sb->bar_x + 3 * sb->bar_w / 4; x++)
+      scratch[m++] = row[x];
+    if (m < 4) continue;
+    float top = median_of(scratch, m);
+    if ((top - lv->background) / span < 0.75f) continue; /* an anti-aliased edge row */
+    for (int i = 0; i < m; i++) scratch[i] = fabsf(scratch[i] - top);
+    float noise = 1.4826f * median_of(scratch, m);
+    float tol = fmaxf(0.06f * fabsf(span), 2.5f * noise);
+    int mid = sb->bar_x + sb->bar_w / 2, a = mid, b = mid;
+    while (a - 1 >= 0 && fabsf(row[a - 1] - top) <= tol) a--;
+    while (b + 1 < w && fabsf(row[b + 1] - top) <= tol) b++;
+    if (a < 7 || b > w - 8 || b - a + 1 < sb->bar_w - 2) {
+      unmeasured++;
+      continue;
+    }
+    float v[4];
+    for (int k = 0; k < 4; k++) v[k] = row[a - 2 - k];
+    float bg_a = median_of(v, 4);
+    for (int k = 0; k < 4; k++) v[k] = row[b + 2 + k];
+    float bg_b = median_of(v, 4);
+    float least = fmaxf(0.1f * fabsf(span), fmaxf(3.0f * noise, tol));
+    if (fabsf(top - bg_a) < least || fabsf(top - bg_b) < least) {
+      unmeasured++;
+      continue;
+    }
+#define COVERAGE(x, bg) fminf(1.0f, fmaxf(0.0f, (row[(x)] - (bg)) / (top - (bg))))
+    int left = mid, right = mid;
+    while (left - 1 >= 0 && COVERAGE(left - 1, bg_a) > 0.5f) left--;
+    while (right + 1 < w && COVERAGE(right + 1, bg_b) > 0.5f) right++;
+    /* A sharp end cap: two pixels past the half-covered one is background. */
+    if (left < 4 || right > w - 5 || COVERAGE(left - 2, bg_a) > 0.3f ||
+        COVERAGE(right + 2, bg_b) > 0.3f) {
+      unmeasured++;
+      continue;
+    }
+    double length = right - left - 1 + COVERAGE(left, bg_a) + COVERAGE(right, bg_b) +
+                    COVERAGE(left - 1, bg_a) + COVERAGE(right + 1, bg_b);
+#undef COVERAGE
+    lengths[rows++] = (float)length;
+    if (tol > widest_tol) widest_tol = tol;
+    if (left < lo_start) lo_start = left;
+    if (left > hi_start) hi_start = left;
+    if (right < lo_end) lo_end = right;
+    if (right > hi_end) hi_end = right;
+    if (left < run_x0) run_x0 = left;
+    if (right > run_x1) run_x1 = right;
+  }
+  double length = NAN;
+  if (rows >= 2 && 3 * unmeasured <= rows && hi_start - lo_start <= 1 && hi_end - lo_end <= 1) {
+    float lmin = lengths[0], lmax = lengths[0];
+    for (int i = 1; i < rows; i++) lmin = fminf(lmin, lengths[i]), lmax = fmaxf(lmax, lengths[i]);
+    if (lmax - lmin <= 1.0f) length = median_of(lengths, rows);
+  }
+  free(scratch);
+  free(lengths);
+  if (isnan(length)) return NAN;
+  /* Rows two above and below: background, or a particle the run could tell
+  ** from the bar (not within its tolerance), never the bar's own level for
+  ** long: a run into a particle as dark as the bar would be. */
+  for (int side = 0; side < 2; side++) {
+    int y = side ? sb->bar_y + sb->bar_h + 1 : sb->bar_y - 2;
+    if (y < 0 || y >= h) return NAN;
+    int at_bar = 0;
+    for (int x = run_x0; x <= run_x1; x++)
+      at_bar += fabsf(px[(size_t)y * w + x] - lv->bar) <= widest_tol;
+    if (at_bar > 0.5 * (run_x1 - run_x0 + 1)) return NAN;
+  }
+  sb->bar_x = run_x0;
+  sb->bar_w = run_x1 - run_x0 + 1;
+  int box_x1 = sb->box_x + sb->box_w > run_x1 + 1 ? sb->box_x + sb->box_w : run_x1 + 1;
+  if (run_x0 < sb->box_x) sb->box_x = run_x0;
+  sb->box_w = box_x1 - sb->box_x;
+  return length;
+}
+
 /* ---- bar candidates ------------------------------------------------------ */
 
 /* Running minimum (or maximum) over a centred window of `len` samples along
@@ -270,6 +387,7 @@ static void line_opening(float *img, int w, int h, int len, int vertical, float 
 }
 
 #define MAX_BAR_CANDIDATES 6
+#define MAX_LOOSE_CANDIDATES 8 /* of the second, loose pass (bars across particles) */
 
 typedef struct bar_candidate {
   nm_scalebar sb;
@@ -287,7 +405,8 @@ static int compare_bars(const void *a, const void *b) {
 ** are bar candidates. Film texture does not survive the horizontal opening;
 ** vacuum, supports and solid annotation boxes do not survive the difference. */
 static int bar_candidates_of_polarity(const float *px, int w, int h, float sign, int min_len,
-                                      int max_thick, bar_candidate *out, int room) {
+                                      int max_thick, bar_candidate *out, int room,
+                                      bar_candidate *loose, int loose_room, int *n_loose) {
   size_t n = (size_t)w * h;
   float *open_h = malloc(sizeof(float) * n), *open_v = malloc(sizeof(float) * n);
   int longest = w > h ? w : h;
@@ -304,15 +423,26 @@ static int bar_candidates_of_polarity(const float *px, int w, int h, float sign,
   memcpy(open_v, open_h, sizeof(float) * n);
   line_opening(open_v, w, h, max_thick, 1, buf);
   float threshold = 0.3f * (hi - lo);
+  /* The second, loose pass: a bar crossing particles of its own polarity
+  ** stands out from them by less than `threshold`, but a drawn bar is at
+  ** the image's extreme level (black or white) along its whole length,
+  ** where particles rarely are. */
+  float loose_threshold = 0.05f * (hi - lo), extreme = hi - 0.06f * (hi - lo);
+  *n_loose = 0;
+  for (int pass = 0; pass < 2; pass++) {
+  bar_candidate *dst = pass ? loose : out;
+  int dst_room = pass ? loose_room : room, made = 0;
   /* Stack rows: a run continues an open rectangle when both ends match. */
   enum { MAX_OPEN = 64 };
   struct rect { int x0, x1, y, rows, seen; } open[MAX_OPEN];
   int n_open = 0;
-  for (int y = 0; y <= h && found < room; y++) {
+  for (int y = 0; y <= h && made < dst_room; y++) {
     for (int r = 0; r < n_open; r++) open[r].seen = 0;
     int start = -1;
     for (int x = 0; y < h && x <= w; x++) {
-      int on = x < w && open_h[(size_t)y * w + x] - open_v[(size_t)y * w + x] > threshold;
+      size_t i = (size_t)y * w + x;
+      int on = x < w && (pass ? open_h[i] - open_v[i] > loose_threshold && open_h[i] >= extreme
+                              : open_h[i] - open_v[i] > threshold);
       if (on && start < 0) start = x;
       if (on || start < 0) continue;
       if (x - start >= min_len) {
@@ -330,9 +460,10 @@ static int bar_candidates_of_polarity(const float *px, int w, int h, float sign,
     for (int r = 0; r < n_open; r++) {
       if (open[r].seen) continue;
       const struct rect *c = &open[r];
-      if (c->rows >= 2 && c->rows < max_thick && c->x1 - c->x0 >= 6 * c->rows && found < room) {
-        out[found].bright = sign > 0;
-        nm_scalebar *sb = &out[found++].sb;
+      if (c->rows >= 2 && c->rows < max_thick && c->x1 - c->x0 >= 6 * c->rows &&
+          made < dst_room) {
+        dst[made].bright = sign > 0;
+        nm_scalebar *sb = &dst[made++].sb;
         memset(sb, 0, sizeof *sb);
         sb->found = 1;
         sb->bar_x = sb->box_x = c->x0;
@@ -342,6 +473,9 @@ static int bar_candidates_of_polarity(const float *px, int w, int h, float sign,
       }
       open[r--] = open[--n_open];
     }
+  }
+  if (pass) *n_loose = made;
+  else found = made;
   }
 done:
   free(open_h);
@@ -358,16 +492,35 @@ static int find_bar_candidates(const float *px, int w, int h, bar_candidate *out
   int min_len = (side / 40 > 16 ? side / 40 : 16) | 1; /* odd: a centred window */
   int max_thick = (side / 33 > 4 ? side / 33 : 4) | 1;
   enum { ROOM = 256 };
-  bar_candidate *found = malloc(sizeof(bar_candidate) * 2 * ROOM);
+  bar_candidate *found = malloc(sizeof(bar_candidate) * 4 * ROOM);
   if (!found) return -1;
-  int n = bar_candidates_of_polarity(px, w, h, 1.0f, min_len, max_thick, found, ROOM);
-  n += bar_candidates_of_polarity(px, w, h, -1.0f, min_len, max_thick, found + n, ROOM);
+  bar_candidate *loose = found + 2 * ROOM;
+  int n_loose_bright = 0, n_loose_dark = 0;
+  int n = bar_candidates_of_polarity(px, w, h, 1.0f, min_len, max_thick, found, ROOM, loose, ROOM,
+                                     &n_loose_bright);
+  n += bar_candidates_of_polarity(px, w, h, -1.0f, min_len, max_thick, found + n, ROOM,
+                                  loose + n_loose_bright, ROOM, &n_loose_dark);
+  int n_loose = n_loose_bright + n_loose_dark;
   qsort(found, (size_t)n, sizeof found[0], compare_bars);
+  qsort(loose, (size_t)n_loose, sizeof loose[0], compare_bars);
   int n_kept = 0;
-  for (int i = 0; i < n && n_kept < room; i++) {
+  for (int i = 0; i < n && n_kept < room - MAX_LOOSE_CANDIDATES; i++) {
     const nm_scalebar *c = &found[i].sb;
     if (c->bar_w > 0.6 * w || c->bar_y == 0 || c->bar_y + c->bar_h >= h) continue;
     out[n_kept++] = found[i];
+  }
+  /* Loose candidates come last, and only those no strict one already is. */
+  int n_strict = n_kept;
+  for (int i = 0; i < n_loose && n_kept < room; i++) {
+    const nm_scalebar *c = &loose[i].sb;
+    if (c->bar_w > 0.6 * w || c->bar_y == 0 || c->bar_y + c->bar_h >= h) continue;
+    int known = 0;
+    for (int j = 0; j < n_strict && !known; j++) {
+      const nm_scalebar *o = &out[j].sb;
+      known = out[j].bright == loose[i].bright && abs(o->bar_x - c->bar_x) <= 3 &&
+              abs(o->bar_w - c->bar_w) <= 6 && abs(o->bar_y - c->bar_y) <= 2;
+    }
+    if (!known) out[n_kept++] = loose[i];
   }
   free(found);
   return n_kept;
@@ -405,12 +558,73 @@ typedef struct ink_window {
   uint8_t *ink;  /* w*h: 1 where the pixel is closer to the bar's level */
   float *cov;    /* w*h: 0 background .. 1 bar level, clipped */
   int32_t *comp; /* component id per pixel, -1 none */
+  int panel, px0, py0, px1, py1; /* a solid annotation box, window coords (inclusive) */
 } ink_window;
 
 static void window_free(ink_window *win) {
   free(win->ink);
   free(win->cov);
   free(win->comp);
+}
+
+/* Walks from (x, y) by (dx, dy) while the pixel stays at the background
+** level (within tol); the last such position along the walk. */
+static int walk_flat(const float *px, int w, int h, int x, int y, int dx, int dy, float level,
+                     float tol) {
+  int last = dx ? x : y;
+  for (;;) {
+    x += dx, y += dy;
+    if (x < 0 || y < 0 || x >= w || y >= h || fabsf(px[(size_t)y * w + x] - level) > tol)
+      return last;
+    last = dx ? x : y;
+  }
+}
+
+/* A solid annotation box around the bar: the background beside the bar is
+** flat (its spread a few % of the bar's contrast, where film texture is
+** several times that) and continues past both ends of the bar. Its extent
+** is walked along the margin rows above and below the bar and along the
+** margin columns inside its left and right edges, at a tolerance of the
+** fill's own noise. A box has straight edges, so the two walks of a side
+** agree (within 2 px); film as bright as a white box can carry one walk
+** past one edge, which then takes the inner of its walks. When more than
+** one side disagrees it is no box but a flat patch of the field (vacuum
+** beside a bar drawn on the image), whose label may lie on film outside
+** it. Marks wholly outside the box are film, not its label. */
+static int find_panel(const float *px, int w, int h, const nm_scalebar *sb, const bar_levels *lv,
+                      int *x0, int *y0, int *x1, int *y1) {
+  float span = fabsf(lv->bar - lv->background);
+  int rows[2] = {sb->bar_y - 2, sb->bar_y + sb->bar_h + 1};
+  double dev = 0;
+  int n = 0;
+  for (int k = 0; k < 2; k++) {
+    if (rows[k] < 0 || rows[k] >= h) return 0;
+    for (int x = sb->bar_x; x < sb->bar_x + sb->bar_w; x++, n++)
+      dev += fabsf(px[(size_t)rows[k] * w + x] - lv->background);
+  }
+  dev /= n;
+  if (!(dev <= 0.04 * span)) return 0;
+  float tol = fmaxf(0.08f * span, 4.0f * (float)dev);
+  int left[2], right[2], top[2], bottom[2];
+  for (int k = 0; k < 2; k++) {
+    left[k] = walk_flat(px, w, h, sb->bar_x, rows[k], -1, 0, lv->background, tol);
+    right[k] = walk_flat(px, w, h, sb->bar_x + sb->bar_w - 1, rows[k], 1, 0, lv->background, tol);
+  }
+  int disagree = (abs(left[0] - left[1]) > 2) + (abs(right[0] - right[1]) > 2);
+  if (disagree > 1) return 0;
+  int l = left[0] > left[1] ? left[0] : left[1], r = right[0] < right[1] ? right[0] : right[1];
+  if (l > sb->bar_x - 3 || r < sb->bar_x + sb->bar_w + 2) return 0;
+  int cols[2] = {l + 2, r - 2};
+  for (int k = 0; k < 2; k++) {
+    top[k] = walk_flat(px, w, h, cols[k], sb->bar_y, 0, -1, lv->background, tol);
+    bottom[k] = walk_flat(px, w, h, cols[k], sb->bar_y + sb->bar_h - 1, 0, 1, lv->background, tol);
+  }
+  disagree += (abs(top[0] - top[1]) > 2) + (abs(bottom[0] - bottom[1]) > 2);
+  if (disagree > 1) return 0;
+  int t = top[0] > top[1] ? top[0] : top[1], b = bottom[0] < bottom[1] ? bottom[0] : bottom[1];
+  if (t > sb->bar_y - 3 || b < sb->bar_y + sb->bar_h + 2) return 0;
+  *x0 = l, *x1 = r, *y0 = t, *y1 = b;
+  return 1;
 }
 
 /* The region around the bar where its label can be: above, below or beside
@@ -439,6 +653,12 @@ static int window_make(const float *px, int w, int h, const nm_scalebar *sb,
       win->cov[(size_t)y * win->w + x] = c;
       win->ink[(size_t)y * win->w + x] = c > INK_COVERAGE;
     }
+  int bx0, by0, bx1, by1;
+  win->panel = find_panel(px, w, h, sb, lv, &bx0, &by0, &bx1, &by1);
+  if (win->panel) {
+    win->px0 = bx0 - win->x0, win->px1 = bx1 - win->x0;
+    win->py0 = by0 - win->y0, win->py1 = by1 - win->y0;
+  }
   /* The bar itself is not part of the label. */
   for (int y = sb->bar_y - 1; y <= sb->bar_y + sb->bar_h; y++)
     for (int x = sb->bar_x - 2; x < sb->bar_x + sb->bar_w + 2; x++) {
@@ -499,6 +719,23 @@ static int window_components(ink_window *win, box **boxes_out, int *count_out) {
     boxes[count++] = b;
   }
   free(stack);
+  if (win->panel) {
+    /* Marks wholly outside a solid box are film; they are no ink at all. */
+    uint8_t *outside = calloc((size_t)(count > 0 ? count : 1), 1);
+    if (!outside) {
+      free(boxes);
+      return -1;
+    }
+    for (int i = 0; i < count; i++) {
+      const box *b = &boxes[i];
+      outside[i] = b->x1 - 1 < win->px0 || b->x0 > win->px1 || b->y1 - 1 < win->py0 ||
+                   b->y0 > win->py1;
+      if (outside[i]) boxes[i] = (box){-10, -10, -10, -10, 0, 0};
+    }
+    for (size_t i = 0; i < n; i++)
+      if (win->comp[i] >= 0 && outside[win->comp[i]]) win->ink[i] = 0, win->comp[i] = -1;
+    free(outside);
+  }
   *boxes_out = boxes;
   *count_out = count;
   return 0;
@@ -1021,6 +1258,10 @@ static int ink_disagrees(const ink_window *win, const box *boxes, int count, con
   for (int skipped = 0; c < n; c++) {
     const column *k = &cols[c];
     if (k->area < min_area) continue;
+    /* A small mark wholly in the upper part of the line is a speck of
+    ** texture, never a digit (full height) nor a point (on the baseline). */
+    if (k->y1 - k->y0 < 0.4 * lh && k->x1 - k->x0 < 0.4 * lh && k->y1 < line_base - 0.4 * lh)
+      continue;
     if (skipped == first) break;
     int next = c + 1;
     while (next < n && cols[next].area < min_area) next++;
@@ -1185,14 +1426,22 @@ static int parse_label(const char *raw, float least, int unit_descends, double *
     return -1;
   }
   while (*s == ' ') s++;
-  /* 'm' read as "rr" or "rn" (its arches split): "nrr" is "nm", "urn" is
-  ** "um"; only a whole unit word is mended. */
+  /* The 'm' of a unit misread (its arches split or merged with texture):
+  ** "nrr", "nrn", "un", "uni", "unt", "nin" are "nm" or "um". Only a whole
+  ** unit word after its first letter is mended, and only to 'm': the
+  ** first letter, which decides the value (n or u), is kept as read, and
+  ** the micro descender check below still applies. */
+  static const char *m_misreads[] = {"rr", "rn", "n", "ni", "nt", "in", "ri"};
   char mended[96];
-  if ((s[0] == 'n' || s[0] == 'u') && s[1] == 'r' && (s[2] == 'r' || s[2] == 'n') &&
-      (s[3] == 0 || s[3] == ' ')) {
-    snprintf(mended, sizeof mended, "%cm%s", s[0], s + 3);
-    s = mended;
-  }
+  if (s[0] == 'n' || s[0] == 'u')
+    for (size_t i = 0; i < sizeof m_misreads / sizeof m_misreads[0]; i++) {
+      size_t n = strlen(m_misreads[i]);
+      if (strncmp(s + 1, m_misreads[i], n) == 0 && (s[1 + n] == 0 || s[1 + n] == ' ')) {
+        snprintf(mended, sizeof mended, "%cm%s", s[0], s + 1 + n);
+        s = mended;
+        break;
+      }
+    }
   size_t ulen = 0;
   const char *u = canonical_unit(s, &ulen);
   size_t misread = unit_descends == 1 ? micro_misread(s) : 0;
@@ -1459,8 +1708,15 @@ static int verify_bar(const float *px, int width, int height, nm_scalebar *out,
   if (strip_turns_corner(px, width, height, out, levels))
     return give_up(out, "strip turns a corner at its end (a box margin, not a bar)"), -1;
   double length = measure_bar_length(px, width, height, out, levels);
-  if (!(length > 8) || fabs(length - out->bar_w) > 0.1 * out->bar_w + 2)
-    return give_up(out, "scale bar length could not be measured"), -1;
+  if (!(length > 8) || fabs(length - out->bar_w) > 0.1 * out->bar_w + 2) {
+    /* An end on a particle of the bar's polarity: follow the run. */
+    nm_scalebar run = *out;
+    length = measure_bar_run(px, width, height, &run, levels);
+    if (!(length > 8) || fabs(length - run.bar_w) > 2 ||
+        strip_turns_corner(px, width, height, &run, levels))
+      return give_up(out, "scale bar length could not be measured"), -1;
+    *out = run;
+  }
   out->bar_length_px = length;
   return 0;
 }
@@ -1474,7 +1730,7 @@ static nm_status read_label(const float *px, int width, int height, nm_scalebar 
 ** reads. Up to MAX_RAW_CANDIDATES strips are checked (cheap) and at most
 ** MAX_BAR_CANDIDATES verified bars are read (Tesseract, slow). When none
 ** reads, the reason is the longest verified bar's (or the longest strip's). */
-#define MAX_RAW_CANDIDATES 48
+#define MAX_RAW_CANDIDATES (48 + MAX_LOOSE_CANDIDATES)
 nm_status nm_scalebar_read(const float *px, int width, int height, nm_scalebar *out,
                            nm_error *err) {
   if (!px || width <= 0 || height <= 0) return nm_fail(err, NM_ERR_ARG, "scale bar: empty image");

@@ -2,9 +2,10 @@
 ** test_scalebar — the scale-bar reader (ext/scalebar.c):
 ** - on 60 generated micrographs with known bars (tests/unit/scalebar_synth.h)
 **   none is wrong by more than 2 % (the safety property: a wrong pixel size
-**   is worse than none) and at least 80 % are read within 1 % (a regression
-**   floor: 51/60 measured; on the full 240-case set the reader is at 94 %
-**   against the issue's 95 % target, see docs/scalebar.md);
+**   is worse than none) and at least 85 % are read within 1 % (a regression
+**   floor: 53/60 measured; on the full 240-case set of `make eval-scalebar`
+**   the reader is at 95.8 % against the issue's 95 % target, other seeds
+**   92.5-95 %, see docs/scalebar.md);
 ** - on the real burned-in bars of ../shared/data/nanoshapes whose lengths its
 **   README states, every answer is within 1 % and all 5 are read;
 ** - an image with no bar gives NULL with a reason.
@@ -59,7 +60,7 @@ int main(void) {
     printf("scale bars: %d/%d within 1%%, %d NULL, %d wrong 1-2%%, %d wrong >2%%\n", s.correct,
            s.cases, s.abstained, s.wrong_1_2, s.wrong_over_2);
     CHECK(s.cases >= 55);
-    CHECK(s.correct >= 0.80 * s.cases);
+    CHECK(s.correct >= 0.85 * s.cases);
     CHECK(s.wrong_over_2 == 0);
   }
   return check_summary("test_scalebar");

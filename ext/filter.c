@@ -9,7 +9,14 @@
 #include "filter.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "parallel.h"
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 /* The column passes are element-wise over whole rows: let GCC vectorise them
 ** (at -O2 it only does so when no runtime alias check is needed). Vector
@@ -33,43 +40,156 @@ size_t nm_filter_tmp_size(int w, int h) {
   return 2 * (size_t)w * (size_t)h + 12 * m + 64;
 }
 
-float nm_percentile(const float *px, size_t n, double pct) {
+void nm_range(const float *px, size_t n, float *lo_out, float *hi_out) {
   float lo = INFINITY, hi = -INFINITY;
-  for (size_t i = 0; i < n; i++) {
+  size_t i = 0;
+#if defined(__SSE2__)
+  /* minps(v, m) is v < m ? v : m lane by lane, the scalar comparison below
+  ** (a NaN v loses): each lane's extreme is exact; two pairs of lanes hide
+  ** the instruction latency */
+  if (n >= 8) {
+    __m128 l0 = _mm_set1_ps(INFINITY), l1 = l0, h0 = _mm_set1_ps(-INFINITY), h1 = h0;
+    for (; i + 8 <= n; i += 8) {
+      __m128 a = _mm_loadu_ps(px + i), b = _mm_loadu_ps(px + i + 4);
+      l0 = _mm_min_ps(a, l0);
+      h0 = _mm_max_ps(a, h0);
+      l1 = _mm_min_ps(b, l1);
+      h1 = _mm_max_ps(b, h1);
+    }
+    float L[8], Hh[8];
+    _mm_storeu_ps(L, l0);
+    _mm_storeu_ps(L + 4, l1);
+    _mm_storeu_ps(Hh, h0);
+    _mm_storeu_ps(Hh + 4, h1);
+    for (int k = 0; k < 8; k++) {
+      if (L[k] < lo) lo = L[k];
+      if (Hh[k] > hi) hi = Hh[k];
+    }
+  }
+#endif
+  for (; i < n; i++) {
     float v = px[i];
     if (v < lo) lo = v;
     if (v > hi) hi = v;
   }
-  if (!(hi > lo)) return isfinite(lo) ? lo : 0.0f;
+  *lo_out = lo;
+  *hi_out = hi;
+}
+
+/* nm_percentile's passes over slices of the pixels (parallel.h): range,
+** then two interleaved integer counters per bin per slice (a run of equal
+** pixels does not wait on one memory increment per pixel). Extrema and
+** counts are exact: the merged result does not depend on the slicing. */
+typedef struct pct_job {
+  const float *px;
+  int n;
+  float lo, slo[64], shi[64];
+  double sc;
+  uint32_t *h2; /* 2 * HIST_BINS per slice */
+  size_t cnt[64];
+} pct_job;
+
+static void pct_range(void *arg, int t, int nt) {
+  pct_job *J = arg;
+  int i0, i1;
+  nm_slice(J->n, t, nt, 64, &i0, &i1);
+  /* the values are exact; the sign of a zero extreme only matters when the
+  ** image is flat, and then nm_percentile rescans */
+  nm_range(J->px + i0, (size_t)(i1 - i0), &J->slo[t], &J->shi[t]);
+}
+
+static void pct_hist(void *arg, int t, int nt) {
+  pct_job *J = arg;
+  int i0, i1;
+  nm_slice(J->n, t, nt, 64, &i0, &i1);
+  uint32_t *h0 = J->h2 + (size_t)t * 2 * HIST_BINS, *h1 = h0 + HIST_BINS;
+  const float *px = J->px;
+  float lo = J->lo;
+  double sc = J->sc;
+  size_t cnt = 0;
+  int i = i0;
+  for (; i + 2 <= i1; i += 2) {
+    float v0 = px[i], v1 = px[i + 1];
+    if (v0 == v0) h0[(int)((v0 - lo) * sc)]++, cnt++;
+    if (v1 == v1) h1[(int)((v1 - lo) * sc)]++, cnt++;
+  }
+  for (; i < i1; i++) {
+    float v = px[i];
+    if (v == v) h0[(int)((v - lo) * sc)]++, cnt++;
+  }
+  J->cnt[t] = cnt;
+}
+
+float nm_percentile(const float *px, size_t n, double pct) {
   static const int nb = HIST_BINS;
+  int nt = n <= (size_t)INT32_MAX ? nm_threads_for(n) : 1;
+  if (nt > 64) nt = 64;
+  uint32_t *h2 = NULL;
+  if (n <= (size_t)INT32_MAX) {
+    h2 = calloc((size_t)nt * 2 * HIST_BINS, sizeof(uint32_t));
+    if (!h2 && nt > 1) {
+      nt = 1;
+      h2 = calloc(2 * HIST_BINS, sizeof(uint32_t));
+    }
+  }
+  float lo = INFINITY, hi = -INFINITY;
+  pct_job J;
+  if (h2) {
+    J.px = px;
+    J.n = (int)n;
+    J.h2 = h2;
+    nm_parallel(nt, pct_range, &J);
+    for (int t = 0; t < nt; t++) {
+      if (J.slo[t] < lo) lo = J.slo[t];
+      if (J.shi[t] > hi) hi = J.shi[t];
+    }
+  } else {
+    for (size_t i = 0; i < n; i++) {
+      float v = px[i];
+      if (v < lo) lo = v;
+      if (v > hi) hi = v;
+    }
+  }
+  if (!(hi > lo)) {
+    free(h2);
+    /* flat: the first smallest value, as a plain scan finds it */
+    lo = INFINITY;
+    for (size_t i = 0; i < n; i++)
+      if (px[i] < lo) lo = px[i];
+    return isfinite(lo) ? lo : 0.0f;
+  }
   size_t hist[HIST_BINS];
   memset(hist, 0, sizeof hist);
   double sc = (nb - 1) / ((double)hi - lo);
-  size_t cnt = 0, i = 0;
-  /* two interleaved counters per bin (exact counts, summed after): a run of
-  ** equal pixels does not wait on one memory increment per pixel */
-  uint32_t h2[2][HIST_BINS];
-  if (n < ((size_t)1 << 32)) {
-    memset(h2, 0, sizeof h2);
-    for (; i + 2 <= n; i += 2) {
-      float v0 = px[i], v1 = px[i + 1];
-      if (v0 == v0) h2[0][(int)((v0 - lo) * sc)]++, cnt++;
-      if (v1 == v1) h2[1][(int)((v1 - lo) * sc)]++, cnt++;
+  size_t cnt = 0;
+  if (h2) {
+    J.lo = lo;
+    J.sc = sc;
+    nm_parallel(nt, pct_hist, &J);
+    for (int t = 0; t < nt; t++) {
+      const uint32_t *s = h2 + (size_t)t * 2 * HIST_BINS;
+      for (int b = 0; b < nb; b++) hist[b] += (size_t)s[b] + s[HIST_BINS + b];
+      cnt += J.cnt[t];
     }
-    for (int b = 0; b < nb; b++) hist[b] = (size_t)h2[0][b] + h2[1][b];
+  } else {
+    for (size_t i = 0; i < n; i++) {
+      float v = px[i];
+      if (v != v) continue;
+      hist[(int)((v - lo) * sc)]++;
+      cnt++;
+    }
   }
-  for (; i < n; i++) {
-    float v = px[i];
-    if (v != v) continue;
-    hist[(int)((v - lo) * sc)]++;
-    cnt++;
-  }
+  free(h2);
   double target = pct / 100.0 * (double)cnt;
   size_t acc = 0;
   for (int b = 0; b < nb; b++) {
     acc += hist[b];
     if ((double)acc >= target) return (float)(lo + (b + 0.5) / sc);
   }
+  /* (pct over 100) the first largest value, as a plain scan finds it */
+  hi = -INFINITY;
+  for (size_t i = 0; i < n; i++)
+    if (px[i] > hi) hi = px[i];
   return hi;
 }
 
@@ -129,20 +249,24 @@ static void line_box(const float *src, float *dst, int n, int r, void *arg, floa
 /* Box mean of radius r along columns into dst (w x h), row by row with one
 ** running sum per column: unit stride, no transpose. Borders replicate.
 ** acc: w doubles (taken from the line buffers). src != dst. */
-static void box_cols(const float *src, float *dst, int w, int h, int r, double *acc) {
+static void box_cols(const float *src, float *dst, int w, int h, int r, int x0, int x1,
+                     double *acc) {
   float inv = 1.0f / (float)(2 * r + 1);
-  for (int x = 0; x < w; x++) acc[x] = 0;
+  int nx = x1 - x0;
+  src += x0;
+  dst += x0;
+  for (int x = 0; x < nx; x++) acc[x] = 0;
   for (int j = -r; j <= r; j++) {
     const float *row = src + (size_t)imin(imax(j, 0), h - 1) * w;
-    for (int x = 0; x < w; x++) acc[x] += row[x];
+    for (int x = 0; x < nx; x++) acc[x] += row[x];
   }
   for (int y = 0; y < h; y++) {
     float *o = dst + (size_t)y * w;
-    for (int x = 0; x < w; x++) o[x] = (float)acc[x] * inv;
+    for (int x = 0; x < nx; x++) o[x] = (float)acc[x] * inv;
     if (y + 1 < h) {
       const float *add = src + (size_t)imin(y + r + 1, h - 1) * w;
       const float *sub = src + (size_t)imax(y - r, 0) * w;
-      for (int x = 0; x < w; x++) acc[x] += add[x] - sub[x];
+      for (int x = 0; x < nx; x++) acc[x] += add[x] - sub[x];
     }
   }
 }
@@ -151,12 +275,13 @@ static void box_cols(const float *src, float *dst, int w, int h, int r, double *
 ** latency of each one's chain of additions; each row's operations are those
 ** of line_box. Rows past a multiple of four go through rows_pass. lb: four
 ** padded lines (4 * (max(w,h) + 2r + 2) floats). */
-static void box_rows(const float *in, float *out, int w, int h, int r, float *lb) {
+static void box_rows(const float *in, float *out, int w, int h, int r, int y0, int y1,
+                     float *lb) {
   int m = imax(w, h), k = 2 * r + 1;
   size_t stride = (size_t)m + 2 * (size_t)r + 2;
   float inv = 1.0f / (float)k;
-  int y = 0;
-  for (; y + 4 <= h; y += 4) {
+  int y = y0;
+  for (; y + 4 <= y1; y += 4) {
     const float *P[4];
     float *D[4];
     double sm[4];
@@ -189,14 +314,9 @@ static void box_rows(const float *in, float *out, int w, int h, int r, float *lb
       }
     }
   }
-  if (y < h)
-    rows_pass(in + (size_t)y * w, out + (size_t)y * w, w, h - y, r, line_box, NULL, lb);
-}
-
-/* 2-D box mean: rows from in into tr, then columns from tr into out. */
-static void box2d(const float *in, float *out, int w, int h, int r, float *lb, float *tr) {
-  box_rows(in, tr, w, h, r, lb);
-  box_cols(tr, out, w, h, r, (double *)(void *)lb);
+  (void)h;
+  if (y < y1)
+    rows_pass(in + (size_t)y * w, out + (size_t)y * w, w, y1 - y, r, line_box, NULL, lb);
 }
 
 /* Each output sums its taps in order j = 0..2r from 0 (the same float
@@ -213,9 +333,11 @@ static void line_kernel(const float *src, float *dst, int n, int r, void *arg, f
   }
 }
 
-/* The same along columns, from src into dst (src != dst). */
-static void cols_kernel(const float *src, float *dst, int w, int h, int r, const float *kern) {
-  for (int y = 0; y < h; y++) {
+/* The same along columns, from src into output rows [y0, y1) of dst
+** (src != dst). */
+static void cols_kernel(const float *src, float *dst, int w, int h, int r, const float *kern,
+                        int y0, int y1) {
+  for (int y = y0; y < y1; y++) {
     float *o = dst + (size_t)y * w;
     for (int x = 0; x < w; x++) o[x] = 0.0f;
     for (int j = 0; j <= 2 * r; j++) {
@@ -253,50 +375,216 @@ static void line_minmax(const float *src, float *dst, int n, int r, void *arg, f
   else line_min(src, dst, n, r, scr);
 }
 
-/* The same recurrences down the columns, whole rows at a time: the suffix
-** extrema hh of padded rows 0..h-1 go straight into dst, the prefix extrema
-** g run in one row (run: w floats), and dst[y] = OP(hh[y], g[y + k - 1]). */
+/* line_minmax over eight rows at once, the rows interleaved (sample i of
+** row j at S[8i + j]) so that every step of the recurrences is one vector
+** operation over eight independent rows; per row the comparisons are those
+** of line_minmax, in the same order. Rows [y0, y1): groups of eight, the
+** rest through line_minmax. il: 16 * (w + 2r) floats; lb: a line buffer. */
+#define ROWS_MINMAX8(NAME, OP, LINE)                                              \
+  static void NAME(const float *in, float *out, int w, int r, int y0, int y1, float *il, \
+                   float *lb) {                                                   \
+    int k = 2 * r + 1, len = w + 2 * r;                                           \
+    float *S = il, *H = il + (size_t)8 * len;                                     \
+    int y = y0;                                                                   \
+    for (; y + 8 <= y1; y += 8) {                                                 \
+      const float *R[8];                                                          \
+      for (int j = 0; j < 8; j++) R[j] = in + (size_t)(y + j) * w;                \
+      for (int i = 0; i < len; i++) {                                             \
+        int xs = imin(imax(i - r, 0), w - 1);                                     \
+        float *s = S + (size_t)8 * i;                                             \
+        for (int j = 0; j < 8; j++) s[j] = R[j][xs];                              \
+      }                                                                           \
+      for (int i = len - 1, c = (len - 1) % k; i >= 0; i--) {                     \
+        float *hd = H + (size_t)8 * i;                                            \
+        const float *s = S + (size_t)8 * i;                                       \
+        if (i == len - 1 || c == k - 1)                                           \
+          for (int j = 0; j < 8; j++) hd[j] = s[j];                               \
+        else                                                                      \
+          for (int j = 0; j < 8; j++) hd[j] = OP(hd[8 + j], s[j]);                \
+        c = c == 0 ? k - 1 : c - 1;                                               \
+      }                                                                           \
+      float run[8];                                                               \
+      for (int t = 0, c = 0; t < len; t++) {                                      \
+        const float *s = S + (size_t)8 * t;                                       \
+        if (c == 0)                                                               \
+          for (int j = 0; j < 8; j++) run[j] = s[j];                              \
+        else                                                                      \
+          for (int j = 0; j < 8; j++) run[j] = OP(run[j], s[j]);                  \
+        if (++c == k) c = 0;                                                      \
+        int x = t - (k - 1);                                                      \
+        if (x >= 0) {                                                             \
+          const float *hd = H + (size_t)8 * x;                                    \
+          float o[8];                                                             \
+          for (int j = 0; j < 8; j++) o[j] = OP(hd[j], run[j]);                   \
+          for (int j = 0; j < 8; j++) out[(size_t)(y + j) * w + x] = o[j];        \
+        }                                                                         \
+      }                                                                           \
+    }                                                                             \
+    if (y < y1) {                                                                 \
+      rows_pass(in + (size_t)y * w, out + (size_t)y * w, w, y1 - y, r, line_minmax, \
+                (void *)&LINE, lb);                                               \
+    }                                                                             \
+  }
+static const int is_max_1 = 1, is_max_0 = 0;
+ROWS_MINMAX8(rows_max8, VMAX, is_max_1)
+ROWS_MINMAX8(rows_min8, VMIN, is_max_0)
+
+/* The same recurrences down the columns, whole rows at a time, over columns
+** [x0, x1): the suffix extrema hh of padded rows 0..h-1 go straight into
+** dst, the prefix extrema g run in one row (run: x1 - x0 floats), and
+** dst[y] = OP(hh[y], g[y + k - 1]). */
 #define COLS_MINMAX(NAME, OP)                                                    \
-  static void NAME(const float *src, float *dst, int w, int h, int r, float *run) { \
-    int k = 2 * r + 1, len = h + 2 * r;                                          \
+  static void NAME(const float *src, float *dst, int w, int h, int r, int x0, int x1, \
+                   float *run) {                                                 \
+    int k = 2 * r + 1, len = h + 2 * r, nx = x1 - x0;                            \
+    src += x0;                                                                   \
+    dst += x0;                                                                   \
     for (int i = len - 1, c = (len - 1) % k; i >= 0; i--) {                      \
       const float *s = src + (size_t)imin(imax(i - r, 0), h - 1) * w;            \
       float *d = i < h ? dst + (size_t)i * w : run;                              \
       const float *prev = i + 1 < h ? dst + (size_t)(i + 1) * w : run;           \
-      if (i == len - 1 || c == k - 1) memcpy(d, s, sizeof(float) * (size_t)w);   \
+      if (i == len - 1 || c == k - 1) memcpy(d, s, sizeof(float) * (size_t)nx);  \
       else                                                                       \
-        for (int x = 0; x < w; x++) d[x] = OP(prev[x], s[x]);                    \
+        for (int x = 0; x < nx; x++) d[x] = OP(prev[x], s[x]);                   \
       c = c == 0 ? k - 1 : c - 1;                                                \
     }                                                                            \
     for (int t = 0, c = 0; t < len; t++) {                                       \
       const float *s = src + (size_t)imin(imax(t - r, 0), h - 1) * w;            \
-      if (c == 0) memcpy(run, s, sizeof(float) * (size_t)w);                     \
+      if (c == 0) memcpy(run, s, sizeof(float) * (size_t)nx);                    \
       else                                                                       \
-        for (int x = 0; x < w; x++) run[x] = OP(run[x], s[x]);                   \
+        for (int x = 0; x < nx; x++) run[x] = OP(run[x], s[x]);                  \
       if (++c == k) c = 0;                                                       \
       int y = t - (k - 1);                                                       \
       if (y >= 0) {                                                              \
         float *d = dst + (size_t)y * w;                                          \
-        for (int x = 0; x < w; x++) d[x] = OP(d[x], run[x]);                     \
+        for (int x = 0; x < nx; x++) d[x] = OP(d[x], run[x]);                    \
       }                                                                          \
     }                                                                            \
   }
 COLS_MINMAX(cols_max, VMAX)
 COLS_MINMAX(cols_min, VMIN)
 
+/* ---- passes over slices (parallel.h): rows, or columns in blocks of 16 ---- */
+
+enum { P_BOX_ROWS, P_BOX_COLS, P_KERN_ROWS, P_KERN_COLS, P_MM_ROWS, P_MM_COLS };
+#define MAXT 64
+
+/* Per-slice scratch: line buffers (lb[0] is the caller's, from tmp, the
+** others one allocation per call) and, for the min/max row pass, the
+** interleaved buffers (NULL: the row pass runs line by line). */
+typedef struct team {
+  int nt;
+  float *lb[MAXT], *il[MAXT];
+  float *block;
+} team;
+
+typedef struct pass {
+  int kind, w, h, r, is_max;
+  const float *in;
+  float *out;
+  const float *kern;
+  team *T;
+} pass;
+
+static size_t lb_size(int w, int h) { return 12 * (size_t)imax(w, h) + 64; }
+
+static void team_init(team *T, int w, int h, int r, float *lb0, int interleave) {
+  size_t lbs = lb_size(w, h), ils = interleave ? 16 * ((size_t)w + 2 * (size_t)r) : 0;
+  int nt = nm_threads_for((size_t)w * h);
+  if (nt > MAXT) nt = MAXT;
+  if (nt > h) nt = h > 0 ? h : 1;
+  T->block = NULL;
+  for (;;) {
+    size_t need = (size_t)(nt - 1) * lbs + (size_t)nt * ils;
+    T->block = need ? malloc(need * sizeof(float)) : NULL;
+    if (T->block || !need || nt == 1) break;
+    nt = 1;
+  }
+  T->nt = nt;
+  T->lb[0] = lb0;
+  for (int t = 1; t < nt; t++) T->lb[t] = T->block ? T->block + (size_t)(t - 1) * lbs : lb0;
+  for (int t = 0; t < nt; t++)
+    T->il[t] = T->block && ils ? T->block + (size_t)(nt - 1) * lbs + (size_t)t * ils : NULL;
+}
+
+static void team_free(team *T) {
+  free(T->block);
+  T->block = NULL;
+}
+
+static void run_slice(void *arg, int t, int nt) {
+  const pass *P = arg;
+  float *lb = P->T->lb[t];
+  int lo, hi;
+  switch (P->kind) {
+  case P_BOX_ROWS:
+    nm_slice(P->h, t, nt, 4, &lo, &hi);
+    box_rows(P->in, P->out, P->w, P->h, P->r, lo, hi, lb);
+    break;
+  case P_BOX_COLS:
+    nm_slice(P->w, t, nt, 16, &lo, &hi);
+    if (hi > lo) box_cols(P->in, P->out, P->w, P->h, P->r, lo, hi, (double *)(void *)lb);
+    break;
+  case P_KERN_ROWS:
+    nm_slice(P->h, t, nt, 1, &lo, &hi);
+    if (hi > lo)
+      rows_pass(P->in + (size_t)lo * P->w, P->out + (size_t)lo * P->w, P->w, hi - lo, P->r,
+                line_kernel, (void *)P->kern, lb);
+    break;
+  case P_KERN_COLS:
+    nm_slice(P->h, t, nt, 1, &lo, &hi);
+    cols_kernel(P->in, P->out, P->w, P->h, P->r, P->kern, lo, hi);
+    break;
+  case P_MM_ROWS:
+    nm_slice(P->h, t, nt, 8, &lo, &hi);
+    if (hi <= lo) break;
+    if (P->T->il[t]) {
+      if (P->is_max) rows_max8(P->in, P->out, P->w, P->r, lo, hi, P->T->il[t], lb);
+      else rows_min8(P->in, P->out, P->w, P->r, lo, hi, P->T->il[t], lb);
+    } else {
+      rows_pass(P->in + (size_t)lo * P->w, P->out + (size_t)lo * P->w, P->w, hi - lo, P->r,
+                line_minmax, (void *)&P->is_max, lb);
+    }
+    break;
+  case P_MM_COLS:
+    nm_slice(P->w, t, nt, 16, &lo, &hi);
+    if (hi <= lo) break;
+    if (P->is_max) cols_max(P->in, P->out, P->w, P->h, P->r, lo, hi, lb);
+    else cols_min(P->in, P->out, P->w, P->h, P->r, lo, hi, lb);
+    break;
+  }
+}
+
+static void run_pass(team *T, int kind, const float *in, float *out, int w, int h, int r,
+                     int is_max, const float *kern) {
+  pass P = {kind, w, h, r, is_max, in, out, kern, T};
+  nm_parallel(T->nt, run_slice, &P);
+}
+
+/* 2-D box mean: rows from in into tr, then columns from tr into out. */
+static void box2d(team *T, const float *in, float *out, int w, int h, int r, float *tr) {
+  run_pass(T, P_BOX_ROWS, in, tr, w, h, r, 0, NULL);
+  run_pass(T, P_BOX_COLS, tr, out, w, h, r, 0, NULL);
+}
+
 void nm_box_mean(const float *in, float *out, int w, int h, int r, float *tmp) {
   r = imin(imax(r, 0), imax(w, h));
   float *lb = tmp + 2 * (size_t)w * h;
-  box2d(in, out, w, h, r, lb, tmp + (size_t)w * h);
+  team T;
+  team_init(&T, w, h, r, lb, 0);
+  box2d(&T, in, out, w, h, r, tmp + (size_t)w * h);
+  team_free(&T);
 }
 
 void nm_minmax(const float *in, float *out, int w, int h, int r, int is_max, float *tmp) {
   r = imin(imax(r, 0), imax(w, h));
   /* rows into tr, columns from tr into out (no transposes) */
   float *lb = tmp + 2 * (size_t)w * h, *tr = tmp + (size_t)w * h;
-  rows_pass(in, tr, w, h, r, line_minmax, &is_max, lb);
-  if (is_max) cols_max(tr, out, w, h, r, lb);
-  else cols_min(tr, out, w, h, r, lb);
+  team T;
+  team_init(&T, w, h, r, lb, h >= 8);
+  run_pass(&T, P_MM_ROWS, in, tr, w, h, r, is_max, NULL);
+  run_pass(&T, P_MM_COLS, tr, out, w, h, r, is_max, NULL);
+  team_free(&T);
 }
 
 void nm_open(const float *in, float *out, int w, int h, int r, float *tmp) {
@@ -316,14 +604,17 @@ void nm_gauss(const float *in, float *out, int w, int h, double sigma, float *tm
     if (in != out) memcpy(out, in, sizeof(float) * n);
     return;
   }
+  team T;
   if (sigma < 2.0) {
     int r = (int)ceil(3.0 * sigma);
     float kern[16];
     double s = 0;
     for (int j = -r; j <= r; j++) s += kern[j + r] = (float)exp(-0.5 * j * j / (sigma * sigma));
     for (int j = 0; j <= 2 * r; j++) kern[j] = (float)(kern[j] / s);
-    rows_pass(in, tr, w, h, r, line_kernel, kern, lb);
-    cols_kernel(tr, out, w, h, r, kern);
+    team_init(&T, w, h, r, lb, 0);
+    run_pass(&T, P_KERN_ROWS, in, tr, w, h, r, 0, kern);
+    run_pass(&T, P_KERN_COLS, tr, out, w, h, r, 0, kern);
+    team_free(&T);
     return;
   }
   /* Three box passes whose combined variance equals sigma^2 (box widths
@@ -336,12 +627,14 @@ void nm_gauss(const float *in, float *out, int w, int h, double sigma, float *tm
   double mi = (12.0 * sigma * sigma - nb * wl * wl - 4.0 * nb * wl - 3.0 * nb) / (-4.0 * wl - 4.0);
   int m = (int)lround(mi);
   const float *src = in;
+  team_init(&T, w, h, 0, lb, 0);
   for (int i = 0; i < nb; i++) {
     int r = ((i < m ? wl : wu) - 1) / 2;
     r = imin(r, imax(w, h));
-    box2d(src, out, w, h, r, lb, tr);
+    box2d(&T, src, out, w, h, r, tr);
     src = out;
   }
+  team_free(&T);
 }
 
 void nm_median(const float *in, float *out, int w, int h, int r) {

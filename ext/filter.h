@@ -18,6 +18,12 @@
 
 #include "nm_common.h"
 
+/* Smallest and largest non-NaN value of px[0..n) (+inf / -inf when there is
+** none), four lanes at a time. The values are exact; when both signs of
+** zero occur and zero is the extreme, which of them is returned is not
+** specified (callers that return the extreme itself rescan). */
+void nm_range(const float *px, size_t n, float *lo, float *hi);
+
 /* Value at percentile pct (0..100) of px[0..n), from a 4096-bin histogram
 ** between the min and the max (exact to 1/4096 of the range). NaNs ignored. */
 float nm_percentile(const float *px, size_t n, double pct);

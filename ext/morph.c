@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "parallel.h"
+
 #define BIG 1e20
 
 /* 1-D squared EDT of f[0..n) into d; v, z scratch of n and n+1. Infinite
@@ -81,37 +83,42 @@ static void edt_row(double *f, double *d, int n, int *v, double *z) {
   }
 }
 
-nm_status nm_edt_sq(const uint8_t *mask, int w, int h, int invert, float *dist2,
-                    nm_error *err) {
-  int m = w > h ? w : h;
-  double *buf = nm_malloc((size_t)3 * m + 2, sizeof(double), err);
-  int *v = nm_malloc((size_t)m + 1, sizeof(int), err);
-  float *below = nm_malloc((size_t)w, sizeof(float), err);
-  if (!buf || !v || !below) {
-    free(buf);
-    free(v);
-    free(below);
-    return err ? err->code : NM_ERR_NOMEM;
-  }
-  double *f = buf, *d = buf + m, *z = buf + 2 * m;
-  /* Column pass as two sweeps over whole rows (unit stride): the distance
-  ** to the nearest target above, then below. NONE (no target on that side)
-  ** absorbs +1 in float. */
-  const float NONE = 1e30f;
-  uint8_t tv = invert ? 1 : 0;
+/* The passes over slices (parallel.h): the column sweeps over blocks of
+** columns, the row pass over blocks of rows. Each row or column goes through
+** the same operations whatever slice holds it. */
+typedef struct edt_job {
+  const uint8_t *mask;
+  int w, h, invert, root;
+  float *dist2, *below;
+  double *buf[64]; /* per slice: f, d, z (3m + 2) */
+  int *v[64];      /* per slice: m + 1 */
+} edt_job;
+
+/* NONE (no target on that side) absorbs +1 in float. */
+static const float NONE = 1e30f;
+
+/* Column pass as two sweeps over whole rows (unit stride) of columns
+** [x0, x1): the distance to the nearest target above, then below. */
+static void edt_cols(void *arg, int t, int nt) {
+  const edt_job *J = arg;
+  int w = J->w, h = J->h, x0, x1;
+  nm_slice(w, t, nt, 16, &x0, &x1);
+  if (x1 <= x0) return;
+  uint8_t tv = J->invert ? 1 : 0;
   for (int y = 0; y < h; y++) {
-    const uint8_t *mr = mask + (size_t)y * w;
-    float *row = dist2 + (size_t)y * w;
+    const uint8_t *mr = J->mask + (size_t)y * w;
+    float *row = J->dist2 + (size_t)y * w;
     const float *up = y ? row - w : NULL;
-    for (int x = 0; x < w; x++) {
+    for (int x = x0; x < x1; x++) {
       int target = (mr[x] != 0) == tv;
       row[x] = target ? 0.0f : (up ? up[x] + 1.0f : NONE);
     }
   }
-  for (int x = 0; x < w; x++) below[x] = NONE;
+  float *below = J->below;
+  for (int x = x0; x < x1; x++) below[x] = NONE;
   for (int y = h - 1; y >= 0; y--) {
-    float *row = dist2 + (size_t)y * w;
-    for (int x = 0; x < w; x++) {
+    float *row = J->dist2 + (size_t)y * w;
+    for (int x = x0; x < x1; x++) {
       float b = below[x] + 1.0f, g = row[x] < b ? row[x] : b;
       below[x] = g;
       /* squared in float: the exact square rounded once, as (float) of the
@@ -119,29 +126,79 @@ nm_status nm_edt_sq(const uint8_t *mask, int w, int h, int invert, float *dist2,
       row[x] = g >= NONE ? (float)BIG : g * g;
     }
   }
+}
+
+static void edt_rows(void *arg, int t, int nt) {
+  const edt_job *J = arg;
+  int w = J->w, h = J->h, y0, y1, m = w > h ? w : h;
+  nm_slice(h, t, nt, 1, &y0, &y1);
+  double *f = J->buf[t], *d = f + m, *z = f + 2 * m;
+  int *v = J->v[t];
   float cap = (float)(w + h) * (float)(w + h);
-  for (int y = 0; y < h; y++) {
-    float *row = dist2 + (size_t)y * w;
+  for (int y = y0; y < y1; y++) {
+    float *row = J->dist2 + (size_t)y * w;
     for (int x = 0; x < w; x++) f[x] = row[x] >= (float)(BIG / 2) ? BIG : row[x];
     edt_row(f, d, w, v, z);
-    for (int x = 0; x < w; x++) {
-      float r = (float)(d[x] < BIG / 2 ? d[x] : BIG);
-      row[x] = r > cap ? cap : r;
-    }
+    if (J->root)
+      for (int x = 0; x < w; x++) {
+        float r = (float)(d[x] < BIG / 2 ? d[x] : BIG);
+        row[x] = sqrtf(r > cap ? cap : r);
+      }
+    else
+      for (int x = 0; x < w; x++) {
+        float r = (float)(d[x] < BIG / 2 ? d[x] : BIG);
+        row[x] = r > cap ? cap : r;
+      }
   }
+}
+
+/* The squared EDT, or its square root (root: sqrtf of the same float,
+** taken row by row while the row is in cache). */
+static nm_status edt_any(const uint8_t *mask, int w, int h, int invert, float *dist2, int root,
+                         nm_error *err) {
+  int m = w > h ? w : h;
+  int nt = nm_threads_for((size_t)w * h);
+  if (nt > 64) nt = 64;
+  size_t per = (size_t)3 * m + 2, perv = (size_t)m + 1;
+  double *buf = NULL;
+  int *v = NULL;
+  for (;;) {
+    buf = malloc((size_t)nt * per * sizeof(double));
+    v = malloc((size_t)nt * perv * sizeof(int));
+    if ((buf && v) || nt == 1) break;
+    free(buf);
+    free(v);
+    nt = 1;
+  }
+  float *below = nm_malloc((size_t)w, sizeof(float), err);
+  if (!buf || !v || !below) {
+    free(buf);
+    free(v);
+    free(below);
+    if (err && !err->code) nm_fail(err, NM_ERR_NOMEM, "edt: out of memory");
+    return err ? err->code : NM_ERR_NOMEM;
+  }
+  edt_job J = {mask, w, h, invert, root, dist2, below, {0}, {0}};
+  for (int t = 0; t < nt; t++) {
+    J.buf[t] = buf + (size_t)t * per;
+    J.v[t] = v + (size_t)t * perv;
+  }
+  nm_parallel(nt, edt_cols, &J);
+  nm_parallel(nt, edt_rows, &J);
   free(buf);
   free(v);
   free(below);
   return NM_OK;
 }
 
+nm_status nm_edt_sq(const uint8_t *mask, int w, int h, int invert, float *dist2,
+                    nm_error *err) {
+  return edt_any(mask, w, h, invert, dist2, 0, err);
+}
+
 nm_status nm_edt(const uint8_t *mask, int w, int h, int invert, float *dist,
                  nm_error *err) {
-  nm_status st = nm_edt_sq(mask, w, h, invert, dist, err);
-  if (st) return st;
-  size_t n = (size_t)w * h;
-  for (size_t i = 0; i < n; i++) dist[i] = sqrtf(dist[i]);
-  return NM_OK;
+  return edt_any(mask, w, h, invert, dist, 1, err);
 }
 
 nm_status nm_erode_disc(const uint8_t *in, uint8_t *out, int w, int h, double r,

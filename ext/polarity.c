@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "filter.h"
+#include "parallel.h"
 #include "morph.h"
 #include "split.h" /* nm_label_solidity */
 #include "threshold.h"
@@ -98,6 +99,37 @@ done:
   return st;
 }
 
+/* One phase's work, on its own buffers (the phases run in parallel). */
+typedef struct phase_job {
+  const float *a; /* flattened image, shared read-only */
+  double t;       /* its Otsu level */
+  int w, h;
+  float *b;
+  uint8_t *m;
+  int32_t *lab;
+  size_t np;
+  double ba;
+  int blobs;
+  nm_status st;
+  nm_error err;
+} phase_job;
+
+static void phase_run(void *arg, int k, int nt) {
+  phase_job *P = (phase_job *)arg;
+  for (int dark = k; dark < 2; dark += nt) {
+    phase_job *J = &P[dark];
+    size_t n = (size_t)J->w * J->h, np = 0;
+    for (size_t i = 0; i < n; i++) {
+      J->m[i] = dark ? !(J->a[i] > J->t) : J->a[i] > J->t;
+      np += J->m[i];
+    }
+    J->np = np;
+    J->err.code = NM_OK;
+    J->err.msg[0] = 0;
+    J->st = score_phase(J->m, J->w, J->h, J->b, J->lab, &J->ba, &J->blobs, &J->err);
+  }
+}
+
 nm_status nm_polarity_blobs(const float *img, int w, int h, double sigma, nm_blob_score *out,
                             nm_error *err) {
   memset(out, 0, sizeof *out);
@@ -119,38 +151,52 @@ nm_status nm_polarity_blobs(const float *img, int w, int h, double sigma, nm_blo
   }
   size_t n = (size_t)w * h;
   float *a = nm_malloc(n, sizeof(float), err);
-  float *b = nm_malloc(n, sizeof(float), err);
   float *tmp = nm_malloc(nm_filter_tmp_size(w, h), sizeof(float), err);
-  uint8_t *m = nm_malloc(n, 1, err);
-  int32_t *lab = nm_malloc(n, sizeof(int32_t), err);
+  phase_job P[2];
+  memset(P, 0, sizeof P);
+  for (int k = 0; k < 2; k++) {
+    P[k].b = nm_malloc(n, sizeof(float), err);
+    P[k].m = nm_malloc(n, 1, err);
+    P[k].lab = nm_malloc(n, sizeof(int32_t), err);
+  }
   nm_status st = NM_OK;
-  if (!a || !b || !tmp || !m || !lab) {
+  if (!a || !tmp || !P[0].b || !P[0].m || !P[0].lab || !P[1].b || !P[1].m || !P[1].lab) {
     st = err && err->code ? err->code : NM_ERR_NOMEM;
     goto done;
   }
+  float *b = P[0].b;
   nm_gauss(img, a, w, h, sigma, tmp);
   nm_gauss(img, b, w, h, (w < h ? w : h) / 8.0, tmp);
   for (size_t i = 0; i < n; i++) a[i] -= b[i];
   double t = nm_otsu(a, n, NULL);
   if (t != t) goto done;
+  /* the two phases are independent: one thread each (their passes then
+  ** run serially inside, parallel.h) */
   for (int dark = 0; dark < 2; dark++) {
-    size_t np = 0;
-    for (size_t i = 0; i < n; i++) {
-      m[i] = dark ? !(a[i] > t) : a[i] > t;
-      np += m[i];
+    P[dark].a = a;
+    P[dark].t = t;
+    P[dark].w = w;
+    P[dark].h = h;
+  }
+  nm_parallel(nm_threads_for(8 * n) > 1 ? 2 : 1, phase_run, P);
+  for (int dark = 0; dark < 2; dark++) {
+    if (P[dark].st) {
+      st = P[dark].st;
+      if (err) *err = P[dark].err;
+      goto done;
     }
-    out->phase_frac[dark] = (double)np / (double)n;
-    double ba = 0;
-    st = score_phase(m, w, h, b, lab, &ba, &out->blobs[dark], err);
-    if (st) goto done;
-    out->blob_frac[dark] = np ? ba / (double)np : 0;
+    out->phase_frac[dark] = (double)P[dark].np / (double)n;
+    out->blobs[dark] = P[dark].blobs;
+    out->blob_frac[dark] = P[dark].np ? P[dark].ba / (double)P[dark].np : 0;
   }
 done:
   free(small);
   free(a);
-  free(b);
   free(tmp);
-  free(m);
-  free(lab);
+  for (int k = 0; k < 2; k++) {
+    free(P[k].b);
+    free(P[k].m);
+    free(P[k].lab);
+  }
   return st;
 }

@@ -70,7 +70,6 @@ nm_status nm_reconstruct(float *J, const float *I, int w, int h, nm_error *err) 
       J[p] = m < I[p] ? m : I[p];
     }
   }
-  free(t);
   size_t head = 0, tail = 0, len = 0;
 #define QPUSH(p_)                \
   do {                           \
@@ -78,25 +77,58 @@ nm_status nm_reconstruct(float *J, const float *I, int w, int h, nm_error *err) 
     if (++tail == n) tail = 0;   \
     len++;                       \
   } while (0)
-  for (int y = h - 1; y >= 0; y--)
+  /* backward scan: causal neighbours are the last four of DX/DY, compared in
+  ** that order. Off the border the three below (k = 5..7) are final: their
+  ** running maximum (from -inf, so that a NaN among them is skipped as the
+  ** serial loop skips it) is taken for the whole row first, then the right
+  ** neighbour (k = 4) in a serial pass, then that maximum if greater: the
+  ** same value, sign of zero included, as the serial comparisons (the first
+  ** sample of the largest value wins either way). Whether a pixel is queued
+  ** depends only on final values, so it is decided for the whole row after
+  ** the row is done; pixels are queued in the scan order as before. */
+  uint8_t *fl = nm_malloc((size_t)w, 1, err);
+  if (!fl) {
+    free(t);
+    free(q);
+    free(inq);
+    return err ? err->code : NM_ERR_NOMEM;
+  }
+  for (int y = h - 1; y >= 0; y--) {
+    int fast = y < h - 1 && w >= 3;
     for (int x = w - 1; x >= 0; x--) {
-      size_t p = (size_t)y * w + x;
-      float m = J[p];
-      if (y < h - 1 && x > 0 && x < w - 1) {
-        for (int k = 4; k < 8; k++) {
-          float v = J[(ptrdiff_t)p + off[k]];
-          if (v > m) m = v;
+      if (fast && x == w - 2) {
+        float *row = J + (size_t)y * w;
+        const float *dn = row + w, *irow = I + (size_t)y * w, *idn = irow + w;
+        for (int xx = 1; xx < w - 1; xx++) {
+          float m = -INFINITY;
+          if (dn[xx - 1] > m) m = dn[xx - 1];
+          if (dn[xx] > m) m = dn[xx];
+          if (dn[xx + 1] > m) m = dn[xx + 1];
+          t[xx] = m;
         }
-        J[p] = m < I[p] ? m : I[p];
-        for (int k = 4; k < 8 && !inq[p]; k++) {
-          size_t qq = (size_t)((ptrdiff_t)p + off[k]);
-          if (J[qq] < J[p] && J[qq] < I[qq]) {
+        for (int xx = w - 2; xx >= 1; xx--) {
+          float m = row[xx];
+          if (row[xx + 1] > m) m = row[xx + 1];
+          if (t[xx] > m) m = t[xx];
+          row[xx] = m < irow[xx] ? m : irow[xx];
+        }
+        for (int xx = 1; xx < w - 1; xx++) {
+          float v = row[xx];
+          fl[xx] = (row[xx + 1] < v && row[xx + 1] < irow[xx + 1]) |
+                   (dn[xx - 1] < v && dn[xx - 1] < idn[xx - 1]) |
+                   (dn[xx] < v && dn[xx] < idn[xx]) | (dn[xx + 1] < v && dn[xx + 1] < idn[xx + 1]);
+        }
+        for (int xx = w - 2; xx >= 1; xx--)
+          if (fl[xx]) {
+            size_t p = (size_t)y * w + xx;
             inq[p] = 1;
             QPUSH(p);
           }
-        }
+        x = 1;
         continue;
       }
+      size_t p = (size_t)y * w + x;
+      float m = J[p];
       for (int k = 4; k < 8; k++) {
         int xx = x + DX[k], yy = y + DY[k];
         if (xx < 0 || xx >= w || yy >= h) continue;
@@ -114,6 +146,9 @@ nm_status nm_reconstruct(float *J, const float *I, int w, int h, nm_error *err) 
         }
       }
     }
+  }
+  free(fl);
+  free(t);
   while (len) {
     size_t p = (size_t)q[head];
     if (++head == n) head = 0;

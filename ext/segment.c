@@ -26,9 +26,14 @@
 **      inverted EDT inside the mask; pieces still merged (over 1.5 typical
 **      particles, or solidity < 0.8) split again on the EDT weighted by the
 **      image, keeping only cuts along a line clearly below the particle
-**      level of both pieces (split.h);
+**      level of both pieces (split.h); bright field: pieces still clearly
+**      less convex than the image's typical piece are cut between pairs of
+**      concave outline points (overlapping particles, concavity.h);
 **   8. each particle eroded by erode x d/2 then dilated by as much within its
 **      own basin (breaks thin bridges and overlaps, restores the size);
+**      then each outline moved to the particle's own mid level, or, in
+**      bright field when the image's edges are sharp against the film, to
+**      its steepest iso-line (segment_refine.h);
 **   9. exclusions: edge, scale_bar, too_small (label kept, reason set).
 */
 #include "segment.h"
@@ -37,6 +42,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "concavity.h"
 #include "darkfield.h"
 #include "filter.h"
 #include "label.h"
@@ -70,10 +76,12 @@ struct nm_segment_opts {
   double refine_grow;    /* how far (particle radii) a refined outline may grow */
   double refine_smooth;  /* extra Gaussian (fraction of d) of the image refined on */
   double refine_anchor;  /* weight of the global Otsu level in each particle's level */
-  int refine_edge;       /* per-particle level at the steepest iso-line */
+  int refine_edge;       /* per-particle level at the steepest iso-line; -1 auto */
+  double refine_edge_ratio; /* ... when that iso-line is this much steeper than the background */
   int granulometry;      /* dark field: scale from the top-hat's granulometry */
   double noise_k;        /* dark field: threshold at least median + k sigma of the top-hat */
   double split_intensity; /* exponent of the image weight of the second split; 0 off */
+  nm_concave_opts concave; /* convexity-defect split (concavity.h) */
   int split, fill_holes, exclude_edge, exclude_scale_bar;
   nm_darkfield_opts darkfield; /* its own pipeline for dark field (darkfield.h) */
 };
@@ -81,7 +89,7 @@ struct nm_segment_opts {
 static const char *const KEYS[] = {
     "polarity", "threshold", "flatten", "scale_px", "stretch_low", "stretch_high",
     "denoise", "median", "background", "local_radius", "local_offset",
-    "threshold_bias", "h", "gap_cut", "gap_smooth", "erode", "min_area", "min_area_px", "refine", "refine_grow", "refine_edge", "granulometry", "noise_k", "refine_smooth", "refine_anchor", "split", "split_intensity",
+    "threshold_bias", "h", "gap_cut", "gap_smooth", "erode", "min_area", "min_area_px", "refine", "refine_grow", "refine_edge", "refine_edge_ratio", "granulometry", "noise_k", "refine_smooth", "refine_anchor", "split", "split_intensity", "split_concave", "split_concave_depth", "split_concave_gain", "split_concave_smooth", "split_concave_margin",
     "fill_holes", "exclude_edge", "exclude_scale_bar", "darkfield", NULL};
 
 const char *const *nm_segment_opts_keys(void) { return KEYS; }
@@ -119,13 +127,19 @@ nm_segment_opts *nm_segment_opts_new(void) {
   o->min_area_px = 9;
   o->refine = 0.5;
   o->refine_grow = 0.5;
-  o->refine_edge = 0;
+  o->refine_edge = -1; /* auto: bright field only (not measured on dark field) */
+  o->refine_edge_ratio = 3;
   o->granulometry = 1;
   o->noise_k = 5;
   o->refine_smooth = 0;
   o->refine_anchor = 0.5;
   o->split = 1;
   o->split_intensity = 3;
+  o->concave.min_solidity = 0.9;
+  o->concave.depth = 0.05;
+  o->concave.gain = 0.05;
+  o->concave.smooth = 0.1;
+  o->concave.margin = 0.03;
   o->fill_holes = 1;
   o->exclude_edge = 1;
   o->exclude_scale_bar = 1;
@@ -194,6 +208,12 @@ nm_status nm_segment_opts_set(nm_segment_opts *o, const char *key, double num,
   if (!strcmp(key, "refine_smooth")) return num_opt(&o->refine_smooth, key, num, text, 0, 1, err);
   if (!strcmp(key, "refine_anchor")) return num_opt(&o->refine_anchor, key, num, text, 0, 1, err);
   if (!strcmp(key, "split_intensity")) return num_opt(&o->split_intensity, key, num, text, 0, 10, err);
+  if (!strcmp(key, "split_concave")) return num_opt(&o->concave.min_solidity, key, num, text, 0, 1, err);
+  if (!strcmp(key, "split_concave_depth")) return num_opt(&o->concave.depth, key, num, text, 0, 1, err);
+  if (!strcmp(key, "split_concave_gain")) return num_opt(&o->concave.gain, key, num, text, 0, 1, err);
+  if (!strcmp(key, "split_concave_smooth")) return num_opt(&o->concave.smooth, key, num, text, 0, 1, err);
+  if (!strcmp(key, "split_concave_margin")) return num_opt(&o->concave.margin, key, num, text, 0, 1, err);
+  if (!strcmp(key, "refine_edge_ratio")) return num_opt(&o->refine_edge_ratio, key, num, text, 0, 100, err);
   if (!strcmp(key, "noise_k")) return num_opt(&o->noise_k, key, num, text, 0, 100, err);
   if (!strcmp(key, "granulometry")) return bool_opt(&o->granulometry, key, num, text, err);
   if (!strcmp(key, "refine_edge")) return bool_opt(&o->refine_edge, key, num, text, err);
@@ -722,6 +742,13 @@ nm_status nm_segment(const float *px, int width, int height,
     st = nm_split_merged(W.a, W.m2, w, h, labels, &count, d, o->h_frac, o->split_intensity,
                          progress, err);
     if (st) goto fail;
+    /* bright field: pieces still non-convex are cut between pairs of
+    ** concave outline points (overlapping particles, concavity.h); not
+    ** measured on dark field, whose pipeline is being replaced (darkfield.h) */
+    if (dark) {
+      st = nm_split_concave(labels, w, h, &count, d, &o->concave, progress, err);
+      if (st) goto fail;
+    }
   } else {
     st = nm_label(W.m, w, h, 1, labels, &count, err);
     if (st) goto fail;
@@ -770,7 +797,8 @@ nm_status nm_segment(const float *px, int width, int height,
       rimg = W.b;
     }
     st = nm_refine_outlines(rimg, w, h, labels, count, o->refine, o->refine_grow,
-                            o->refine_edge, nm_otsu(rimg, n, NULL),
+                            o->refine_edge < 0 ? dark : o->refine_edge, o->refine_edge_ratio,
+                            nm_otsu(rimg, n, NULL),
                             o->refine_anchor, o->fill_holes, NULL, err);
     if (st) goto fail;
   }

@@ -222,6 +222,11 @@ static nm_status keep_core_connected(const int32_t *sel, const int32_t *labels,
   return NM_OK;
 }
 
+static int cmp_dbl(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
 /* Per particle, the level (fraction of the way from background to core)
 ** whose iso-line has the steepest mean gradient: the edge of a blurred step
 ** lies where the profile is steepest, which for a particle thinning towards
@@ -230,13 +235,17 @@ static nm_status keep_core_connected(const int32_t *sel, const int32_t *labels,
 #define NLEV 13
 static nm_status edge_levels(const float *img, int w, int h, const int32_t *labels, int count,
                              const uint16_t *dist, const int32_t *owner, const double *lim,
-                             const float *core, const float *bg, float *thr,
-                             float *grad, nm_error *err) {
+                             const float *core, const float *bg, const int32_t *ring,
+                             double min_ratio, float *thr, float *grad, nm_error *err) {
   double *gs = nm_calloc((size_t)count + 1, sizeof(double) * NLEV, err);
   int64_t *gc = nm_calloc((size_t)count + 1, sizeof(int64_t) * NLEV, err);
-  if (!gs || !gc) {
+  double *rs = nm_calloc((size_t)count + 1, sizeof(double), err);
+  int64_t *rc = nm_calloc((size_t)count + 1, sizeof(int64_t), err);
+  if (!gs || !gc || !rs || !rc) {
     free(gs);
     free(gc);
+    free(rs);
+    free(rc);
     return err && err->code ? err->code : NM_ERR_NOMEM;
   }
   for (int y = 0; y < h; y++)
@@ -247,6 +256,9 @@ static nm_status edge_levels(const float *img, int w, int h, const int32_t *labe
       grad[p] = sqrtf(gx * gx + gy * gy);
     }
   size_t n = (size_t)w * h;
+  /* the background's own gradient (film texture, noise) around each particle */
+  for (size_t p = 0; p < n; p++)
+    if (ring[p] > 0 && ring[p] <= count) rs[ring[p]] += grad[p], rc[ring[p]]++;
   for (size_t p = 0; p < n; p++) {
     int32_t l = candidate(labels, dist, owner, lim, p);
     if (!l || thr[l] != thr[l]) continue;
@@ -256,7 +268,17 @@ static nm_status edge_levels(const float *img, int w, int h, const int32_t *labe
     gs[(size_t)l * NLEV + k] += grad[p];
     gc[(size_t)l * NLEV + k]++;
   }
+  /* per particle: the steepest level (bks, -1 none) and how much steeper
+  ** than its background ring that iso-line is */
+  double *ratios = nm_malloc((size_t)count + 1, sizeof(double), err);
+  int *bks = nm_malloc((size_t)count + 1, sizeof(int), err);
+  if (!ratios || !bks) {
+    free(gs), free(gc), free(rs), free(rc), free(ratios), free(bks);
+    return err && err->code ? err->code : NM_ERR_NOMEM;
+  }
+  int nrat = 0;
   for (int l = 1; l <= count; l++) {
+    bks[l] = -1;
     if (thr[l] != thr[l]) continue;
     const double *s = gs + (size_t)l * NLEV;
     const int64_t *c = gc + (size_t)l * NLEV;
@@ -270,10 +292,28 @@ static nm_status edge_levels(const float *img, int w, int h, const int32_t *labe
       if (cc < 8) continue;
       if (ss / cc > best) best = ss / cc, bk = k;
     }
-    if (bk >= 0) thr[l] = bg[l] + (float)(0.2 + 0.05 * bk) * (core[l] - bg[l]);
+    double rg = rc[l] ? rs[l] / (double)rc[l] : 0;
+    if (bk >= 0) {
+      bks[l] = bk;
+      ratios[nrat++] = rg > 0 ? best / rg : HUGE_VAL;
+    }
   }
+  /* one decision per image: where the typical particle's steepest iso-line
+  ** is hardly steeper than the film around it (texture, noise), the
+  ** steepest line is texture and the fixed level stays for every particle;
+  ** where edges are sharp (faceted crystals) every particle takes its own */
+  if (nrat > 0) {
+    qsort(ratios, (size_t)nrat, sizeof(double), cmp_dbl);
+    if (ratios[nrat / 2] >= min_ratio)
+      for (int l = 1; l <= count; l++)
+        if (bks[l] >= 0) thr[l] = bg[l] + (float)(0.2 + 0.05 * bks[l]) * (core[l] - bg[l]);
+  }
+  free(ratios);
+  free(bks);
   free(gs);
   free(gc);
+  free(rs);
+  free(rc);
   return NM_OK;
 }
 
@@ -287,9 +327,9 @@ typedef struct refine_bufs {
 } refine_bufs;
 
 static nm_status refine_once(const float *img, int w, int h, int32_t *labels, int count,
-                             double level, double grow, int edge_search, double anchor,
-                             double anchor_weight, int fill_holes, nm_refine_stats *stats,
-                             const refine_bufs *B, nm_error *err) {
+                             double level, double grow, int edge_search, double edge_ratio,
+                             double anchor, double anchor_weight, int fill_holes,
+                             nm_refine_stats *stats, const refine_bufs *B, nm_error *err) {
   if (stats) memset(stats, 0, sizeof *stats);
   if (!img || !labels || w <= 0 || h <= 0 || count < 0)
     return nm_fail(err, NM_ERR_ARG, "refine: bad arguments");
@@ -474,7 +514,8 @@ static nm_status refine_once(const float *img, int w, int h, int32_t *labels, in
       if (thr[l] == thr[l] && anchor > bg[l] && anchor < core[l])
         thr[l] = (float)((1 - anchor_weight) * thr[l] + anchor_weight * anchor);
   if (edge_search) {
-    st = edge_levels(img, w, h, labels, count, dist, owner, lim, core, bg, thr, vals, err);
+    st = edge_levels(img, w, h, labels, count, dist, owner, lim, core, bg, sel, edge_ratio, thr,
+                     vals, err);
     if (st) goto done;
   }
 
@@ -575,11 +616,11 @@ done:
 ** own rim into its background ring; the second pass measures the ring from
 ** the corrected outline. */
 nm_status nm_refine_outlines(const float *img, int w, int h, int32_t *labels, int count,
-                             double level, double grow, int edge_search, double anchor,
-                             double anchor_weight, int fill_holes, nm_refine_stats *stats,
-                             nm_error *err) {
+                             double level, double grow, int edge_search, double edge_ratio,
+                             double anchor, double anchor_weight, int fill_holes,
+                             nm_refine_stats *stats, nm_error *err) {
   if (!img || !labels || w <= 0 || h <= 0 || count <= 0)
-    return refine_once(img, w, h, labels, count, level, grow, edge_search, anchor,
+    return refine_once(img, w, h, labels, count, level, grow, edge_search, edge_ratio, anchor,
                        anchor_weight, fill_holes, stats, NULL, err);
   size_t n = (size_t)w * h;
   refine_bufs B;
@@ -593,8 +634,8 @@ nm_status nm_refine_outlines(const float *img, int w, int h, int32_t *labels, in
   if (!B.dist || !B.owner || !B.sel || !B.q || !B.vals || !B.iscore)
     st = err && err->code ? err->code : NM_ERR_NOMEM;
   for (int pass = 0; pass < 2 && st == NM_OK; pass++)
-    st = refine_once(img, w, h, labels, count, level, grow, edge_search, anchor, anchor_weight,
-                     fill_holes, stats, &B, err);
+    st = refine_once(img, w, h, labels, count, level, grow, edge_search, edge_ratio, anchor,
+                     anchor_weight, fill_holes, stats, &B, err);
   free(B.dist);
   free(B.owner);
   free(B.sel);

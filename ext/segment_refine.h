@@ -36,11 +36,14 @@ typedef struct nm_refine_stats {
 ** keeps its old pixels). level in (0,1): 0.5 = half-way. grow: how far (in
 ** particle radii) an outline may move outwards. edge_search: instead of the
 ** fixed level, take per particle the level in 0.2..0.8 whose iso-line has the
-** steepest mean gradient (the edge of a blurred step). fill_holes: fill holes
+** steepest mean gradient (the edge of a blurred step) — decided once per
+** image: only when the median particle's steepest iso-line is at least
+** edge_ratio times steeper than the mean gradient of its background ring
+** (sharp edges, not film texture; 0: always). fill_holes: fill holes
 ** enclosed by one particle. stats may be NULL. */
 nm_status nm_refine_outlines(const float *img, int w, int h, int32_t *labels, int count,
-                             double level, double grow, int edge_search, double anchor,
-                             double anchor_weight, int fill_holes, nm_refine_stats *stats,
-                             nm_error *err);
+                             double level, double grow, int edge_search, double edge_ratio,
+                             double anchor, double anchor_weight, int fill_holes,
+                             nm_refine_stats *stats, nm_error *err);
 
 #endif /* NM_SEGMENT_REFINE_H */

@@ -22,8 +22,8 @@ static double cross(nm_ipt o, nm_ipt a, nm_ipt b) {
   return (double)(a.x - o.x) * (b.y - o.y) - (double)(a.y - o.y) * (b.x - o.x);
 }
 
-/* Andrew's monotone chain, then the shoelace formula. */
-double nm_hull_area(nm_ipt *p, size_t n, nm_ipt *hull) {
+/* Andrew's monotone chain. */
+size_t nm_convex_hull(nm_ipt *p, size_t n, nm_ipt *hull) {
   if (n < 3) return 0;
   qsort(p, n, sizeof *p, cmp_ipt);
   size_t k = 0;
@@ -35,6 +35,13 @@ double nm_hull_area(nm_ipt *p, size_t n, nm_ipt *hull) {
     while (k >= t && cross(hull[k - 2], hull[k - 1], p[i]) <= 0) k--;
     hull[k++] = p[i];
   }
+  return k;
+}
+
+/* The hull, then the shoelace formula. */
+double nm_hull_area(nm_ipt *p, size_t n, nm_ipt *hull) {
+  size_t k = nm_convex_hull(p, n, hull);
+  if (k < 3) return 0;
   double a = 0;
   for (size_t i = 0; i + 1 < k; i++)
     a += (double)hull[i].x * hull[i + 1].y - (double)hull[i + 1].x * hull[i].y;

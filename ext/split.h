@@ -42,6 +42,11 @@ typedef struct nm_ipt {
 } nm_ipt;
 double nm_hull_area(nm_ipt *p, size_t n, nm_ipt *scratch);
 
+/* The convex hull of p[0..n) (sorted in place) into hull (2n+2 points):
+** returns k, hull[0..k) counter-clockwise in x-right/y-up terms, with
+** hull[k-1] == hull[0] closing it; 0 when n < 3. */
+size_t nm_convex_hull(nm_ipt *p, size_t n, nm_ipt *hull);
+
 /* Convex-hull solidity (area / hull area of the pixel squares) of labels
 ** 1..count; solidity[count+1] (entry 0 unused). Labels touching nothing are 0. */
 nm_status nm_label_solidity(const int32_t *labels, int w, int h, int count, double *solidity,

@@ -1,7 +1,7 @@
 /*
 ** tools/eval.c — segmentation accuracy on the shared data sets (make eval-seg).
 **
-**   eval [-d DATA_DIR] [-s SET] [-v] [key=value ...]
+**   eval [-d DATA_DIR] [-s SET] [-i SUBSTR] [-v] [-o DIR [-c x,y,w,h,z]] [key=value ...]
 **
 ** For every set folder under DATA_DIR (default ../shared/data) that has a
 ** pairs.tsv, segments each image with nm_segment (defaults, or the options
@@ -282,6 +282,8 @@ static int apply_opts(nm_segment_opts *o, int argc, char **argv, int first) {
 }
 
 static const char *dump_dir = NULL;
+/* -i SUBSTR: only the images whose path contains SUBSTR (iterating on a few) */
+static const char *image_filter = NULL;
 /* -c x,y,w,h,z: the overlays show only that window, magnified z times */
 static int crop_x, crop_y, crop_w, crop_h, crop_z;
 
@@ -365,6 +367,7 @@ static void eval_set(const char *root, const char *set, const nm_segment_opts *o
   while (fgets(line, sizeof line, f)) {
     char img[1024], gtp[1024], kind[64];
     if (sscanf(line, "%1023s %1023s %63s", img, gtp, kind) != 3) continue;
+    if (image_filter && !strstr(img, image_filter)) continue;
     is_boxes = !strcmp(kind, "boxes");
     is_sparse = strstr(kind, "sparse") != NULL;
     int is_labels = !strncmp(kind, "labels", 6);
@@ -486,6 +489,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[i], "-s") && i + 1 < argc) only = argv[++i];
     else if (!strcmp(argv[i], "-v")) verbose = 1;
     else if (!strcmp(argv[i], "-o") && i + 1 < argc) dump_dir = argv[++i];
+    else if (!strcmp(argv[i], "-i") && i + 1 < argc) image_filter = argv[++i];
     else if (!strcmp(argv[i], "-c") && i + 1 < argc)
       sscanf(argv[++i], "%d,%d,%d,%d,%d", &crop_x, &crop_y, &crop_w, &crop_h, &crop_z);
     else break;

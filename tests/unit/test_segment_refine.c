@@ -58,7 +58,7 @@ int main(void) {
     for (int t = 0; t < 2; t++) {
       discs(lab, W, H, b, 2, starts[t]);
       nm_refine_stats rs;
-      CHECK_OK(nm_refine_outlines(img, W, H, lab, 2, 0.5, 0.6, 0, NAN, 0, 1, &rs, &err), err);
+      CHECK_OK(nm_refine_outlines(img, W, H, lab, 2, 0.5, 0.6, 0, 0, NAN, 0, 1, &rs, &err), err);
       CHECK(rs.refined == 2);
       areas(lab, (size_t)W * H, 2, a);
       CHECK_NEAR(a[1], M_PI * 18 * 18, 0.05 * M_PI * 18 * 18);
@@ -78,7 +78,7 @@ int main(void) {
     areas(lab, (size_t)W * H, 2, a);
     CHECK(a[1] > 1.15 * M_PI * 15 * 15); /* the premise: one too big */
     CHECK(a[2] < 0.85 * M_PI * 15 * 15); /* and one too small */
-    CHECK_OK(nm_refine_outlines(img, W, H, lab, 2, 0.5, 0.6, 0, NAN, 0, 1, NULL, &err), err);
+    CHECK_OK(nm_refine_outlines(img, W, H, lab, 2, 0.5, 0.6, 0, 0, NAN, 0, 1, NULL, &err), err);
     areas(lab, (size_t)W * H, 2, a);
     CHECK_NEAR(a[1], M_PI * 15 * 15, 0.06 * M_PI * 15 * 15);
     CHECK_NEAR(a[2], M_PI * 15 * 15, 0.06 * M_PI * 15 * 15);
@@ -88,7 +88,7 @@ int main(void) {
       lab[i] = img[i] > 0.2f ? ((int)(i % W) < W / 2 ? 1 : 2) : 0;
     double aglob[3];
     areas(lab, (size_t)W * H, 2, aglob);
-    CHECK_OK(nm_refine_outlines(img, W, H, lab, 2, 0.5, 0.6, 0, 0.2, 0.5, 1, NULL, &err), err);
+    CHECK_OK(nm_refine_outlines(img, W, H, lab, 2, 0.5, 0.6, 0, 0, 0.2, 0.5, 1, NULL, &err), err);
     areas(lab, (size_t)W * H, 2, a);
     CHECK(a[1] > 1.05 * M_PI * 15 * 15 && a[1] < 0.97 * aglob[1]);
   }
@@ -102,7 +102,7 @@ int main(void) {
       for (int x = 0; x < W; x++)
         lab[y * W + x] = img[y * W + x] > 0.15f ? (x < 76 ? 1 : 2) : 0;
     memcpy(before, lab, sizeof lab);
-    CHECK_OK(nm_refine_outlines(img, W, H, lab, 2, 0.5, 0.6, 0, NAN, 0, 1, NULL, &err), err);
+    CHECK_OK(nm_refine_outlines(img, W, H, lab, 2, 0.5, 0.6, 0, 0, NAN, 0, 1, NULL, &err), err);
     int swapped = 0;
     for (size_t i = 0; i < (size_t)W * H; i++)
       swapped += before[i] > 0 && lab[i] > 0 && before[i] != lab[i];
@@ -119,7 +119,7 @@ int main(void) {
         img[y * W + x] = r < 20 && r > 8 ? 1.0f : 0.0f;
         lab[y * W + x] = r < 20 ? 1 : 0;
       }
-    CHECK_OK(nm_refine_outlines(img, W, H, lab, 1, 0.5, 0.6, 0, NAN, 0, 1, NULL, &err), err);
+    CHECK_OK(nm_refine_outlines(img, W, H, lab, 1, 0.5, 0.6, 0, 0, NAN, 0, 1, NULL, &err), err);
     CHECK(lab[50 * W + 80] == 1);
   }
 
@@ -129,13 +129,55 @@ int main(void) {
     render(img, W, H, b, 1, 2.0);
     double r0[1] = {26};
     discs(lab, W, H, b, 1, r0);
-    CHECK_OK(nm_refine_outlines(img, W, H, lab, 1, 0.5, 0.6, 1, NAN, 0, 1, NULL, &err), err);
+    CHECK_OK(nm_refine_outlines(img, W, H, lab, 1, 0.5, 0.6, 1, 0, NAN, 0, 1, NULL, &err), err);
     areas(lab, (size_t)W * H, 1, a);
     CHECK_NEAR(a[1], M_PI * 20 * 20, 0.08 * M_PI * 20 * 20);
   }
 
+  /* 5b. the per-image gate of the edge search: a particle with a sharp step
+  ** at R = 20 (0.45 of its contrast) over a soft core (0.55, edge at r = 10,
+  ** width 2): its steepest iso-line is the step, its mid level lies inside
+  ** (r ~ 15). On a flat background (ring gradient 0) a ratio gate of 3 lets
+  ** the steepest line through; with strong stripes in the background (ring
+  ** gradient above the step's own) the fixed level stays, pixel for pixel */
+  {
+    int32_t *fixed = malloc(sizeof(int32_t) * (size_t)W * H);
+    double r0[1] = {24};
+    blob b[1] = {{80, 50, 20, 1.0}};
+    for (int striped = 0; striped < 2; striped++) {
+      for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++) {
+          double r = hypot(x - 80, y - 50);
+          double v = 0.45 / (1 + exp((r - 20) / 0.7)) + 0.55 / (1 + exp((r - 10) / 2));
+          if (striped && r > 23) v += 0.25 * (1 + sin(x * 2.0));
+          img[y * W + x] = (float)v;
+        }
+      discs(lab, W, H, b, 1, r0);
+      CHECK_OK(nm_refine_outlines(img, W, H, lab, 1, 0.5, 0.6, 0, 0, NAN, 0, 1, NULL, &err), err);
+      memcpy(fixed, lab, sizeof(int32_t) * (size_t)W * H);
+      double af[2];
+      areas(fixed, (size_t)W * H, 1, af);
+      discs(lab, W, H, b, 1, r0);
+      CHECK_OK(nm_refine_outlines(img, W, H, lab, 1, 0.5, 0.6, 1, 3, NAN, 0, 1, NULL, &err), err);
+      areas(lab, (size_t)W * H, 1, a);
+      if (!striped) {
+        CHECK(af[1] < 0.8 * M_PI * 20 * 20); /* the mid level lies inside */
+        CHECK_NEAR(a[1], M_PI * 20 * 20, 0.1 * M_PI * 20 * 20);
+      } else {
+        CHECK(memcmp(fixed, lab, sizeof(int32_t) * (size_t)W * H) == 0);
+        /* and without the gate the steepest line would have been taken */
+        discs(lab, W, H, b, 1, r0);
+        CHECK_OK(nm_refine_outlines(img, W, H, lab, 1, 0.5, 0.6, 1, 0, NAN, 0, 1, NULL, &err),
+                 err);
+        areas(lab, (size_t)W * H, 1, a);
+        CHECK(a[1] > af[1] * 1.2);
+      }
+    }
+    free(fixed);
+  }
+
   /* 6. degenerate input */
-  CHECK_OK(nm_refine_outlines(img, W, H, lab, 0, 0.5, 0.6, 0, NAN, 0, 1, NULL, &err), err);
-  CHECK(nm_refine_outlines(NULL, W, H, lab, 1, 0.5, 0.6, 0, NAN, 0, 1, NULL, &err) == NM_ERR_ARG);
+  CHECK_OK(nm_refine_outlines(img, W, H, lab, 0, 0.5, 0.6, 0, 0, NAN, 0, 1, NULL, &err), err);
+  CHECK(nm_refine_outlines(NULL, W, H, lab, 1, 0.5, 0.6, 0, 0, NAN, 0, 1, NULL, &err) == NM_ERR_ARG);
   return check_summary("segment_refine");
 }

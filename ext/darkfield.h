@@ -7,6 +7,16 @@
 ** nm_segment() hands the image here, after its contrast stretch and polarity
 ** decision, when the polarity is dark field and the "darkfield" option is on;
 ** it applies its own exclusions (edge, scale bar, too small) to the result.
+**
+** Method (docs/darkfield.md): a difference-of-Gaussians scale space finds
+** bright blobs at every size between a few pixels and a tenth of the field
+** (each blob its own scale, so one image may hold particles of very different
+** sizes); each blob must stand out of the support around it (its core mean
+** above the median of an annulus around it by k robust standard deviations
+** of that annulus), which rejects the support's own texture wherever it is
+** strong; each kept blob then grows by a watershed on intensity from its
+** centre, limited to the pixels above its own mid level between the local
+** support and its peak, so touching particles stay apart.
 */
 #ifndef NM_DARKFIELD_H
 #define NM_DARKFIELD_H
@@ -16,7 +26,37 @@
 #include "nm_common.h"
 
 typedef struct nm_darkfield_opts {
-  int enabled; /* "darkfield": true to use this pipeline for dark field */
+  int enabled;   /* "darkfield": true to use this pipeline for dark field */
+  double k;      /* "darkfield_k": a blob's band-pass (DoG) response must exceed
+                 ** the median of the same response on a ring around it by k
+                 ** robust sigmas of that ring (the local support texture) */
+  double kc;     /* "darkfield_kc": and its core mean must exceed the median of
+                 ** the intensity on a nearer ring by kc robust sigmas of it */
+  double level;  /* "darkfield_level": extent = pixels above
+                 ** support + level * (peak - support), in (0, 1) */
+  double detect; /* "darkfield_detect": a scale-space maximum is a candidate
+                 ** when its response exceeds this many robust sigmas of the
+                 ** whole response image at its scale */
+  double amin;   /* "darkfield_amin" / "darkfield_amax": a grown particle whose
+                 ** area is under amin or over amax times its blob's disc
+                 ** (pi r^2) is dropped (0: no bound) */
+  double amax;
+  double open;   /* "darkfield_open": a particle reaching farther than open x
+                 ** its blob radius + 1 px from its centre is dropped (the
+                 ** level did not close around it: support edge; 0: off) */
+  double fdr;    /* "darkfield_fdr": per-image threshold on the blob z (at
+                 ** least k): the lowest at which dark blobs passing the same
+                 ** test are at most fdr times the bright ones (0: k alone) */
+  double kmax;   /* "darkfield_kmax": the per-image threshold's ceiling */
+  double edge;   /* "darkfield_edge": a blob whose principal curvatures differ
+                 ** by more than this ratio is an edge or ridge, not a
+                 ** particle (Lowe's test; 0: off) */
+  double nms;    /* "darkfield_nms": a blob whose centre lies within nms x the
+                 ** radius of a stronger kept blob is the same particle */
+  double marker; /* "darkfield_marker": watershed marker = the blob's disc of
+                 ** marker x its radius (pixels above its level) */
+  double dmin;   /* "darkfield_dmin": smallest blob diameter looked for, px (0: 3 px) */
+  double dmax;   /* "darkfield_dmax": largest, px (0: a tenth of the shorter side) */
 } nm_darkfield_opts;
 
 void nm_darkfield_opts_default(nm_darkfield_opts *o);
@@ -26,9 +66,14 @@ nm_status nm_darkfield_opts_set(nm_darkfield_opts *o, const char *key, double nu
                                 const char *text, nm_error *err);
 
 /* I: w*h stretched to [0,1], particles bright. scale_px: typical particle
-** diameter if the user gave one, else 0 (estimate it). labels: w*h, zeroed
-** on entry; on success 1..*count mark the particles and *scale_out holds the
-** diameter used. */
+** diameter if the user gave one (blobs are then looked for between a
+** quarter and four times it, within dmin/dmax if given), else 0. labels:
+** w*h, zeroed on entry; on success 1..*count mark the particles and
+** *scale_out holds the median equivalent diameter of those found (the
+** diameter used for the too-small rule). *count = -1 (labels all 0) means
+** declined: no blob stands out of its surroundings (a dense field of
+** particles, where every ring around a particle holds particles; or an
+** image under 8 px) and nm_segment runs its generic path instead. */
 nm_status nm_darkfield_segment(const float *I, int w, int h, const nm_darkfield_opts *o,
                                double scale_px, const nm_progress *progress, int32_t *labels,
                                int *count, double *scale_out, nm_error *err);

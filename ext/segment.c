@@ -585,7 +585,9 @@ nm_status nm_segment(const float *px, int width, int height,
     /* dark field by its own pipeline (darkfield.h), then the same exclusions */
     st = nm_darkfield_segment(I, w, h, &o->darkfield, d, progress, labels, &count, &d, err);
     if (st) goto fail;
-    goto exclusions;
+    if (count >= 0) goto exclusions;
+    count = 0; /* declined (no blob stands out: a dense field): the path below */
+    d = o->scale_px;
   }
 
   /* 3. scale */

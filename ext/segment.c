@@ -12,7 +12,9 @@
 **   3. scale d: inscribed diameter (2 x max distance transform) of the
 **      components of a first Otsu mask (after removing the illumination at
 **      1/8 of the image size and filling holes), area-weighted median, so
-**      touching clusters and specks of texture do not move it;
+**      touching clusters and specks of texture do not move it (bright
+**      field: unless the contrast-weighted median is over twice as large,
+**      i.e. the first mask is mostly faint film texture);
 **   4. denoise: Gaussian of sigma = denoise x d (texture at the particle's own
 **      scale needs smoothing in proportion), optional median;
 **   5. background flattening: the background level is interpolated from the
@@ -247,19 +249,55 @@ static int stop(const ws *W, double step, const char *what) {
   return nm_progress_tick(W->progress, step, 10, what);
 }
 
+/* Weighted median of the inscribed diameters 2 rmax[l] (l with rmax >= 1.5
+** px) under weights wt[l]; 0 when nothing counts. */
+static double weighted_median_diameter(const float *rmax, const double *wt, int count) {
+  double total = 0;
+  float rmx = 0;
+  for (int l = 1; l <= count; l++)
+    if (rmax[l] >= 1.5f) {
+      total += wt[l];
+      rmx = rmax[l] > rmx ? rmax[l] : rmx;
+    }
+  if (!(total > 0)) return 0;
+  /* selection by repeated scan over a small histogram of radii (0.25 px bins) */
+  int nb = (int)(rmx * 4) + 2;
+  double *hist = calloc((size_t)nb, sizeof(double));
+  if (!hist) return 0;
+  for (int l = 1; l <= count; l++)
+    if (rmax[l] >= 1.5f) hist[(int)(rmax[l] * 4)] += wt[l];
+  double acc = 0, d = 0;
+  for (int b = 0; b < nb; b++) {
+    acc += hist[b];
+    if (acc >= total / 2) {
+      d = 2.0 * (b + 0.5) / 4.0;
+      break;
+    }
+  }
+  free(hist);
+  return d;
+}
+
 /* Area-weighted median inscribed diameter of the components of mask. Uses
-** W->c (squared distances) and W->lab. Returns 0 when nothing is found. */
-static double scale_from_mask(ws *W, const uint8_t *mask, nm_error *err, nm_status *st) {
+** W->c (squared distances) and W->lab. Returns 0 when nothing is found.
+** With img (and its threshold t), *d_contrast is the same median weighted
+** by area x (mean excess of img over t)^2 instead: faint components that
+** barely pass the threshold (film texture) count for little there. */
+static double scale_from_mask(ws *W, const uint8_t *mask, const float *img, double t,
+                              double *d_contrast, nm_error *err, nm_status *st) {
   int count = 0;
+  if (d_contrast) *d_contrast = 0;
   *st = nm_label(mask, W->w, W->h, 1, W->lab, &count, err);
   if (*st || count == 0) return 0;
   *st = nm_edt_sq(mask, W->w, W->h, 0, W->c, err); /* one square root per component below */
   if (*st) return 0;
   float *rmax = calloc((size_t)count + 1, sizeof(float));
-  int64_t *area = calloc((size_t)count + 1, sizeof(int64_t));
-  if (!rmax || !area) {
+  double *area = calloc((size_t)count + 1, sizeof(double));
+  double *exc = calloc((size_t)count + 1, sizeof(double));
+  if (!rmax || !area || !exc) {
     free(rmax);
     free(area);
+    free(exc);
     *st = nm_fail(err, NM_ERR_NOMEM, "segment: out of memory");
     return 0;
   }
@@ -267,37 +305,23 @@ static double scale_from_mask(ws *W, const uint8_t *mask, nm_error *err, nm_stat
     int32_t l = W->lab[i];
     if (!l) continue;
     area[l]++;
+    if (img) exc[l] += img[i] - t;
     if (W->c[i] > rmax[l]) rmax[l] = W->c[i];
   }
   for (int l = 1; l <= count; l++) rmax[l] = sqrtf(rmax[l]); /* sqrtf is monotone: same maxima */
   /* every component counts, border ones included: in a field full of
   ** particles nearly all of them touch the border */
-  double total = 0;
-  for (int l = 1; l <= count; l++)
-    if (rmax[l] >= 1.5f) total += (double)area[l];
-  double d = 0;
-  if (total > 0) {
-    /* selection by repeated scan over a small histogram of radii (0.25 px bins) */
-    float rmx = 0;
-    for (int l = 1; l <= count; l++) rmx = rmax[l] > rmx ? rmax[l] : rmx;
-    int nb = (int)(rmx * 4) + 2;
-    double *hist = calloc((size_t)nb, sizeof(double));
-    if (hist) {
-      for (int l = 1; l <= count; l++)
-        if (rmax[l] >= 1.5f) hist[(int)(rmax[l] * 4)] += (double)area[l];
-      double acc = 0;
-      for (int b = 0; b < nb; b++) {
-        acc += hist[b];
-        if (acc >= total / 2) {
-          d = 2.0 * (b + 0.5) / 4.0;
-          break;
-        }
-      }
-      free(hist);
+  double d = weighted_median_diameter(rmax, area, count);
+  if (img && d_contrast) {
+    for (int l = 1; l <= count; l++) {
+      double m = area[l] > 0 ? exc[l] / area[l] : 0;
+      exc[l] = m > 0 ? area[l] * m * m : 0;
     }
+    *d_contrast = weighted_median_diameter(rmax, exc, count);
   }
   free(rmax);
   free(area);
+  free(exc);
   return d;
 }
 
@@ -604,6 +628,7 @@ nm_status nm_segment(const float *px, int width, int height,
       for (size_t i = 0; i < n; i++) W.a[i] -= W.b[i];
     }
     double t = nm_otsu(W.a, n, NULL);
+    double dw = 0;
     if (!dark && o->granulometry) {
       /* pixel noise (and JPEG blocks) would put volume at the smallest
       ** widths: measured on a lightly smoothed top-hat */
@@ -622,7 +647,7 @@ nm_status nm_segment(const float *px, int width, int height,
       for (size_t i = 0; i < n; i++) W.m[i] = t == t && W.a[i] > t;
       nm_fill_holes(W.m, w, h, W.lab);
       memcpy(W.m2, W.m, n);
-      d = scale_from_mask(&W, W.m, err, &st);
+      d = scale_from_mask(&W, W.m, dark ? W.a : NULL, t, &dw, err, &st);
       if (st) goto fail;
     }
     /* a typical inscribed disc over 1/5 of the field suggests rafts of
@@ -633,10 +658,19 @@ nm_status nm_segment(const float *px, int width, int height,
       st = cut_gaps(&W, W.a, W.m2, W.m, (w < h ? w : h) / 64, o->gap_cut,
                     class_contrast(W.a, n, t), (w < h ? w : h) / 64.0, 0, err);
       if (st) goto fail;
-      double d2 = scale_from_mask(&W, W.m, err, &st);
+      double d2 = scale_from_mask(&W, W.m, NULL, t, NULL, err, &st);
       if (st) goto fail;
       if (d2 > 0) d = d2;
     }
+    /* bright field: when the first mask is mostly film texture (a sparse
+    ** field on strongly textured film, or a dense noisy one), its faint
+    ** grains set the area-weighted scale (d = 7 px for 25-40 px particles
+    ** on two tem-np-sparse images). Weighted by contrast, the particles
+    ** count: a contrast-weighted scale more than twice the area-weighted
+    ** one (and not itself raft-sized) is taken. Measured ratio elsewhere:
+    ** at most 1.7 (msa-bf-tem), 1.4 (tem-np-sparse), 1.1 (au-tetra-prism);
+    ** nanoshapes' rafts read larger but are over the raft limit */
+    if (dark && dw > 2 * d && dw <= (w < h ? w : h) / 5.0) d = dw;
     if (!(d > 0)) d = 8;
   }
   double dmax = (w < h ? w : h) / 2.0;

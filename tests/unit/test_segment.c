@@ -1,10 +1,13 @@
 /* test_segment.c — the whole pipeline on synthetic micrographs with known
 ** answers: particle count, the split of touching discs, polarity (bright
-** field, dark field, dark field over a grey support), the scale estimate,
-** edge and scale-bar exclusions, and option handling. Noise from a fixed seed. */
+** field, dark field, dark field over a grey support), the scale estimate
+** (also on film whose texture passes the first threshold), edge and
+** scale-bar exclusions, and option handling. Noise from a fixed seed. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../ext/filter.h"
 #include "../../ext/segment.h"
 #include "check.h"
 
@@ -122,6 +125,45 @@ int main(void) {
     int32_t le = s.labels[40 * w + 3];
     CHECK(le > 0 && s.excluded[le] == NM_EXCL_EDGE);
     nm_segmentation_free(&s);
+    free(px);
+  }
+  /* six dark discs (d = 32) sparse on a film whose texture (noise smoothed
+  ** by 1.5 px, sd 40 against a contrast of 120) passes the first
+  ** threshold: the area-weighted scale of that mask is the texture's
+  ** (10 px); weighted by contrast the discs count, and the scale is theirs */
+  {
+    seed_state = 7;
+    int w3 = 320, h3 = 320;
+    size_t n3 = (size_t)w3 * h3;
+    float *noise = malloc(sizeof(float) * n3), *sm = malloc(sizeof(float) * n3);
+    float *tmp = malloc(sizeof(float) * nm_filter_tmp_size(w3, h3));
+    float *px = malloc(sizeof(float) * n3);
+    for (size_t i = 0; i < n3; i++) noise[i] = (float)nrand();
+    nm_gauss(noise, sm, w3, h3, 1.5, tmp);
+    double s2 = 0;
+    for (size_t i = 0; i < n3; i++) s2 += sm[i] * sm[i];
+    double sd = sqrt(s2 / (double)n3);
+    for (int y = 0; y < h3; y++)
+      for (int x = 0; x < w3; x++) {
+        double t = 40 * sm[y * w3 + x] / sd, v = 200 + t;
+        for (int k = 0; k < 6; k++) {
+          double cx = 60 + 100 * (k % 3), cy = 90 + 140 * (k / 3);
+          if ((x - cx) * (x - cx) + (y - cy) * (y - cy) <= 16 * 16) v = 80 + 0.3 * t;
+        }
+        px[y * w3 + x] = (float)v;
+      }
+    nm_segmentation s;
+    CHECK_OK(nm_segment(px, w3, h3, NULL, NULL, &s, &err), err);
+    CHECK(s.dark_particles == 1);
+    CHECK_NEAR(s.scale_px, 32, 6);
+    for (int k = 0; k < 6; k++) {
+      int32_t l = s.labels[(90 + 140 * (k / 3)) * w3 + 60 + 100 * (k % 3)];
+      CHECK(l > 0 && s.excluded[l] == NM_EXCL_NONE);
+    }
+    nm_segmentation_free(&s);
+    free(noise);
+    free(sm);
+    free(tmp);
     free(px);
   }
   /* a burned-in scale bar and label below the particles: excluded as scale_bar */

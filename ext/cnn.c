@@ -44,7 +44,18 @@ struct nm_cnn {
   float *stats;
   size_t ns;
   float tmean[3], tstd[3];
+  int heads;           /* 0: the last layer is the triplet; K >= 2: K
+                          hypotheses + K selector logits (cnn.h, "h<K>") */
   char *report;
+  /* Inference cache, built on the first nm_cnn_predict and kept until the
+  ** model is freed or its parameters are handed out (nm_cnn_params): the
+  ** folded plan (shared read-only by every caller) and one set of scratch
+  ** buffers, lent to one caller thread at a time (others allocate their
+  ** own). A single-row prediction otherwise spent ~15 % of its time
+  ** refolding batch-norm and allocating. */
+  pthread_mutex_t mu, scratch_mu;
+  struct plan *fast;
+  float *scratch;
 };
 
 #define BN_EPS 1e-5f
@@ -75,6 +86,7 @@ static nm_status parse_arch(nm_cnn *net, const char *arch, int size, nm_error *e
   strcpy(net->arch, arch);
   net->size = size;
   net->nl = 0;
+  net->heads = 0;
   net->np = net->ns = 0;
   int c = 1, h = size, w = size;
   const char *p = arch;
@@ -82,6 +94,15 @@ static nm_status parse_arch(nm_cnn *net, const char *arch, int size, nm_error *e
     const char *tok = p;
     if (net->nl >= NM_CNN_MAX_LAYERS)
       return nm_fail(err, NM_ERR_ARG, "arch has more than %d layers", NM_CNN_MAX_LAYERS);
+    if (*p == 'h') {
+      /* The multi-hypothesis head: not a layer, a reading of the last one. */
+      int K = 0;
+      p++;
+      if (!read_int(&p, &K) || *p || K < 2 || K > NM_CNN_MAX_HEADS)
+        return nm_fail(err, NM_ERR_ARG, "arch: 'h<K>' must be the last item, K in 2..%d", NM_CNN_MAX_HEADS);
+      net->heads = K;
+      break;
+    }
     layer *L = &net->L[net->nl];
     memset(L, 0, sizeof *L);
     L->ic = c, L->ih = h, L->iw = w;
@@ -137,7 +158,7 @@ static nm_status parse_arch(nm_cnn *net, const char *arch, int size, nm_error *e
     if (!ok) {
       int len = 0;
       while (tok[len] && tok[len] != ',') len++;
-      return nm_fail(err, NM_ERR_ARG, "arch: cannot read layer '%.*s' (layers: c<F>[k<K>][s<S>][p<P>], b, r, a, d<N>)",
+      return nm_fail(err, NM_ERR_ARG, "arch: cannot read layer '%.*s' (layers: c<F>[k<K>][s<S>][p<P>], b, r, a, d<N>; last: h<K>)",
                      len > 40 ? 40 : len, tok);
     }
     if (*p == ',') p++;
@@ -152,6 +173,12 @@ static nm_status parse_arch(nm_cnn *net, const char *arch, int size, nm_error *e
   }
   if (net->nl == 0) return nm_fail(err, NM_ERR_ARG, "arch is empty");
   const layer *last = &net->L[net->nl - 1];
+  if (net->heads) {
+    if (last->type != L_DENSE || last->oc != (NM_CNN_OUTPUTS + 1) * net->heads)
+      return nm_fail(err, NM_ERR_ARG, "arch: h%d needs a last dense layer d%d (%d triplets + %d selector outputs)",
+                     net->heads, (NM_CNN_OUTPUTS + 1) * net->heads, net->heads, net->heads);
+    return NM_OK;
+  }
   if (last->type != L_DENSE || last->oc != NM_CNN_OUTPUTS)
     return nm_fail(err, NM_ERR_ARG, "arch must end with d3 (the outputs p, d, Lratio)");
   return NM_OK;
@@ -164,6 +191,8 @@ static nm_cnn *cnn_alloc(const char *arch, int size, nm_error *err) {
     free(net);
     return NULL;
   }
+  pthread_mutex_init(&net->mu, NULL);
+  pthread_mutex_init(&net->scratch_mu, NULL);
   net->crop_version = NM_CROP_VERSION;
   net->params = nm_calloc(net->np, sizeof(float), err);
   net->stats = nm_calloc(net->ns ? net->ns : 1, sizeof(float), err);
@@ -203,8 +232,13 @@ nm_status nm_cnn_create(const char *arch, int size, uint64_t seed, nm_cnn **out,
   return NM_OK;
 }
 
+static void cache_drop(nm_cnn *net);
+
 void nm_cnn_free(nm_cnn *net) {
   if (!net) return;
+  cache_drop(net);
+  pthread_mutex_destroy(&net->mu);
+  pthread_mutex_destroy(&net->scratch_mu);
   free(net->params);
   free(net->stats);
   free(net->report);
@@ -237,6 +271,7 @@ void nm_cnn_set_standardisation(nm_cnn *net, const float mean[3], const float st
 }
 
 float *nm_cnn_params(nm_cnn *net, size_t *count) {
+  cache_drop(net); /* the caller may change the weights */
   *count = net->np;
   return net->params;
 }
@@ -721,6 +756,45 @@ static void backward(nm_cnn *net, const float *x, int nb, ws *w, const float *do
   }
 }
 
+/* Outputs of the last layer per image: 3, or 4 per hypothesis. */
+static int n_out(const nm_cnn *net) {
+  return net->heads ? (NM_CNN_OUTPUTS + 1) * net->heads : NM_CNN_OUTPUTS;
+}
+
+/* The standardised triplet of image b in the last layer's output y
+** ([n_out][nb]): the triplet itself, or the hypothesis with the largest
+** selector logit (the first on ties). */
+/*
+** With a multi-hypothesis head, the answer commits to the selector's most
+** probable hypothesis when its probability is at least HEAD_COMMIT (more
+** probable than all the others together), and otherwise gives the
+** probability-weighted mean of the hypotheses. Measured (docs/cnn.md):
+** always committing halves the real-particle error of a regression but the
+** simulated RMSEs of the masks that are truly ambiguous (a near-circle
+** drawn with any d) double, since a committed wrong mode costs more than
+** the mean; committing only on a majority keeps those targets.
+*/
+#define HEAD_COMMIT 0.5
+static void head_triplet(const nm_cnn *net, const float *y, int nb, int b, float t[3]) {
+  int k = 0, K = net->heads;
+  if (K) {
+    const float *z = y + (size_t)3 * K * nb + b;
+    for (int q = 1; q < K; q++)
+      if (z[(size_t)q * nb] > z[(size_t)k * nb]) k = q;
+    double pr[NM_CNN_MAX_HEADS], zs = 0, zm = z[(size_t)k * nb];
+    for (int q = 0; q < K; q++) zs += (pr[q] = exp((double)z[(size_t)q * nb] - zm));
+    if (1.0 / zs < HEAD_COMMIT) { /* pr[k] = 1/zs */
+      for (int j = 0; j < 3; j++) {
+        double m = 0;
+        for (int q = 0; q < K; q++) m += pr[q] * y[(size_t)(3 * q + j) * nb + b];
+        t[j] = (float)(m / zs);
+      }
+      return;
+    }
+  }
+  for (int j = 0; j < 3; j++) t[j] = y[(size_t)(3 * k + j) * nb + b];
+}
+
 /* Mean squared error of out ([3][nb]) against t ([nb][3]); fills dout. */
 static double mse_loss(const float *out, const float *t, int nb, float *dout) {
   double s = 0, k = 2.0 / (3.0 * nb);
@@ -733,21 +807,81 @@ static double mse_loss(const float *out, const float *t, int nb, float *dout) {
   return s / (3.0 * nb);
 }
 
+/*
+** The multi-hypothesis loss (K = net->heads): per image, the hypothesis
+** nearest the target (MSE over the 3 standardised parameters) is the
+** winner; the loss is the winner's MSE weighted 1 − HEAD_EPS plus the
+** others' weighted HEAD_EPS/(K − 1) (relaxed winner-takes-all: a
+** hypothesis that seldom wins still learns, so none is left dead), plus
+** HEAD_SEL times the cross-entropy of the selector logits against the
+** winner. A mean-squared-error head answers the mean of the modes when a
+** mask fits several triplets (a near-circle is every d; a rounded triangle
+** is nearly an ellipse): a non-integer d, a shape that is none of them.
+** Each hypothesis here answers one mode. Training starts the hypotheses'
+** d at the K quantiles of the training d (nm_cnn_train) so that they begin
+** apart. (Measured, docs/cnn.md: choosing the winner by d alone instead
+** was worse on simulated and real particles.)
+*/
+#define HEAD_EPS 0.05
+#define HEAD_SEL 0.1
+static double head_loss(const nm_cnn *net, const float *out, const float *t, int nb,
+                        float *dout) {
+  int K = net->heads;
+  double total = 0, kr = 2.0 / (3.0 * nb);
+  const float *z = out + (size_t)3 * K * nb;
+  for (int b = 0; b < nb; b++) {
+    double e[NM_CNN_MAX_HEADS], p[NM_CNN_MAX_HEADS];
+    int w = 0;
+    double dbest = INFINITY;
+    for (int k = 0; k < K; k++) {
+      double s = 0;
+      for (int j = 0; j < 3; j++) {
+        double d = (double)out[(size_t)(3 * k + j) * nb + b] - t[(size_t)b * 3 + j];
+        s += d * d;
+      }
+      e[k] = s / 3.0;
+      if (e[k] < dbest) dbest = e[k], w = k;
+    }
+    double zm = z[b], zs = 0;
+    for (int k = 1; k < K; k++)
+      if (z[(size_t)k * nb + b] > zm) zm = z[(size_t)k * nb + b];
+    for (int k = 0; k < K; k++) zs += (p[k] = exp((double)z[(size_t)k * nb + b] - zm));
+    double reg = 0;
+    for (int k = 0; k < K; k++) {
+      double a = k == w ? 1.0 - HEAD_EPS : HEAD_EPS / (K - 1);
+      reg += a * e[k];
+      p[k] /= zs;
+      if (!dout) continue;
+      for (int j = 0; j < 3; j++) {
+        double d = (double)out[(size_t)(3 * k + j) * nb + b] - t[(size_t)b * 3 + j];
+        dout[(size_t)(3 * k + j) * nb + b] = (float)(a * kr * d);
+      }
+      dout[(size_t)(3 * K + k) * nb + b] = (float)(HEAD_SEL * (p[k] - (k == w)) / nb);
+    }
+    total += reg - HEAD_SEL * log(p[w] > 1e-300 ? p[w] : 1e-300);
+  }
+  return total / nb;
+}
+
+static double loss_fn(const nm_cnn *net, const float *out, const float *t, int nb, float *dout) {
+  return net->heads ? head_loss(net, out, t, nb, dout) : mse_loss(out, t, nb, dout);
+}
+
 nm_status nm_cnn_loss_grad(nm_cnn *net, const float *x, const float *t, int n,
                            double *loss, float *grad, nm_error *err) {
   if (n < 1) return nm_fail(err, NM_ERR_ARG, "no images");
   ws w;
   nm_status st = ws_init(&w, net, n, 1, err);
   if (st != NM_OK) return st;
-  float dout[3 * 4096];
-  float *d = n <= 4096 ? dout : NULL;
+  float *d = n <= 4096 ? nm_malloc((size_t)n * n_out(net), sizeof(float), err) : NULL;
   if (!d) {
     ws_free(&w);
-    return nm_fail(err, NM_ERR_TOOBIG, "at most 4096 images");
+    return n > 4096 ? nm_fail(err, NM_ERR_TOOBIG, "at most 4096 images") : err ? err->code : NM_ERR_NOMEM;
   }
   forward_train(net, x, n, &w, 0);
-  *loss = mse_loss(w.act[net->nl], t, n, d);
+  *loss = loss_fn(net, w.act[net->nl], t, n, d);
   if (grad) backward(net, x, n, &w, d, grad);
+  free(d);
   ws_free(&w);
   return NM_OK;
 }
@@ -764,9 +898,11 @@ nm_status nm_cnn_predict_reference(const nm_cnn *net, const float *x, size_t n, 
   for (size_t i = 0; i < n; i += (size_t)batch) {
     int nb = (int)((n - i) < (size_t)batch ? (n - i) : (size_t)batch);
     const float *y = forward_eval(net, x + i * px, nb, &w);
-    for (int b = 0; b < nb; b++)
-      for (int j = 0; j < 3; j++)
-        out[(i + b) * 3 + j] = y[(size_t)j * nb + b] * net->tstd[j] + net->tmean[j];
+    for (int b = 0; b < nb; b++) {
+      float t[3];
+      head_triplet(net, y, nb, b, t);
+      for (int j = 0; j < 3; j++) out[(i + b) * 3 + j] = t[j] * net->tstd[j] + net->tmean[j];
+    }
   }
   ws_free(&w);
   return NM_OK;
@@ -881,6 +1017,37 @@ static nm_status plan_build(const nm_cnn *net, plan *p, nm_error *err) {
     if (a > p->act) p->act = a;
   }
   return NM_OK;
+}
+
+/* The model's folded plan, built once under its lock (the model is const
+** to callers; the cache is the only state inference writes). */
+static const plan *plan_cached(nm_cnn *net, nm_error *err) {
+  pthread_mutex_lock(&net->mu);
+  if (!net->fast) {
+    plan *p = nm_malloc(1, sizeof *p, err);
+    if (p && plan_build(net, p, err) != NM_OK) {
+      free(p);
+      p = NULL;
+    }
+    net->fast = p;
+  }
+  const plan *p = net->fast;
+  pthread_mutex_unlock(&net->mu);
+  return p;
+}
+
+static void cache_drop(nm_cnn *net) {
+  pthread_mutex_lock(&net->mu);
+  if (net->fast) {
+    plan_free(net->fast);
+    free(net->fast);
+    net->fast = NULL;
+  }
+  pthread_mutex_unlock(&net->mu);
+  pthread_mutex_lock(&net->scratch_mu);
+  free(net->scratch);
+  net->scratch = NULL;
+  pthread_mutex_unlock(&net->scratch_mu);
 }
 
 /* The passes below are short loops: GCC vectorises them at -O3 (the project
@@ -1037,16 +1204,32 @@ typedef struct predict_job {
   nm_status st;
 } predict_job;
 
+/* Floats of one worker's buffers for micro-batches of mb: 3 activations,
+** the im2col matrix, the symmetry copy of the input. */
+static size_t scratch_floats(const nm_cnn *net, const plan *p, size_t mb) {
+  return (3 * p->act + p->col + (size_t)net->size * net->size) * mb;
+}
+
 static void *predict_worker(void *arg) {
   predict_job *j = arg;
-  const nm_cnn *net = j->net;
+  nm_cnn *net = (nm_cnn *)j->net; /* only the cache lock is written */
   size_t px = (size_t)net->size * net->size, mb = (size_t)j->mb;
-  float *buf[3];
-  for (int k = 0; k < 3; k++) buf[k] = malloc(sizeof(float) * j->p->act * mb);
-  float *col = malloc(sizeof(float) * j->p->col * mb);
-  float *xt = j->d4 ? malloc(sizeof(float) * px * mb) : NULL;
+  float *buf[3] = {NULL, NULL, NULL}, *col = NULL, *xt = NULL, *mem = NULL;
+  /* The model's scratch buffers when no other thread holds them. */
+  int lent = mb <= NM_CNN_GEMM_IMAGES && pthread_mutex_trylock(&net->scratch_mu) == 0;
+  if (lent && !net->scratch) net->scratch = malloc(sizeof(float) * scratch_floats(net, j->p, NM_CNN_GEMM_IMAGES));
+  if (lent && !net->scratch) {
+    pthread_mutex_unlock(&net->scratch_mu);
+    lent = 0;
+  }
+  mem = lent ? net->scratch : malloc(sizeof(float) * scratch_floats(net, j->p, mb));
+  if (mem) {
+    for (int k = 0; k < 3; k++) buf[k] = mem + (size_t)k * j->p->act * mb;
+    col = mem + 3 * j->p->act * mb;
+    xt = col + j->p->col * mb;
+  }
   double acc[3 * 64];
-  if (!buf[0] || !buf[1] || !buf[2] || !col || (j->d4 && !xt) || mb > 64) {
+  if (!mem || mb > 64) {
     j->st = NM_ERR_NOMEM;
     goto done;
   }
@@ -1054,17 +1237,22 @@ static void *predict_worker(void *arg) {
     int nb = (int)(j->i1 - i < mb ? j->i1 - i : mb);
     if (!j->d4) {
       const float *y = plan_forward(j->p, j->x + i * px, nb, buf, col);
-      for (int b = 0; b < nb; b++)
-        for (int k = 0; k < 3; k++)
-          j->out[(i + b) * 3 + k] = y[(size_t)k * nb + b] * net->tstd[k] + net->tmean[k];
+      for (int b = 0; b < nb; b++) {
+        float t[3];
+        head_triplet(net, y, nb, b, t);
+        for (int k = 0; k < 3; k++) j->out[(i + b) * 3 + k] = t[k] * net->tstd[k] + net->tmean[k];
+      }
       continue;
     }
     memset(acc, 0, sizeof acc);
     for (int t = 0; t < 8; t++) {
       for (int b = 0; b < nb; b++) d4_copy(j->x + (i + b) * px, net->size, t, xt + (size_t)b * px);
       const float *y = plan_forward(j->p, xt, nb, buf, col);
-      for (int b = 0; b < nb; b++)
-        for (int k = 0; k < 3; k++) acc[b * 3 + k] += y[(size_t)k * nb + b];
+      for (int b = 0; b < nb; b++) {
+        float tr[3];
+        head_triplet(net, y, nb, b, tr);
+        for (int k = 0; k < 3; k++) acc[b * 3 + k] += tr[k];
+      }
     }
     for (int b = 0; b < nb; b++)
       for (int k = 0; k < 3; k++)
@@ -1072,9 +1260,8 @@ static void *predict_worker(void *arg) {
   }
   j->st = NM_OK;
 done:
-  for (int k = 0; k < 3; k++) free(buf[k]);
-  free(col);
-  free(xt);
+  if (lent) pthread_mutex_unlock(&net->scratch_mu);
+  else free(mem);
   return NULL;
 }
 
@@ -1116,9 +1303,8 @@ static nm_status predict_run(const nm_cnn *net, const float *x, size_t n, int ba
                              float *out, nm_error *err) {
   if (n == 0) return NM_OK;
   int mb = batch > 0 && batch < NM_CNN_GEMM_IMAGES ? batch : NM_CNN_GEMM_IMAGES;
-  plan p;
-  nm_status st = plan_build(net, &p, err);
-  if (st != NM_OK) return st;
+  const plan *p = plan_cached((nm_cnn *)net, err);
+  if (!p) return err ? err->code : NM_ERR_NOMEM;
   size_t chunks = (n + (size_t)mb - 1) / (size_t)mb;
   int nt = blas_single_begin();
   if ((size_t)nt > chunks) nt = (int)chunks;
@@ -1128,7 +1314,7 @@ static nm_status predict_run(const nm_cnn *net, const float *x, size_t n, int ba
   size_t per = (chunks + (size_t)nt - 1) / (size_t)nt * (size_t)mb;
   for (int t = 0; t < nt; t++) {
     size_t i0 = per * (size_t)t, i1 = i0 + per > n ? n : i0 + per;
-    jobs[t] = (predict_job){net, &p, x, out, i0 < n ? i0 : n, i1, mb, d4, NM_OK};
+    jobs[t] = (predict_job){net, p, x, out, i0 < n ? i0 : n, i1, mb, d4, NM_OK};
   }
   /* A thread that cannot start leaves its share to this one. */
   for (int t = 1; t < nt; t++) started[t] = pthread_create(&tid[t], NULL, predict_worker, &jobs[t]) == 0;
@@ -1138,7 +1324,6 @@ static nm_status predict_run(const nm_cnn *net, const float *x, size_t n, int ba
     else predict_worker(&jobs[t]);
   }
   blas_single_end();
-  plan_free(&p);
   for (int t = 0; t < nt; t++)
     if (jobs[t].st != NM_OK) return nm_fail(err, NM_ERR_NOMEM, "out of memory running the CNN");
   return NM_OK;
@@ -1270,6 +1455,8 @@ static nm_status validate(const nm_cnn *net, const uint8_t *images, const float 
   return NM_OK;
 }
 
+static int cmp_float(const void *a, const void *b);
+
 nm_status nm_cnn_train(const nm_cnn_train_opts *o, const uint8_t *images, size_t n,
                        int size, const float *targets, const uint8_t *is_val,
                        const nm_progress *progress, nm_cnn **out, nm_error *err) {
@@ -1307,7 +1494,7 @@ nm_status nm_cnn_train(const nm_cnn_train_opts *o, const uint8_t *images, size_t
   perm = nm_malloc(n, sizeof *perm, err);
   xb = nm_malloc((size_t)B * px, sizeof(float), err);
   tb = nm_malloc((size_t)B * 3, sizeof(float), err);
-  dout = nm_malloc((size_t)B * 3, sizeof(float), err);
+  dout = nm_malloc((size_t)B * n_out(net), sizeof(float), err);
   pred = nm_malloc((size_t)B * 3, sizeof(float), err);
   grad = nm_calloc(net->np, sizeof(float), err);
   m = nm_calloc(net->np, sizeof(float), err);
@@ -1343,6 +1530,25 @@ nm_status nm_cnn_train(const nm_cnn_train_opts *o, const uint8_t *images, size_t
     double sd = sqrt(ss / (double)ntrain);
     net->tmean[j] = (float)mean;
     net->tstd[j] = sd > 1e-6 ? (float)sd : 1.0f;
+  }
+
+  if (net->heads) {
+    /* Hypothesis k starts at the (k + 1/2)/K quantile of the training d
+    ** (standardised; p and Lratio at their means): see head_loss. */
+    int K = net->heads;
+    const layer *Ld = &net->L[net->nl - 1];
+    float *dv = nm_malloc(ntrain, sizeof(float), err);
+    if (!dv) {
+      st = err ? err->code : NM_ERR_NOMEM;
+      goto done;
+    }
+    for (size_t i = 0; i < ntrain; i++) dv[i] = targets[train[i] * 3 + 1];
+    qsort(dv, ntrain, sizeof(float), cmp_float);
+    for (int k = 0; k < K; k++) {
+      double q = dv[(size_t)(((double)k + 0.5) / K * (double)(ntrain - 1))];
+      net->params[Ld->b + 3 * k + 1] = (float)((q - net->tmean[1]) / net->tstd[1]);
+    }
+    free(dv);
   }
 
   st = ws_init(&w, net, B, 1, err);
@@ -1385,7 +1591,7 @@ nm_status nm_cnn_train(const nm_cnn_train_opts *o, const uint8_t *images, size_t
         for (int j = 0; j < 3; j++) tb[b * 3 + j] = (targets[k * 3 + j] - net->tmean[j]) / net->tstd[j];
       }
       forward_train(net, xb, nb, &w, 1);
-      double loss = mse_loss(w.act[net->nl], tb, nb, dout);
+      double loss = loss_fn(net, w.act[net->nl], tb, nb, dout);
       backward(net, xb, nb, &w, dout, grad);
       loss_sum += loss * nb;
       loss_n += (size_t)nb;

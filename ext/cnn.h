@@ -16,6 +16,18 @@
 **   r                       ReLU
 **   a                       2×2 average pool, stride 2
 **   d<N>                    dense layer to N outputs (the last layer is d3)
+**   h<K>                    (last item, after d<4K>) a multi-hypothesis head:
+**                           the last layer gives K triplets and K selector
+**                           logits; training is relaxed winner-takes-all
+**                           (the hypothesis nearest the target learns it)
+**                           plus a cross-entropy teaching the selector which
+**                           one wins; inference answers the most probable
+**                           triplet when the selector gives it a majority
+**                           (p >= 0.5), else the probability-weighted mean.
+**                           For masks that fit several triplets (a near-circle
+**                           is every d) a d3 regression answers the mean of
+**                           the modes, a shape that is none of them; this
+**                           answers one mode. K in 2..NM_CNN_MAX_HEADS.
 ** e.g. the paper's net at 44 px: "c8,b,r,a,c16,b,r,a,c32,b,r,c32,b,r,d3".
 **
 ** Models serialise to a self-describing little-endian BLOB:
@@ -36,8 +48,9 @@
 #define NM_CNN_FORMAT_VERSION 1
 #define NM_CNN_MAX_LAYERS 32
 #define NM_CNN_OUTPUTS 3
+#define NM_CNN_MAX_HEADS 16
 /* The default architecture, chosen by measurement (docs/cnn.md). */
-#define NM_CNN_DEFAULT_ARCH "a,c12,b,r,a,c24,b,r,a,c48,b,r,a,d3"
+#define NM_CNN_DEFAULT_ARCH "a,c12,b,r,a,c24,b,r,a,c48,b,r,a,d16,h4"
 
 typedef struct nm_cnn nm_cnn;
 
@@ -148,7 +161,8 @@ const uint8_t *nm_cnn_default_bytes(size_t *n);
 /*
 ** For gradient checks and tests: the trainable parameters (read/write), and
 ** one training-mode forward/backward pass on n images (floats) with
-** standardised targets t (n*3): *loss = mean squared error, grad (same length
+** standardised targets t (n*3): *loss = mean squared error (with h<K>: the
+** multi-hypothesis loss), grad (same length
 ** as the parameters) = its gradient. Batch-norm uses batch statistics and
 ** does not update its running averages here.
 */

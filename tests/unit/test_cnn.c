@@ -85,6 +85,8 @@ static void test_gradients(void) {
       "c2,a,d5,b,r,d3",                /* dense → BN → dense */
       "c4k4s2p1,c4,d3",                /* strided conv input gradient */
       "c4k4s2p1,b,r,a,c4,b,r,d3",      /* a small version of the default */
+      "c3k3,a,d12,h3",                 /* multi-hypothesis head */
+      "c3k3,b,r,a,d8,h2",              /* head behind BN and ReLU */
   };
   for (size_t i = 0; i < sizeof archs / sizeof *archs; i++) {
     const double tol = 2e-2;
@@ -335,6 +337,7 @@ static void test_fast_path(void) {
       {NM_CNN_DEFAULT_ARCH, 64},
       {"c4k5s2,r,b,a,c6k1p0,b,d8,r,d3", 23},         /* strides, 1x1, odd sizes, lone BN */
       {"a,b,c5k3p0,a,r,c7k2,b,d3", 18},               /* pool first, no-ReLU pool, even kernel */
+      {"a,c6,b,r,a,c8,b,r,a,d20,h5", 32},             /* multi-hypothesis head */
   };
   nm_error err;
   for (size_t q = 0; q < sizeof nets / sizeof *nets; q++) {
@@ -365,6 +368,13 @@ static void test_fast_path(void) {
     /* one image alone gives the same as inside a batch */
     CHECK_OK(nm_cnn_predict(net, x + 20 * s * s, 1, 0, fast, &err), err);
     for (int j = 0; j < 3; j++) CHECK_NEAR(fast[j], ref[20 * 3 + j], 1e-4 * (1 + fabs(ref[20 * 3 + j])));
+    /* the cached plan follows weights changed through nm_cnn_params */
+    size_t np;
+    float *w = nm_cnn_params(net, &np);
+    for (size_t i = 0; i < np; i++) w[i] *= 0.9f;
+    CHECK_OK(nm_cnn_predict_reference(net, x, 5, 0, ref, &err), err);
+    CHECK_OK(nm_cnn_predict(net, x, 5, 0, fast, &err), err);
+    for (int i = 0; i < 15; i++) CHECK_NEAR(fast[i], ref[i], 1e-4 * (1 + fabs(ref[i])));
     free(x);
     nm_cnn_free(net);
   }

@@ -85,7 +85,10 @@ void nm_cnn_set_standardisation(nm_cnn *net, const float mean[3], const float st
 ** threads as OpenBLAS would use (the cores, or OPENBLAS_NUM_THREADS), and
 ** OpenBLAS runs single-threaded meanwhile (process-wide, restored
 ** afterwards; cnn.c says why). The model is only read, so one model can
-** serve several threads. Results equal nm_cnn_predict_reference within
+** serve several threads. The folded plan and one set of scratch buffers
+** are built on the first call and kept with the model until nm_cnn_free or
+** nm_cnn_params (a lock guards the build; the buffers serve one thread at a
+** time, others allocate their own). Results equal nm_cnn_predict_reference within
 ** float rounding (relative 1e-4, tests/unit/test_cnn.c) and do not depend on
 ** the thread count.
 */
@@ -166,6 +169,8 @@ const uint8_t *nm_cnn_default_bytes(size_t *n);
 ** as the parameters) = its gradient. Batch-norm uses batch statistics and
 ** does not update its running averages here.
 */
+/* nm_cnn_params drops the inference cache: call it again after predicting
+** before changing weights, never while another thread predicts. */
 float *nm_cnn_params(nm_cnn *net, size_t *count);
 nm_status nm_cnn_loss_grad(nm_cnn *net, const float *x, const float *t,
                            int n, double *loss, float *grad, nm_error *err);

@@ -830,6 +830,40 @@ static box grow_line(const box *boxes, int count, int seed, int win_h) {
   return line;
 }
 
+/* The flag of a small serif '5' (or the top of a '7') breaks off its body
+** and is too small to be a glyph, so a line grown from x-height letters and
+** that body leaves it out, and Tesseract reads the rest as 'o' or 'J'. A
+** piece right above (or below) a glyph of the line — overlapping it by half
+** its own width, a gap of at most 2 px, at the label's ink level — is taken
+** into the line, as long as the line grows by at most half its height.
+** Texture touching the tops of letters is taken too, so this line is only
+** read when the line as grown does not read. */
+static box grow_line_caps(const box *boxes, int count, box line) {
+  int lh = line.y1 - line.y0;
+  box grown = line;
+  for (int i = 0; i < count; i++) {
+    const box *p = &boxes[i];
+    if (p->area < 2 || p->peak < GLYPH_PEAK_COVERAGE || p->x0 < line.x0 || p->x1 > line.x1) continue;
+    if (p->y0 >= line.y0 && p->y1 <= line.y1) continue; /* already inside */
+    int pw = p->x1 - p->x0, ph = p->y1 - p->y0;
+    if (ph > 0.5 * lh || pw > 1.5 * lh) continue;
+    for (int j = 0; j < count; j++) {
+      const box *g = &boxes[j];
+      if (j == i || g->x0 < line.x0 || g->x1 > line.x1 || g->y0 < line.y0 || g->y1 > line.y1 ||
+          g->y1 - g->y0 < 0.6 * lh)
+        continue;
+      int ov = (p->x1 < g->x1 ? p->x1 : g->x1) - (p->x0 > g->x0 ? p->x0 : g->x0);
+      int gap = p->y1 <= g->y0 ? g->y0 - p->y1 : p->y0 >= g->y1 ? p->y0 - g->y1 : -1;
+      if (ov < 0.5 * pw || gap < 0 || gap > 2) continue;
+      if (p->y0 < grown.y0) grown.y0 = p->y0;
+      if (p->y1 > grown.y1) grown.y1 = p->y1;
+      break;
+    }
+  }
+  if (grown.y1 - grown.y0 > 1.5 * lh) return line;
+  return grown;
+}
+
 #define MAX_LABEL_CANDIDATES 4
 
 typedef struct line_candidate {
@@ -1131,11 +1165,13 @@ static int inside_line(const box *b, const box *line) {
 }
 
 /* Characters of the number as Tesseract spells them: digits, the decimal
-** point or comma, and 'l'/'I' for a one (mapped by parse_label). */
+** point or comma, 'l'/'I' for a one and 'O'/'o' for a zero (mapped by
+** parse_label; ink_disagrees has checked that their marks are digit-tall,
+** so an x-height 'o' is no zero). */
 static int is_number_symbol(const char *u) {
   return u[0] && !u[1] &&
          ((u[0] >= '0' && u[0] <= '9') || u[0] == '.' || u[0] == ',' || u[0] == 'l' ||
-          u[0] == 'I');
+          u[0] == 'I' || u[0] == 'O' || u[0] == 'o');
 }
 
 /* The ink of a label line, as columns: marks whose horizontal extents
@@ -1262,6 +1298,18 @@ static int ink_disagrees(const ink_window *win, const box *boxes, int count, con
     ** texture, never a digit (full height) nor a point (on the baseline). */
     if (k->y1 - k->y0 < 0.4 * lh && k->x1 - k->x0 < 0.4 * lh && k->y1 < line_base - 0.4 * lh)
       continue;
+    {
+      /* ... and a mark before a tall glyph that is much shorter than it and
+      ** stops well below its top: digits share their height (a speck of
+      ** texture that Tesseract did not even read). */
+      int nx = c + 1;
+      while (nx < n && cols[nx].area < min_area) nx++;
+      if (nx < n) {
+        int nh = cols[nx].y1 - cols[nx].y0;
+        if (nh >= 0.5 * lh && k->y1 - k->y0 < 0.6 * nh && k->y0 > cols[nx].y0 + 0.25 * nh)
+          continue;
+      }
+    }
     if (skipped == first) break;
     int next = c + 1;
     while (next < n && cols[next].area < min_area) next++;
@@ -1287,8 +1335,12 @@ static int ink_disagrees(const ink_window *win, const box *boxes, int count, con
     double w = k->x1 - k->x0, h = k->y1 - k->y0;
     /* (a speck merged on top of a digit may raise its top) */
     int tall = k->y0 <= top + top_tol && abs(k->y1 - baseline) <= tol && h <= 1.3 * H;
+    /* A point sits on the baseline; a small mark floating above it, inside
+    ** the number's band, is a speck of texture between two glyphs. */
+    double on_base = fmax(1.5, 0.12 * H);
     int point = w <= 0.4 * H && h <= 0.4 * H && k->y0 >= baseline - 0.5 * H &&
-                k->y0 < baseline && k->y1 >= baseline - 0.2 * H && k->y1 <= baseline + 0.3 * H;
+                k->y0 < baseline && k->y1 >= baseline - on_base && k->y1 <= baseline + 0.3 * H;
+    int speck = w <= 0.3 * H && h <= 0.3 * H && k->y0 > top + top_tol && k->y1 < baseline - on_base;
     if (k->area < min_area) { /* a speck over a glyph is part of it or texture */
       int over = 0;
       for (int j = 0; j < n && !over; j++)
@@ -1308,6 +1360,8 @@ static int ink_disagrees(const ink_window *win, const box *boxes, int count, con
       num_x1 = k->x1;
       marks++;
       room++;
+    } else if (speck) {
+      continue;
     } else if (k->area >= min_area) {
       break;
     }
@@ -1397,7 +1451,9 @@ static size_t micro_misread(const char *s) {
 /* unit_descends: whether the unit's first letter has a micro sign's
 ** descender (1), has none (0) or is unknown (-1). */
 static int parse_label(const char *raw, float least, int unit_descends, double *value,
-                       char *unit, size_t unit_size, char *why, size_t why_size) {
+                       char *unit, size_t unit_size, char *why, size_t why_size,
+                       double *number_seen) {
+  if (number_seen) *number_seen = NAN;
   char text[96];
   strip_stray_marks(raw, text, sizeof text);
   if (!text[0]) {
@@ -1408,12 +1464,19 @@ static int parse_label(const char *raw, float least, int unit_descends, double *
   char *end;
   char number[32];
   size_t k = 0;
-  /* 'l' and 'I' in the number are a one (Tesseract's commonest slip;
-  ** ink_disagrees has checked that the marks are digit-shaped). */
-  while ((*s >= '0' && *s <= '9') || *s == '.' || *s == ',' || *s == 'l' || *s == 'I') {
-    if (k + 1 < sizeof number) number[k++] = *s == ',' ? '.' : *s == 'l' || *s == 'I' ? '1' : *s;
-    s++;
-  }
+  /* 'l' and 'I' in the number are a one, 'O' and 'o' a zero (Tesseract's
+  ** commonest slips; ink_disagrees has checked that the marks are
+  ** digit-shaped). The number must start with a digit as read, so a unit
+  ** word is never taken for one. */
+  if (!((*s >= '0' && *s <= '9') || *s == '.' || *s == 'l' || *s == 'I' || *s == 'O'))
+    number[0] = 0;
+  else
+    while ((*s >= '0' && *s <= '9') || *s == '.' || *s == ',' || *s == 'l' || *s == 'I' ||
+           *s == 'O' || *s == 'o') {
+      if (k + 1 < sizeof number)
+        number[k++] = *s == ',' ? '.' : *s == 'l' || *s == 'I' ? '1' : *s == 'O' || *s == 'o' ? '0' : *s;
+      s++;
+    }
   number[k] = 0;
   double v = strtod(number, &end);
   if (!k || *end || !(v > 0)) {
@@ -1425,6 +1488,9 @@ static int parse_label(const char *raw, float least, int unit_descends, double *
     snprintf(why, why_size, "scale bar label '%s' has a leading zero (a lost point?)", text);
     return -1;
   }
+  /* The number as read, for the agreement of readings (read_line), even when
+  ** the rest of the label fails below: '90nm' for '50nm' is a misread. */
+  if (number_seen) *number_seen = v;
   while (*s == ' ') s++;
   /* The 'm' of a unit misread (its arches split or merged with texture):
   ** "nrr", "nrn", "un", "uni", "unt", "nin" are "nm" or "um". Only a whole
@@ -1492,7 +1558,8 @@ static void micro_read_as_p(double value, char *unit, double length) {
 static int read_once(const ink_window *win, const box *boxes, int count, const box *line,
                      int line_height, const char *alphabet, double *value, char *unit,
                      size_t unit_size, double *cut, label_split *split, char *why,
-                     size_t why_size) {
+                     size_t why_size, double *seen) {
+  *seen = NAN;
   ocr_reading r;
   char text[96];
   float least;
@@ -1510,7 +1577,8 @@ static int read_once(const ink_window *win, const box *boxes, int count, const b
              text);
     return 0;
   }
-  if (parse_label(text, least, descends, value, unit, unit_size, why, why_size) == 0) return 2;
+  if (parse_label(text, least, descends, value, unit, unit_size, why, why_size, seen) == 0)
+    return 2;
   /* "200 nm e%": try the first one or two words alone. */
   for (int words = 1, end = first + 1; words <= 2 && end < last; end++) {
     if (!r.sym[end].word_start) continue;
@@ -1519,7 +1587,7 @@ static int read_once(const ink_window *win, const box *boxes, int count, const b
     span_text(&r, first, end, part, sizeof part, &part_least);
     if (!ink_disagrees(win, boxes, count, line, &r, first, end, &descends, NULL) &&
         parse_label(part, part_least, descends, value, unit, unit_size, ignored,
-                    sizeof ignored) == 0) {
+                    sizeof ignored, NULL) == 0) {
       *cut = 0.5 * (r.sym[end - 1].x1 + r.sym[end].x0);
       return 1;
     }
@@ -1559,7 +1627,8 @@ static box trimmed_line(const box *boxes, int count, const box *line, double cut
 ** two read as a label. */
 static int read_split(const ink_window *win, const box *boxes, int count, const box *line,
                       const label_split *sp, int line_height, double *value, char *unit,
-                      size_t unit_size) {
+                      size_t unit_size, double *seen) {
+  *seen = NAN;
   box number = {sp->num_x0, line->y0, sp->num_x1, line->y1, 0, 0};
   box unit_box = {sp->unit_x0, line->y0, line->x1, line->y1, 0, 0};
   ocr_reading rn, ru;
@@ -1580,15 +1649,18 @@ static int read_split(const ink_window *win, const box *boxes, int count, const 
   strncat(text, part, sizeof text - strlen(text) - 1);
   char ignored[160];
   return parse_label(text, least_n < least_u ? least_n : least_u, sp->descends, value, unit,
-                     unit_size, ignored, sizeof ignored) == 0;
+                     unit_size, ignored, sizeof ignored, seen) == 0;
 }
 
 /* Reads a label line. The plain reading at OCR_LINE_HEIGHT is trusted
 ** alone when it parses whole. Otherwise the line is read again — at two
 ** other scales, constrained to the characters labels use, and trimmed of
 ** thin end marks or of the separate words after a unit — and a value is
-** accepted only when two readings give it and no reading gives another:
-** a misread rarely repeats itself under a different rendering. */
+** accepted only when two readings give it and no reading gives another —
+** nor another number: a reading whose number agrees with the ink but whose
+** label fails ('90nm' beside two '30nm' for a serif '50nm') shows the
+** digits are in doubt. A misread rarely repeats itself under a different
+** rendering, but it can. */
 #define MAX_EXTRA_READINGS 12
 static int read_line(const ink_window *win, const box *boxes, int count, const box *line,
                      double length, int *budget, double *value, char *unit, size_t unit_size,
@@ -1597,8 +1669,12 @@ static int read_line(const ink_window *win, const box *boxes, int count, const b
   char u[8];
   double cut = line->x1;
   label_split split = {0};
+  enum { MAX_SEEN = 2 + MAX_EXTRA_READINGS };
+  double seen[MAX_SEEN];
+  int n_seen = 0;
   int got = read_once(win, boxes, count, line, OCR_LINE_HEIGHT, NULL, &v, u, sizeof u, &cut,
-                      &split, why, why_size);
+                      &split, why, why_size, &seen[n_seen]);
+  n_seen += isfinite(seen[n_seen]);
   if (got == 2) {
     *value = v;
     snprintf(unit, unit_size, "%s", u);
@@ -1619,8 +1695,10 @@ static int read_line(const ink_window *win, const box *boxes, int count, const b
   if (got == 1) VOTE();
   for (int k = 0; k < 2 && split.found && *budget > 0; k++) {
     (*budget)--;
-    if (read_split(win, boxes, count, line, &split, k ? 34 : OCR_LINE_HEIGHT, &v, u, sizeof u))
-      VOTE();
+    int g = read_split(win, boxes, count, line, &split, k ? 34 : OCR_LINE_HEIGHT, &v, u,
+                       sizeof u, &seen[n_seen]);
+    n_seen += isfinite(seen[n_seen]) && n_seen + 1 < MAX_SEEN;
+    if (g) VOTE();
   }
   box trimmed = trimmed_line(boxes, count, line, got == 1 ? cut : line->x1);
   const struct { int height, constrained, trim; } passes[] = {
@@ -1634,7 +1712,8 @@ static int read_line(const ink_window *win, const box *boxes, int count, const b
     double c = line->x1;
     int g = read_once(win, boxes, count, which, passes[k].height,
                       passes[k].constrained ? LABEL_ALPHABET : NULL, &v, u, sizeof u, &c, NULL,
-                      ignored, sizeof ignored);
+                      ignored, sizeof ignored, &seen[n_seen]);
+    n_seen += isfinite(seen[n_seen]) && n_seen + 1 < MAX_SEEN;
     if (g && n_votes < MAX_VOTES) VOTE();
   }
 #undef VOTE
@@ -1643,6 +1722,12 @@ static int read_line(const ink_window *win, const box *boxes, int count, const b
     if (fabs(votes_nm[k] - votes_nm[0]) > 1e-9 * votes_nm[0]) {
       snprintf(why, why_size, "scale bar label readings disagree (%g %s, %g %s)", votes_v[0],
                votes_u[0], votes_v[k], votes_u[k]);
+      return -1;
+    }
+  for (int k = 0; k < n_seen; k++)
+    if (fabs(seen[k] - votes_v[0]) > 1e-9 * votes_v[0]) {
+      snprintf(why, why_size, "scale bar label readings disagree (%g %s, number read %g)",
+               votes_v[0], votes_u[0], seen[k]);
       return -1;
     }
   *value = votes_v[0];
@@ -1818,11 +1903,22 @@ static nm_status read_label(const float *px, int width, int height, nm_scalebar 
                                 n_others)) {
       snprintf(this_why, sizeof this_why,
                "scale bar label beside the bar sits on another bar-like strip");
-    } else if (read_line(&win, boxes, count, &lines[i].line, length, &budget, &out->value,
-                         out->unit, sizeof out->unit, this_why, sizeof this_why) == 0) {
-      label = lines[i].line;
-      why[0] = 0;
-      break;
+    } else {
+      int got = read_line(&win, boxes, count, &lines[i].line, length, &budget, &out->value,
+                          out->unit, sizeof out->unit, this_why, sizeof this_why);
+      /* Failing that, the line with the broken-off tops of its glyphs. */
+      box capped = grow_line_caps(boxes, count, lines[i].line);
+      if (got != 0 && !same_extent(&capped, &lines[i].line)) {
+        char ignored[160];
+        got = read_line(&win, boxes, count, &capped, length, &budget, &out->value, out->unit,
+                        sizeof out->unit, ignored, sizeof ignored);
+        if (got == 0) lines[i].line = capped;
+      }
+      if (got == 0) {
+        label = lines[i].line;
+        why[0] = 0;
+        break;
+      }
     }
     if (i == 0) snprintf(why, sizeof why, "%s", this_why);
   }

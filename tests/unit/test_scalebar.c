@@ -4,8 +4,8 @@
 **   none is wrong by more than 2 % (the safety property: a wrong pixel size
 **   is worse than none) and at least 85 % are read within 1 % (a regression
 **   floor: 53/60 measured; on the full 240-case set of `make eval-scalebar`
-**   the reader is at 95.8 % against the issue's 95 % target, other seeds
-**   92.5-95 %, see docs/scalebar.md);
+**   the reader is at 95.8 % against the issue's 95 % target, five other
+**   seeds 91.7-95.4 %, see docs/scalebar.md);
 ** - on the real burned-in bars of ../shared/data/nanoshapes whose lengths its
 **   README states, every answer is within 1 % and all 5 are read;
 ** - an image with no bar gives NULL with a reason.

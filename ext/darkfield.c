@@ -17,7 +17,7 @@ void nm_darkfield_opts_default(nm_darkfield_opts *o) {
   o->enabled = 1;
   o->k = 5.5;
   o->kc = 1.0;
-  o->level = 0.35;
+  o->level = 0.55;
   o->detect = 3.0;
   o->dmin = 0;
   o->dmax = 0;
@@ -27,6 +27,9 @@ void nm_darkfield_opts_default(nm_darkfield_opts *o) {
   o->fdr = 0;
   o->nms = 1.25;
   o->edge = 10;
+  o->ring = 3;
+  o->grow = 2;
+  o->grow_level = 0.25;
   o->marker = 0.5;
   o->kmax = 8;
 }
@@ -59,6 +62,9 @@ nm_status nm_darkfield_opts_set(nm_darkfield_opts *o, const char *key, double nu
   if (!strcmp(key, "darkfield_nms")) return num_opt(&o->nms, key, num, text, 0, 10, err);
   if (!strcmp(key, "darkfield_marker")) return num_opt(&o->marker, key, num, text, 0, 2, err);
   if (!strcmp(key, "darkfield_edge")) return num_opt(&o->edge, key, num, text, 0, 1000, err);
+  if (!strcmp(key, "darkfield_ring")) return num_opt(&o->ring, key, num, text, 2, 20, err);
+  if (!strcmp(key, "darkfield_grow_level")) return num_opt(&o->grow_level, key, num, text, -1, 1, err);
+  if (!strcmp(key, "darkfield_grow")) return num_opt(&o->grow, key, num, text, 0, 10, err);
   if (!strcmp(key, "darkfield_open")) return num_opt(&o->open, key, num, text, 0, 100, err);
   if (!strcmp(key, "darkfield_dmin")) return num_opt(&o->dmin, key, num, text, 0, 1e6, err);
   if (!strcmp(key, "darkfield_dmax")) return num_opt(&o->dmax, key, num, text, 0, 1e6, err);
@@ -157,8 +163,10 @@ static int is_max(const float *prev, const float *cur, const float *next, int w,
 
 /* The blob's band-pass response against the spread of the same response
 ** over a ring around it (the support's texture at this scale, locally). */
-static double band_z(const float *D, int w, int h, const blob *b, int sign, float *buf) {
-  double R = b->r, ri = 1.5 * R + 1, ro = 4 * R + 3;
+static double band_z(const float *D, int w, int h, const blob *b, int sign, double ring,
+                     float *buf) {
+  double R = b->r, ri = 1.5 * R + 1, ro = ring * R + 3;
+  if (ro < ri + 2) ro = ri + 2;
   int iro = (int)ceil(ro);
   size_t m = 0;
   for (int dy = -iro; dy <= iro; dy++) {
@@ -379,13 +387,13 @@ nm_status nm_darkfield_segment(const float *I, int w, int h, const nm_darkfield_
     {
       size_t kept_k = first;
       for (size_t c = first; c < cand.n; c++) {
-        cand.v[c].zd = (float)band_z(Dc, w, h, &cand.v[c], 1, tmp);
+        cand.v[c].zd = (float)band_z(Dc, w, h, &cand.v[c], 1, o->ring, tmp);
         if (cand.v[c].zd > o->k) cand.v[kept_k++] = cand.v[c];
       }
       cand.n = kept_k;
       kept_k = first_dark;
       for (size_t c = first_dark; c < dark.n; c++) {
-        dark.v[c].zd = (float)band_z(Dc, w, h, &dark.v[c], -1, tmp);
+        dark.v[c].zd = (float)band_z(Dc, w, h, &dark.v[c], -1, o->ring, tmp);
         if (dark.v[c].zd > o->k) dark.v[kept_k++] = dark.v[c];
       }
       dark.n = kept_k;
@@ -584,6 +592,35 @@ nm_status nm_darkfield_segment(const float *I, int w, int h, const nm_darkfield_
     for (size_t i = 0; i < n; i++)
       if (labels[i] && area[labels[i]]) labels[i] = 0;
     free(area);
+  }
+  /* outlines moved out by up to grow px over the particle's soft rim (the
+  ** pixels still above support + grow_level (peak - support): a blurred
+  ** edge, not a sharp one): each pass gives a background pixel the label
+  ** its 4-neighbours (as they were before the pass) agree on */
+  float *glevel = level; /* reused: the rim level of each blob */
+  for (size_t c = 0; c < cand.n; c++)
+    glevel[c + 1] = cand.v[c].bg + (float)o->grow_level * (cand.v[c].peak - cand.v[c].bg);
+  for (int g = 0; g < (int)o->grow; g++) {
+    memset(roi, 0, n); /* roi: set in this pass */
+    for (int y = 0; y < h; y++)
+      for (int x = 0; x < w; x++) {
+        size_t i = (size_t)y * w + x;
+        if (labels[i]) continue;
+        int32_t l = 0;
+        int clash = 0;
+        const size_t nb[4] = {x > 0 ? i - 1 : i, x < w - 1 ? i + 1 : i, y > 0 ? i - w : i,
+                              y < h - 1 ? i + w : i};
+        for (int j = 0; j < 4; j++) {
+          int32_t v = roi[nb[j]] ? 0 : labels[nb[j]];
+          if (v && S[i] < glevel[v]) v = 0;
+          if (v && l && v != l) clash = 1;
+          if (v) l = v;
+        }
+        if (l && !clash) {
+          labels[i] = l;
+          roi[i] = 1;
+        }
+      }
   }
   {
     int32_t *map = nm_malloc(cand.n + 1, sizeof(int32_t), err);

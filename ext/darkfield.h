@@ -55,6 +55,10 @@ typedef struct nm_darkfield_opts {
                  ** radius of a stronger kept blob is the same particle */
   double marker; /* "darkfield_marker": watershed marker = the blob's disc of
                  ** marker x its radius (pixels above its level) */
+  double ring;   /* "darkfield_ring": outer radius of that ring, in blob radii */
+  double grow;   /* "darkfield_grow": outlines moved out by up to this many px
+                 ** over pixels above support + grow_level (peak - support) */
+  double grow_level; /* "darkfield_grow_level" */
   double dmin;   /* "darkfield_dmin": smallest blob diameter looked for, px (0: 3 px) */
   double dmax;   /* "darkfield_dmax": largest, px (0: a tenth of the shorter side) */
 } nm_darkfield_opts;

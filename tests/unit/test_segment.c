@@ -166,6 +166,31 @@ int main(void) {
     free(tmp);
     free(px);
   }
+  /* a raft of 8 x 6 dark squares (side 32) separated only by faint 2-px
+  ** lines (level 100 between particles at 60 and film at 200) that the
+  ** binary gap cut does not find: the first mask is one block (inscribed
+  ** diameter 192); the granulometry of the flattened image, whose openings
+  ** cannot cross the lighter lines, gives the squares' scale (the gap-cut
+  ** re-measure alone read 160) */
+  {
+    seed_state = 12;
+    int w3 = 400, h3 = 320;
+    float *px = malloc(sizeof(float) * (size_t)w3 * h3);
+    for (int y = 0; y < h3; y++)
+      for (int x = 0; x < w3; x++) {
+        double v = 200;
+        int gx = x - 60, gy = y - 60;
+        if (gx >= 0 && gy >= 0 && gx < 8 * 32 && gy < 6 * 32)
+          v = (gx % 32 < 2 || gy % 32 < 2) ? 100 : 60;
+        px[y * w3 + x] = (float)(v + 5 * nrand());
+      }
+    nm_segmentation s;
+    CHECK_OK(nm_segment(px, w3, h3, NULL, NULL, &s, &err), err);
+    CHECK(s.dark_particles == 1);
+    CHECK_NEAR(s.scale_px, 32, 8);
+    nm_segmentation_free(&s);
+    free(px);
+  }
   /* a burned-in scale bar and label below the particles: excluded as scale_bar */
   {
     seed_state = 4;

@@ -20,6 +20,21 @@ static void uf_union(int32_t *p, int32_t a, int32_t b) {
   else if (b < a) p[a] = b;
 }
 
+/* End of the run of zero (want 0) or nonzero (want 1) bytes starting at x,
+** eight bytes at a time while whole words qualify. */
+static int run_end(const uint8_t *m, int x, int w, int want) {
+  const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+  while (x + 8 <= w) {
+    uint64_t v;
+    memcpy(&v, m + x, 8);
+    int haszero = ((v - ones) & ~v & highs) != 0;
+    if (want ? haszero : v != 0) break;
+    x += 8;
+  }
+  while (x < w && (m[x] != 0) == want) x++;
+  return x;
+}
+
 /* One run of foreground pixels [x0, x1) of a row and its provisional label. */
 typedef struct run {
   int x0, x1;
@@ -59,11 +74,13 @@ nm_status nm_label(const uint8_t *mask, int w, int h, int conn8, int32_t *labels
     int x = 0;
     while (x < w) {
       if (!mr[x]) {
-        lr[x++] = 0;
+        int z0 = x;
+        x = run_end(mr, x, w, 0);
+        memset(lr + z0, 0, sizeof(int32_t) * (size_t)(x - z0));
         continue;
       }
       int x0 = x;
-      while (x < w && mr[x]) x++;
+      x = run_end(mr, x, w, 1);
       int32_t l = 0;
       /* runs above overlapping [x0 - reach, x + reach) */
       while (j < nprev && prev[j].x1 + reach <= x0) j++;
@@ -101,13 +118,14 @@ nm_status nm_label(const uint8_t *mask, int w, int h, int conn8, int32_t *labels
     int x = 0;
     while (x < w) {
       if (!mr[x]) {
-        x++;
+        x = run_end(mr, x, w, 0);
         continue;
       }
       int32_t r = uf_find(par, lr[x]);
       if (!fin[r]) fin[r] = ++k;
       int32_t f = fin[r];
-      while (x < w && mr[x]) lr[x++] = f;
+      int x1 = run_end(mr, x, w, 1);
+      while (x < x1) lr[x++] = f;
     }
   }
   (void)n;

@@ -13,41 +13,57 @@
 
 #include "parallel.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #define BIG 1e20
 
-/* 1-D squared EDT of f[0..n) into d; v, z scratch of n and n+1. Infinite
-** samples are BIG: their parabolas lose every comparison, so the standard
-** recurrence needs no special case. */
+/* 1-D squared EDT of f[0..n) into d; v scratch of n, z of 2n + 2.
+** Infinite samples (>= BIG / 2: no target in that column) have no parabola
+** at all; when no sample is finite d is BIG. Intersections are kept as
+** fractions num / den (den > 0) and compared by cross-multiplying: every
+** quantity is an integer and the products stay far under 2^53 for image
+** sides up to 2^16, so the comparisons are exact and no division is made.
+** The minimum at each position is the exact lower envelope, as the former
+** rounded-quotient form also gave (distinct intersections never rounded to
+** the same double); which of two equal parabolas wins a tie does not
+** matter, they give equal values. */
 static void edt_1d(const double *f, double *d, int n, int *v, double *z) {
-  int k = 0;
-  v[0] = 0;
-  z[0] = -BIG;
-  z[1] = BIG;
-  for (int q = 1; q < n; q++) {
-    double s;
+  double *zn = z, *zd = z + n + 1;
+  int k = -1;
+  for (int q = 0; q < n; q++) {
+    if (f[q] >= BIG / 2) continue;
+    if (k < 0) {
+      v[k = 0] = q;
+      continue;
+    }
+    double a, b, fq = f[q] + (double)q * q;
     for (;;) {
-      s = ((f[q] + (double)q * q) - (f[v[k]] + (double)v[k] * v[k])) /
-          (2.0 * (q - v[k]));
-      if (s <= z[k] && k > 0) {
+      int p = v[k];
+      a = fq - (f[p] + (double)p * p);
+      b = 2.0 * (q - p);
+      /* s = a / b <= z[k] = zn / zd (z[0] = -infinity: never) */
+      if (k > 0 && a * zd[k] <= zn[k] * b) {
         k--;
         continue;
       }
       break;
     }
-    if (s <= z[k]) { /* k == 0: q replaces the first parabola */
-      v[0] = q;
-      z[0] = -BIG;
-      z[1] = BIG;
-      continue;
-    }
     k++;
     v[k] = q;
-    z[k] = s;
-    z[k + 1] = BIG;
+    zn[k] = a;
+    zd[k] = b;
   }
+  if (k < 0) {
+    for (int q = 0; q < n; q++) d[q] = BIG;
+    return;
+  }
+  int top = k;
   k = 0;
   for (int q = 0; q < n; q++) {
-    while (z[k + 1] < q) k++;
+    /* z[k + 1] < q */
+    while (k < top && zn[k + 1] < (double)q * zd[k + 1]) k++;
     double dq = q - v[k];
     d[q] = dq * dq + f[v[k]];
   }
@@ -58,10 +74,8 @@ static void edt_1d(const double *f, double *d, int n, int *v, double *z) {
 ** its own nearest point, and no parabola beyond the nearest zero on either
 ** side can win inside a run (it is farther and starts no lower), so each run
 ** of nonzero samples is solved with the parabolas from the zero before it to
-** the zero after it. The envelope is exact (integer data, and distinct
-** intersections of parabolas with apexes < 2^24 and spacing < 2^13 never
-** round to the same double), so this gives the same minimum as one envelope
-** over the whole row. */
+** the zero after it. The envelope is exact (edt_1d), so this gives the
+** same minimum as one envelope over the whole row. */
 static void edt_row(double *f, double *d, int n, int *v, double *z) {
   int x = 0;
   while (x < n) {
@@ -90,7 +104,7 @@ typedef struct edt_job {
   const uint8_t *mask;
   int w, h, invert, root;
   float *dist2, *below;
-  double *buf[64]; /* per slice: f, d, z (3m + 2) */
+  double *buf[64]; /* per slice: f, d, z (4m + 4) */
   int *v[64];      /* per slice: m + 1 */
 } edt_job;
 
@@ -137,15 +151,43 @@ static void edt_rows(void *arg, int t, int nt) {
   float cap = (float)(w + h) * (float)(w + h);
   for (int y = y0; y < y1; y++) {
     float *row = J->dist2 + (size_t)y * w;
-    for (int x = 0; x < w; x++) f[x] = row[x] >= (float)(BIG / 2) ? BIG : row[x];
+    int x = 0;
+#if defined(__SSE2__)
+    /* four at a time, the same IEEE operations (exact conversions, the
+    ** comparisons as selects, minps(cap, r) being r > cap ? cap : r and
+    ** sqrtps the correctly rounded square root, as sqrtf) */
+    const __m128d half = _mm_set1_pd(BIG / 2), big = _mm_set1_pd(BIG);
+    const __m128d thr = _mm_set1_pd((double)(float)(BIG / 2));
+    for (; x + 4 <= w; x += 4) {
+      __m128 r4 = _mm_loadu_ps(row + x);
+      __m128d lo = _mm_cvtps_pd(r4), hi = _mm_cvtps_pd(_mm_movehl_ps(r4, r4));
+      __m128d ml = _mm_cmpge_pd(lo, thr), mh = _mm_cmpge_pd(hi, thr);
+      _mm_storeu_pd(f + x, _mm_or_pd(_mm_and_pd(ml, big), _mm_andnot_pd(ml, lo)));
+      _mm_storeu_pd(f + x + 2, _mm_or_pd(_mm_and_pd(mh, big), _mm_andnot_pd(mh, hi)));
+    }
+#endif
+    for (; x < w; x++) f[x] = row[x] >= (float)(BIG / 2) ? BIG : row[x];
     edt_row(f, d, w, v, z);
+    x = 0;
+#if defined(__SSE2__)
+    const __m128 capv = _mm_set1_ps(cap);
+    for (; x + 4 <= w; x += 4) {
+      __m128d a = _mm_loadu_pd(d + x), b = _mm_loadu_pd(d + x + 2);
+      __m128d ma = _mm_cmplt_pd(a, half), mb = _mm_cmplt_pd(b, half);
+      a = _mm_or_pd(_mm_and_pd(ma, a), _mm_andnot_pd(ma, big));
+      b = _mm_or_pd(_mm_and_pd(mb, b), _mm_andnot_pd(mb, big));
+      __m128 r = _mm_movelh_ps(_mm_cvtpd_ps(a), _mm_cvtpd_ps(b));
+      r = _mm_min_ps(capv, r);
+      _mm_storeu_ps(row + x, J->root ? _mm_sqrt_ps(r) : r);
+    }
+#endif
     if (J->root)
-      for (int x = 0; x < w; x++) {
+      for (; x < w; x++) {
         float r = (float)(d[x] < BIG / 2 ? d[x] : BIG);
         row[x] = sqrtf(r > cap ? cap : r);
       }
     else
-      for (int x = 0; x < w; x++) {
+      for (; x < w; x++) {
         float r = (float)(d[x] < BIG / 2 ? d[x] : BIG);
         row[x] = r > cap ? cap : r;
       }
@@ -159,7 +201,7 @@ static nm_status edt_any(const uint8_t *mask, int w, int h, int invert, float *d
   int m = w > h ? w : h;
   int nt = nm_threads_for((size_t)w * h);
   if (nt > 64) nt = 64;
-  size_t per = (size_t)3 * m + 2, perv = (size_t)m + 1;
+  size_t per = (size_t)4 * m + 4, perv = (size_t)m + 1;
   double *buf = NULL;
   int *v = NULL;
   for (;;) {
@@ -222,8 +264,93 @@ nm_status nm_dilate_disc(const uint8_t *in, uint8_t *out, int w, int h, double r
   return NM_OK;
 }
 
+static int32_t uf_find(int32_t *p, int32_t x) {
+  while (p[x] != x) {
+    p[x] = p[p[x]];
+    x = p[x];
+  }
+  return x;
+}
+
+static void uf_unite(int32_t *p, int32_t a, int32_t b) {
+  a = uf_find(p, a);
+  b = uf_find(p, b);
+  if (a < b) p[b] = a;
+  else if (b < a) p[a] = b;
+}
+
+/* Hole filling by runs: the background runs of each row are united with
+** the runs of the row above they share a column with (4-connectivity) and
+** with node 0, the outside, when they touch the border; a run whose root is
+** not 0 is a hole. The same pixels as the flood from the border, with one
+** union per pair of touching runs instead of a queue entry per pixel. par:
+** one entry per run + 1. Returns 0 (nothing changed) without memory. */
+static int fill_holes_runs(uint8_t *mask, int w, int h, int32_t *par) {
+  typedef struct brun {
+    int x0, x1;
+    int32_t id;
+  } brun;
+  size_t cap = (size_t)w / 2 + 2;
+  brun *rb = malloc(2 * cap * sizeof *rb);
+  if (!rb) return 0;
+  brun *prev = rb, *cur = rb + cap;
+  int nprev = 0;
+  int32_t next = 1;
+  par[0] = 0;
+  for (int y = 0; y < h; y++) {
+    const uint8_t *row = mask + (size_t)y * w;
+    int ncur = 0, j = 0, x = 0;
+    while (x < w) {
+      if (row[x]) {
+        x++;
+        continue;
+      }
+      int x0 = x;
+      while (x < w && !row[x]) x++;
+      int32_t id = next++;
+      par[id] = id;
+      if (y == 0 || y == h - 1 || x0 == 0 || x == w) uf_unite(par, id, 0);
+      while (j < nprev && prev[j].x1 <= x0) j++;
+      for (int k = j; k < nprev && prev[k].x0 < x; k++) uf_unite(par, id, prev[k].id);
+      cur[ncur].x0 = x0;
+      cur[ncur].x1 = x;
+      cur[ncur].id = id;
+      ncur++;
+    }
+    brun *t = prev;
+    prev = cur;
+    cur = t;
+    nprev = ncur;
+  }
+  free(rb);
+  /* runs again in the same order (same ids): outside -> 0, holes -> 1;
+  ** foreground -> 1, except the value 2, which the flood used as its mark
+  ** (kept for identical output) */
+  next = 1;
+  for (int y = 0; y < h; y++) {
+    uint8_t *row = mask + (size_t)y * w;
+    int x = 0;
+    while (x < w) {
+      if (row[x]) {
+        row[x] = row[x] != 2;
+        x++;
+        continue;
+      }
+      int x0 = x;
+      while (x < w && !row[x]) x++;
+      if (uf_find(par, next++) != 0) memset(row + x0, 1, (size_t)(x - x0));
+    }
+  }
+  return 1;
+}
+
 void nm_fill_holes(uint8_t *mask, int w, int h, int32_t *queue) {
   size_t n = (size_t)w * h;
+  /* at most ceil(w/2) background runs per row, + node 0: fits in queue
+  ** for w >= 2 */
+  if (w >= 2 && ((size_t)w + 1) / 2 * (size_t)h + 1 <= n && n <= (size_t)INT32_MAX &&
+      fill_holes_runs(mask, w, h, queue))
+    return;
   /* mark border-reachable background as 2 with a BFS, then fill the rest */
   size_t head = 0, tail = 0;
   double invw = 1.0 / (double)w;

@@ -27,6 +27,7 @@ nm_status nm_reconstruct(float *J, const float *I, int w, int h, nm_error *err) 
   }
   ptrdiff_t off[8];
   offsets8(w, off);
+  double invw = 1.0 / (double)w;
   /* forward scan: causal neighbours are the first four of DX/DY. Off the
   ** border, the three above (k = 0..2) do not depend on this row: their
   ** maximum with J[p] is taken for the whole row first (no dependency
@@ -154,7 +155,10 @@ nm_status nm_reconstruct(float *J, const float *I, int w, int h, nm_error *err) 
     if (++head == n) head = 0;
     len--;
     inq[p] = 0;
-    int y = (int)(p / (size_t)w), x = (int)(p - (size_t)y * w);
+    size_t yq = (size_t)((double)p * invw);
+    if (yq * (size_t)w > p) yq--;
+    else if (p - yq * (size_t)w >= (size_t)w) yq++;
+    int y = (int)yq, x = (int)(p - yq * (size_t)w);
     int inner = x > 0 && x < w - 1 && y > 0 && y < h - 1;
     for (int k = 0; k < 8; k++) {
       size_t qq;
@@ -249,6 +253,7 @@ nm_status nm_watershed(const float *cost, const uint8_t *roi, int w, int h,
   size_t fresh = 0;    /* chunks handed out from the pool so far */
   ptrdiff_t off[8];
   offsets8(w, off);
+  double invw = 1.0 / (double)w;
 #define LEVEL(i) ((int)(((double)cost[i] - lo) * sc))
 #define PUSH(lev, i)                                                   \
   do {                                                                 \
@@ -312,7 +317,12 @@ nm_status nm_watershed(const float *cost, const uint8_t *roi, int w, int h,
         free(lv);
         return nm_fail(err, NM_ERR_INTERRUPTED, "watershed: interrupted");
       }
-      int y = p / w, x = p - y * w;
+      /* row from a double product, corrected: no integer division per
+      ** popped pixel */
+      int y = (int)((double)p * invw);
+      if ((int64_t)y * w > p) y--;
+      else if (p - (int64_t)y * w >= w) y++;
+      int x = p - y * w;
       int inner = x > 0 && x < w - 1 && y > 0 && y < h - 1;
       for (int k = 0; k < 8; k++) {
         size_t q;

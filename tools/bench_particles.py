@@ -35,6 +35,7 @@ does the same for regionprops_table alone on a given label image.
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -44,22 +45,31 @@ def sql_quote(s):
     return "'" + s.replace("'", "''") + "'"
 
 
+def children_cpu():
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
 def run_nanomorph(ext, images, repeat):
+    """Best wall time of repeat runs, the counts, and that run's CPU time
+    (user + system of the sqlite3 process, all its threads)."""
     values = ",".join("(%s)" % sql_quote(p) for p in images)
     sql = ("SELECT count(*), coalesce(sum(excluded IS NULL), 0) FROM (VALUES %s) f, "
            "particles(f.column1, '{\"scale_bar\":false}') p;" % values)
-    best, out = None, None
+    best, out, cpu = None, None, None
     for _ in range(repeat):
+        c0 = children_cpu()
         t0 = time.perf_counter()
         r = subprocess.run(["sqlite3", ":memory:", "-cmd", ".load " + ext, sql],
                            capture_output=True, text=True)
         dt = time.perf_counter() - t0
+        dc = children_cpu() - c0
         if r.returncode != 0 or "rror" in r.stderr:
             raise SystemExit("nanomorph failed: " + r.stderr.strip())
         if best is None or dt < best:
-            best, out = dt, r.stdout.strip()
+            best, out, cpu = dt, r.stdout.strip(), dc
     n, kept = (int(x) for x in out.split("|"))
-    return best, n, kept
+    return best, n, kept, cpu
 
 
 def skimage_pipeline(path):
@@ -134,14 +144,17 @@ def features_only(ext, image, labels, repeat):
 
 
 def run_skimage(images, repeat):
-    best, n = None, 0
+    """Best wall time, the count, and that run's CPU time (this process)."""
+    best, n, cpu = None, 0, None
     for _ in range(repeat):
+        c0 = time.process_time()
         t0 = time.perf_counter()
         count = sum(skimage_pipeline(p) for p in images)
         dt = time.perf_counter() - t0
+        dc = time.process_time() - c0
         if best is None or dt < best:
-            best, n = dt, count
-    return best, n
+            best, n, cpu = dt, count, dc
+    return best, n, cpu
 
 
 def set_images(data, name):
@@ -170,7 +183,11 @@ def main():
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--json", help="also write the rows as JSON here")
     ap.add_argument("--only", action="append", help="measure only this set (repeatable)")
+    ap.add_argument("--threads", type=int,
+                    help="NM_THREADS for nanomorph (default: its own default, the core count)")
     a = ap.parse_args()
+    if a.threads:
+        os.environ["NM_THREADS"] = str(a.threads)
 
     import skimage
     sets = []
@@ -184,33 +201,39 @@ def main():
     if a.only:
         sets = [s for s in sets if s[0] in a.only]
 
-    print("segmentation + features, best of %d; nanomorph = whole sqlite3 process, "
-          "scikit-image %s in-process (imports not timed)" % (a.repeat, skimage.__version__))
-    hdr = "%-18s %6s | %9s %8s %11s | %9s %8s %11s | %8s %8s" % (
-        "set", "images", "nm parts", "nm s", "nm parts/s", "sk parts", "sk s", "sk parts/s",
-        "ratio p/s", "ratio t")
+    print("segmentation + features, best of %d; nanomorph = whole sqlite3 process "
+          "(NM_THREADS=%s), scikit-image %s in-process (imports not timed); cpu = user + "
+          "system of the best run" % (a.repeat, os.environ.get("NM_THREADS", "default"),
+                                      skimage.__version__))
+    hdr = "%-18s %6s | %9s %8s %8s %11s | %9s %8s %8s %11s | %8s %8s %8s" % (
+        "set", "images", "nm parts", "nm s", "nm cpu", "nm parts/s", "sk parts", "sk s",
+        "sk cpu", "sk parts/s", "ratio p/s", "ratio t", "ratio cpu")
     print(hdr)
     print("-" * len(hdr))
     rows = []
     for name, images in sets:
-        nt, nn, nkept = run_nanomorph(a.ext, images, a.repeat)
-        st, sn = run_skimage(images, a.repeat)
+        nt, nn, nkept, nc = run_nanomorph(a.ext, images, a.repeat)
+        st, sn, sc = run_skimage(images, a.repeat)
         npps, spps = nn / nt, sn / st
         row = dict(set=name, images=len(images), nm_particles=nn, nm_kept=nkept, nm_s=nt,
-                   nm_pps=npps, sk_particles=sn, sk_s=st, sk_pps=spps,
-                   ratio_pps=npps / spps if spps else float("inf"), ratio_time=st / nt)
+                   nm_cpu=nc, nm_pps=npps, sk_particles=sn, sk_s=st, sk_cpu=sc, sk_pps=spps,
+                   ratio_pps=npps / spps if spps else float("inf"), ratio_time=st / nt,
+                   ratio_cpu=sc / nc if nc else float("inf"))
         rows.append(row)
-        print("%-18s %6d | %9d %8.2f %11.0f | %9d %8.2f %11.0f | %7.1fx %7.1fx" % (
-            name, len(images), nn, nt, npps, sn, st, spps, row["ratio_pps"], row["ratio_time"]))
+        print("%-18s %6d | %9d %8.2f %8.2f %11.0f | %9d %8.2f %8.2f %11.0f | %7.1fx %7.1fx %7.1fx" % (
+            name, len(images), nn, nt, nc, npps, sn, st, sc, spps, row["ratio_pps"],
+            row["ratio_time"], row["ratio_cpu"]))
         sys.stdout.flush()
     tn = sum(r["nm_particles"] for r in rows)
     tt = sum(r["nm_s"] for r in rows)
     sn = sum(r["sk_particles"] for r in rows)
     stt = sum(r["sk_s"] for r in rows)
+    tc = sum(r["nm_cpu"] for r in rows)
+    sct = sum(r["sk_cpu"] for r in rows)
     print("-" * len(hdr))
-    print("%-18s %6d | %9d %8.2f %11.0f | %9d %8.2f %11.0f | %7.1fx %7.1fx" % (
-        "all", sum(r["images"] for r in rows), tn, tt, tn / tt, sn, stt, sn / stt,
-        (tn / tt) / (sn / stt), stt / tt))
+    print("%-18s %6d | %9d %8.2f %8.2f %11.0f | %9d %8.2f %8.2f %11.0f | %7.1fx %7.1fx %7.1fx" % (
+        "all", sum(r["images"] for r in rows), tn, tt, tc, tn / tt, sn, stt, sct, sn / stt,
+        (tn / tt) / (sn / stt), stt / tt, sct / tc if tc else float("inf")))
     lab = a.synthetic[:-4] + "_labels.png"
     if os.path.isfile(lab) and (not a.only or "synthetic-2048" in a.only):
         nt, nn, st, sn = features_only(a.ext, a.synthetic, lab, a.repeat)

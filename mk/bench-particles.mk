@@ -5,6 +5,9 @@
 #                          particles, seed 1), beside scikit-image (Otsu,
 #                          distance transform, watershed, regionprops_table)
 #                          run in the same invocation; prints the ratio.
+#                          Reports wall and CPU time of both sides; nanomorph
+#                          uses NM_THREADS threads (default: the core count),
+#                          e.g. BENCH_PARTICLES_ARGS="--threads 1".
 #   make synthetic         just the generated image (+ its 16-bit labels)
 BENCH_TARGETS += bench-particles
 .PHONY: bench-particles synthetic

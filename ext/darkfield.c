@@ -28,6 +28,7 @@ void nm_darkfield_opts_default(nm_darkfield_opts *o) {
   o->nms = 1.25;
   o->edge = 10;
   o->ring = 3;
+  o->floor = 1;
   o->grow = 2;
   o->grow_level = 0.25;
   o->marker = 0.5;
@@ -65,6 +66,7 @@ nm_status nm_darkfield_opts_set(nm_darkfield_opts *o, const char *key, double nu
   if (!strcmp(key, "darkfield_ring")) return num_opt(&o->ring, key, num, text, 2, 20, err);
   if (!strcmp(key, "darkfield_grow_level")) return num_opt(&o->grow_level, key, num, text, -1, 1, err);
   if (!strcmp(key, "darkfield_grow")) return num_opt(&o->grow, key, num, text, 0, 10, err);
+  if (!strcmp(key, "darkfield_floor")) return num_opt(&o->floor, key, num, text, 0, 100, err);
   if (!strcmp(key, "darkfield_open")) return num_opt(&o->open, key, num, text, 0, 100, err);
   if (!strcmp(key, "darkfield_dmin")) return num_opt(&o->dmin, key, num, text, 0, 1e6, err);
   if (!strcmp(key, "darkfield_dmax")) return num_opt(&o->dmax, key, num, text, 0, 1e6, err);
@@ -164,7 +166,7 @@ static int is_max(const float *prev, const float *cur, const float *next, int w,
 /* The blob's band-pass response against the spread of the same response
 ** over a ring around it (the support's texture at this scale, locally). */
 static double band_z(const float *D, int w, int h, const blob *b, int sign, double ring,
-                     float *buf) {
+                     double floor_sd, float *buf) {
   double R = b->r, ri = 1.5 * R + 1, ro = ring * R + 3;
   if (ro < ri + 2) ro = ri + 2;
   int iro = (int)ceil(ro);
@@ -183,6 +185,7 @@ static double band_z(const float *D, int w, int h, const blob *b, int sign, doub
   float med = select_k(buf, m, m / 2);
   for (size_t i = 0; i < m; i++) buf[i] = fabsf(buf[i] - med);
   double sd = 1.4826 * select_k(buf, m, m / 2);
+  if (sd < floor_sd) sd = floor_sd;
   if (sd < 1e-6) sd = 1e-6;
   return (b->resp - sign * med) / sd;
 }
@@ -387,13 +390,13 @@ nm_status nm_darkfield_segment(const float *I, int w, int h, const nm_darkfield_
     {
       size_t kept_k = first;
       for (size_t c = first; c < cand.n; c++) {
-        cand.v[c].zd = (float)band_z(Dc, w, h, &cand.v[c], 1, o->ring, tmp);
+        cand.v[c].zd = (float)band_z(Dc, w, h, &cand.v[c], 1, o->ring, o->floor * sd_c, tmp);
         if (cand.v[c].zd > o->k) cand.v[kept_k++] = cand.v[c];
       }
       cand.n = kept_k;
       kept_k = first_dark;
       for (size_t c = first_dark; c < dark.n; c++) {
-        dark.v[c].zd = (float)band_z(Dc, w, h, &dark.v[c], -1, o->ring, tmp);
+        dark.v[c].zd = (float)band_z(Dc, w, h, &dark.v[c], -1, o->ring, o->floor * sd_c, tmp);
         if (dark.v[c].zd > o->k) dark.v[kept_k++] = dark.v[c];
       }
       dark.n = kept_k;

@@ -56,6 +56,8 @@ typedef struct nm_darkfield_opts {
   double marker; /* "darkfield_marker": watershed marker = the blob's disc of
                  ** marker x its radius (pixels above its level) */
   double ring;   /* "darkfield_ring": outer radius of that ring, in blob radii */
+  double floor;  /* "darkfield_floor": that ring's sigma is at least floor x the
+                 ** robust sigma of the whole level (0: no floor) */
   double grow;   /* "darkfield_grow": outlines moved out by up to this many px
                  ** over pixels above support + grow_level (peak - support) */
   double grow_level; /* "darkfield_grow_level" */

@@ -333,8 +333,10 @@ static double scale_from_mask(ws *W, const uint8_t *mask, const float *img, doub
 ** instead lets pixel noise at the smallest widths win, see accuracy.md). Unlike a first threshold, this is not
 ** pulled by the grey support (gone with the top-hat) nor by how particles
 ** touch, and pixel noise and JPEG blocks carry little volume. The smallest
-** rung (r = 1) is left out: it holds the noise. Uses W->b. */
-static double scale_granulometry(ws *W, const float *a, int gw, int gh, int rmax) {
+** rung (r = 1) is left out: it holds the noise. The width returned is the
+** midpoint of the rung where half the volume is reached, or with interp the
+** point inside it (volume spread evenly over the rung). Uses W->b. */
+static double scale_granulometry(ws *W, const float *a, int gw, int gh, int rmax, int interp) {
   size_t gn = (size_t)gw * gh;
   int radii[64], nr = 0;
   for (double r = 1; r <= rmax && nr < 64; r *= 1.25) {
@@ -361,7 +363,13 @@ static double scale_granulometry(ws *W, const float *a, int gw, int gh, int rmax
   for (int k = 1; k < nr; k++) {
     acc += dv[k];
     /* removed between rungs k-1 and k: widths in (2r_{k-1}+1, 2r_k+1] */
-    if (acc >= tot / 2) return 0.5 * ((2 * radii[k - 1] + 1) + (2 * radii[k] + 1));
+    if (acc >= tot / 2) {
+      double w0 = 2 * radii[k - 1] + 1, w1 = 2 * radii[k] + 1;
+      if (!interp) return 0.5 * (w0 + w1);
+      /* where in the rung the half-volume falls (volume spread evenly) */
+      double f = dv[k] > 0 ? (tot / 2 - (acc - dv[k])) / dv[k] : 0.5;
+      return w0 + f * (w1 - w0);
+    }
   }
   return 0;
 }
@@ -638,10 +646,10 @@ nm_status nm_segment(const float *px, int width, int height,
       int f = (w < h ? w : h) >= 1536 ? 2 : 1;
       if (f == 2) {
         nm_downsample(W.a, w, h, 2, W.c);
-        d = 2 * scale_granulometry(&W, W.c, (w + 1) / 2, (h + 1) / 2, (w < h ? w : h) / 80);
+        d = 2 * scale_granulometry(&W, W.c, (w + 1) / 2, (h + 1) / 2, (w < h ? w : h) / 80, 0);
       } else {
         nm_gauss(W.a, W.c, w, h, 1.0, W.tmp);
-        d = scale_granulometry(&W, W.c, w, h, (w < h ? w : h) / 40);
+        d = scale_granulometry(&W, W.c, w, h, (w < h ? w : h) / 40, 0);
       }
     } else {
       for (size_t i = 0; i < n; i++) W.m[i] = t == t && W.a[i] > t;
@@ -670,10 +678,10 @@ nm_status nm_segment(const float *px, int width, int height,
         for (size_t i = 0; i < n; i++) W.b[i] = W.a[i] > 0 ? W.a[i] : 0;
         if ((w < h ? w : h) >= 1536) {
           nm_downsample(W.b, w, h, 2, W.c);
-          dg = 2 * scale_granulometry(&W, W.c, (w + 1) / 2, (h + 1) / 2, (int)(d / 4));
+          dg = 2 * scale_granulometry(&W, W.c, (w + 1) / 2, (h + 1) / 2, (int)(d / 4), 1);
         } else {
           memcpy(W.c, W.b, sizeof(float) * n);
-          dg = scale_granulometry(&W, W.c, w, h, (int)(d / 2));
+          dg = scale_granulometry(&W, W.c, w, h, (int)(d / 2), 1);
         }
       }
       if (dg > 0 && dg < 0.4 * d) {

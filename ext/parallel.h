@@ -9,7 +9,10 @@
 ** the caller's read-only inputs and each slice's own output.
 **
 ** NM_THREADS (environment, read once per process): the number of threads a
-** pass may use; default the number of online cores, 1 turns threading off.
+** pass may use; 1 turns threading off. Default: the online cores that are
+** not busy, i.e. cores minus the 1-minute load average (rounded), at least
+** 1 and at most the cores: a fork/join pass on a fully loaded machine waits
+** for its descheduled half and is slower than on one thread.
 ** A pass run from inside another parallel pass (e.g. the two polarity
 ** phases, each calling the filters) runs serially in its thread.
 */

@@ -31,6 +31,7 @@ void nm_darkfield_opts_default(nm_darkfield_opts *o) {
   o->floor = 1;
   o->grow = 2;
   o->grow_level = 0.25;
+  o->grow_r = 0.5;
   o->marker = 0.5;
   o->kmax = 8;
 }
@@ -64,6 +65,7 @@ nm_status nm_darkfield_opts_set(nm_darkfield_opts *o, const char *key, double nu
   if (!strcmp(key, "darkfield_marker")) return num_opt(&o->marker, key, num, text, 0, 2, err);
   if (!strcmp(key, "darkfield_edge")) return num_opt(&o->edge, key, num, text, 0, 1000, err);
   if (!strcmp(key, "darkfield_ring")) return num_opt(&o->ring, key, num, text, 2, 20, err);
+  if (!strcmp(key, "darkfield_grow_r")) return num_opt(&o->grow_r, key, num, text, 0, 10, err);
   if (!strcmp(key, "darkfield_grow_level")) return num_opt(&o->grow_level, key, num, text, -1, 1, err);
   if (!strcmp(key, "darkfield_grow")) return num_opt(&o->grow, key, num, text, 0, 10, err);
   if (!strcmp(key, "darkfield_floor")) return num_opt(&o->floor, key, num, text, 0, 100, err);
@@ -603,7 +605,14 @@ nm_status nm_darkfield_segment(const float *I, int w, int h, const nm_darkfield_
   float *glevel = level; /* reused: the rim level of each blob */
   for (size_t c = 0; c < cand.n; c++)
     glevel[c + 1] = cand.v[c].bg + (float)o->grow_level * (cand.v[c].peak - cand.v[c].bg);
-  for (int g = 0; g < (int)o->grow; g++) {
+  /* passes per blob: grow px, or grow_r of its radius if more (a thick
+  ** particle's intensity falls towards its edge over a share of its size) */
+  int gmax = (int)o->grow;
+  for (size_t c = 0; c < cand.n; c++) {
+    int gc = (int)(o->grow_r * cand.v[c].r);
+    if (gc > gmax) gmax = gc;
+  }
+  for (int g = 0; g < gmax; g++) {
     memset(roi, 0, n); /* roi: set in this pass */
     for (int y = 0; y < h; y++)
       for (int x = 0; x < w; x++) {
@@ -616,6 +625,7 @@ nm_status nm_darkfield_segment(const float *I, int w, int h, const nm_darkfield_
         for (int j = 0; j < 4; j++) {
           int32_t v = roi[nb[j]] ? 0 : labels[nb[j]];
           if (v && S[i] < glevel[v]) v = 0;
+          if (v && g >= (int)o->grow && g >= (int)(o->grow_r * cand.v[v - 1].r)) v = 0;
           if (v && l && v != l) clash = 1;
           if (v) l = v;
         }

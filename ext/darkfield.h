@@ -61,6 +61,8 @@ typedef struct nm_darkfield_opts {
   double grow;   /* "darkfield_grow": outlines moved out by up to this many px
                  ** over pixels above support + grow_level (peak - support) */
   double grow_level; /* "darkfield_grow_level" */
+  double grow_r; /* "darkfield_grow_r": or up to this share of the blob radius
+                 ** when that is more */
   double dmin;   /* "darkfield_dmin": smallest blob diameter looked for, px (0: 3 px) */
   double dmax;   /* "darkfield_dmax": largest, px (0: a tenth of the shorter side) */
 } nm_darkfield_opts;

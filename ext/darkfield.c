@@ -612,28 +612,66 @@ nm_status nm_darkfield_segment(const float *I, int w, int h, const nm_darkfield_
     int gc = (int)(o->grow_r * cand.v[c].r);
     if (gc > gmax) gmax = gc;
   }
-  for (int g = 0; g < gmax; g++) {
-    memset(roi, 0, n); /* roi: set in this pass */
+  /* only pixels next to the last pass's new ones can change: a frontier
+  ** list (F) instead of full-frame passes; the decision for a candidate
+  ** pixel reads all four of its neighbours as they were before the pass */
+  if (gmax > 0) {
+    int32_t *F = queue, *C = nm_malloc(n, sizeof(int32_t), err);
+    int32_t *L = nm_malloc(n, sizeof(int32_t), err);
+    if (!C || !L) {
+      free(C);
+      free(L);
+      goto nomem;
+    }
+    size_t nf = 0;
     for (int y = 0; y < h; y++)
       for (int x = 0; x < w; x++) {
         size_t i = (size_t)y * w + x;
-        if (labels[i]) continue;
+        if (labels[i] && ((x > 0 && !labels[i - 1]) || (x < w - 1 && !labels[i + 1]) ||
+                          (y > 0 && !labels[i - w]) || (y < h - 1 && !labels[i + w])))
+          F[nf++] = (int32_t)i;
+      }
+    memset(roi, 0, n); /* roi: already a candidate in this pass */
+    for (int g = 0; g < gmax && nf > 0; g++) {
+      size_t nc = 0;
+      for (size_t f = 0; f < nf; f++) {
+        size_t p = (size_t)F[f];
+        int x = (int)(p % w), y = (int)(p / w);
+        const size_t nb[4] = {x > 0 ? p - 1 : p, x < w - 1 ? p + 1 : p, y > 0 ? p - w : p,
+                              y < h - 1 ? p + w : p};
+        for (int j = 0; j < 4; j++)
+          if (!labels[nb[j]] && !roi[nb[j]]) {
+            roi[nb[j]] = 1;
+            C[nc++] = (int32_t)nb[j];
+          }
+      }
+      for (size_t c = 0; c < nc; c++) {
+        size_t i = (size_t)C[c];
+        int x = (int)(i % w), y = (int)(i / w);
         int32_t l = 0;
         int clash = 0;
         const size_t nb[4] = {x > 0 ? i - 1 : i, x < w - 1 ? i + 1 : i, y > 0 ? i - w : i,
                               y < h - 1 ? i + w : i};
         for (int j = 0; j < 4; j++) {
-          int32_t v = roi[nb[j]] ? 0 : labels[nb[j]];
+          int32_t v = labels[nb[j]];
           if (v && S[i] < glevel[v]) v = 0;
           if (v && g >= (int)o->grow && g >= (int)(o->grow_r * cand.v[v - 1].r)) v = 0;
           if (v && l && v != l) clash = 1;
           if (v) l = v;
         }
-        if (l && !clash) {
-          labels[i] = l;
-          roi[i] = 1;
+        L[c] = clash ? 0 : l;
+      }
+      nf = 0;
+      for (size_t c = 0; c < nc; c++) {
+        roi[C[c]] = 0;
+        if (L[c]) {
+          labels[C[c]] = L[c];
+          F[nf++] = C[c];
         }
       }
+    }
+    free(C);
+    free(L);
   }
   {
     int32_t *map = nm_malloc(cand.n + 1, sizeof(int32_t), err);

@@ -28,8 +28,8 @@ static void read_env(void) {
     ** second thread is descheduled and the pass takes longer than on one
     ** thread (measured: 1.3x the wall time at load 4-7 on 2 cores) */
     double la;
-    if (n > 1 && getloadavg(&la, 1) == 1 && la == la) {
-      long idle = (long)((double)n - la + 0.5);
+    if (n > 1 && getloadavg(&la, 1) == 1 && la >= 0) {
+      long idle = la >= (double)n ? 1 : (long)((double)n - la + 0.5);
       if (idle < n) n = idle;
     }
   }

@@ -5,6 +5,7 @@
 #include "image.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +47,26 @@ static nm_reader_fn pick_reader(const nm_source *src) {
   return NULL;
 }
 
+/* NaN and +-Inf samples (masked or saturated detector pixels in float data)
+** would poison every histogram and filter downstream: they take the mean of
+** the finite pixels, so they read as background and move no statistic much.
+** A frame with no finite pixel at all has nothing to measure. */
+static nm_status replace_nonfinite(nm_image *img, const char *name, nm_error *err) {
+  size_t n = (size_t)img->width * img->height, bad = 0;
+  double sum = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (isfinite(img->px[i])) sum += img->px[i];
+    else bad++;
+  }
+  if (!bad) return NM_OK;
+  if (bad == n) return nm_fail(err, NM_ERR_FORMAT, "%s: no finite pixel value (all NaN or Inf)", name);
+  float fill = (float)(sum / (double)(n - bad));
+  for (size_t i = 0; i < n; i++)
+    if (!isfinite(img->px[i])) img->px[i] = fill;
+  img->nonfinite_px = bad;
+  return NM_OK;
+}
+
 static nm_status decode(const nm_source *src, const nm_read_opts *opts,
                         nm_image *out, nm_error *err) {
   nm_read_opts defaults;
@@ -70,6 +91,10 @@ static nm_status decode(const nm_source *src, const nm_read_opts *opts,
     return status;
   }
   out->file_bytes = src->n;
+  if (out->px && (status = replace_nonfinite(out, src->name, err)) != NM_OK) {
+    nm_image_free(out);
+    return status;
+  }
   return NM_OK;
 }
 

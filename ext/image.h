@@ -6,6 +6,8 @@
 ** Pixel values: converted to float in the file's own scale (8-bit 0..255,
 ** 16-bit 0..65535, float and signed data as stored; RGB is converted to luma).
 ** Nothing here rescales intensities: segmentation does its own normalisation.
+** NaN and +-Inf samples are replaced by the mean of the finite pixels (and
+** counted in nonfinite_px); a frame with none finite is an error.
 */
 #ifndef NM_IMAGE_H
 #define NM_IMAGE_H
@@ -35,6 +37,7 @@ typedef struct nm_image {
   int frames;            /* pages / frames in the file (>= 1) */
   nm_calib calib;
   uint64_t file_bytes;   /* size of the file or BLOB */
+  uint64_t nonfinite_px; /* NaN/Inf samples, replaced by the mean of the finite ones */
 } nm_image;
 
 void nm_read_opts_default(nm_read_opts *opts);

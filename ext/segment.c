@@ -561,6 +561,9 @@ nm_status nm_segment(const float *px, int width, int height,
     return nm_fail(err, NM_ERR_ARG, "segment: image is %dx%d", width, height);
   if ((uint64_t)width * (uint64_t)height > ((uint64_t)1 << 30))
     return nm_fail(err, NM_ERR_TOOBIG, "segment: %dx%d image is over 2^30 pixels", width, height);
+  for (size_t i = 0, np = (size_t)width * height; i < np; i++)
+    if (!isfinite(px[i]))
+      return nm_fail(err, NM_ERR_ARG, "segment: pixel %zu is not a finite number", i);
   nm_segment_opts defaults_store;
   const nm_segment_opts *o = opts_in;
   if (!o) {

@@ -208,6 +208,17 @@ int main(void) {
     nm_segmentation_free(&s);
     free(px);
   }
+  /* a non-finite pixel is an error naming it, not a crash in a histogram */
+  {
+    float *px = calloc((size_t)w * h, sizeof(float));
+    px[5 * w + 7] = NAN;
+    nm_segmentation s;
+    CHECK(nm_segment(px, w, h, NULL, NULL, &s, &err) == NM_ERR_ARG);
+    CHECK(strstr(err.msg, "not a finite number") != NULL);
+    px[5 * w + 7] = INFINITY;
+    CHECK(nm_segment(px, w, h, NULL, NULL, &s, &err) == NM_ERR_ARG);
+    free(px);
+  }
   /* options: every key listed, unknown keys and bad values are errors naming the key */
   {
     nm_segment_opts *o = nm_segment_opts_new();

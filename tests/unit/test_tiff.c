@@ -820,6 +820,42 @@ static void errors(void) {
   nm_image_free(&im);
 }
 
+/* 4x3 float page from v[] (NaN and Inf allowed) */
+static void write_floats(const char *path, const float *v) {
+  TIFF *t = TIFFOpen(path, "w");
+  if (!t) return;
+  TIFFSetField(t, TIFFTAG_IMAGEWIDTH, 4);
+  TIFFSetField(t, TIFFTAG_IMAGELENGTH, 3);
+  TIFFSetField(t, TIFFTAG_BITSPERSAMPLE, 32);
+  TIFFSetField(t, TIFFTAG_SAMPLESPERPIXEL, 1);
+  TIFFSetField(t, TIFFTAG_SAMPLEFORMAT, SAMPLEFORMAT_IEEEFP);
+  TIFFSetField(t, TIFFTAG_PHOTOMETRIC, PHOTOMETRIC_MINISBLACK);
+  TIFFSetField(t, TIFFTAG_ROWSPERSTRIP, 3);
+  for (int y = 0; y < 3; y++) TIFFWriteScanline(t, (void *)(v + 4 * y), (uint32_t)y, 0);
+  TIFFClose(t);
+}
+
+/* NaN / Inf samples (masked or saturated detector pixels) take the mean of
+** the finite ones, and are counted; a page with none finite is an error */
+static void nonfinite(void) {
+  float v[12] = {1, 2, 3, 4, NAN, 6, INFINITY, 8, 9, -INFINITY, 11, 12};
+  const char *path = tmp_path("nonfinite.tif");
+  write_floats(path, v);
+  nm_image im;
+  nm_error err = {0};
+  CHECK_OK(nm_image_read_file(path, NULL, &im, &err), err);
+  CHECK(im.nonfinite_px == 3);
+  double mean_finite = (1 + 2 + 3 + 4 + 6 + 8 + 9 + 11 + 12) / 9.0;
+  CHECK(fabs(im.px[4] - mean_finite) < 1e-5 && fabs(im.px[6] - mean_finite) < 1e-5);
+  CHECK(fabs(im.px[9] - mean_finite) < 1e-5 && im.px[5] == 6);
+  nm_image_free(&im);
+  for (int i = 0; i < 12; i++) v[i] = NAN;
+  path = tmp_path("allnan.tif");
+  write_floats(path, v);
+  CHECK(nm_image_read_file(path, NULL, &im, &err) == NM_ERR_FORMAT);
+  CHECK(strstr(err.msg, "allnan.tif") && strstr(err.msg, "no finite pixel"));
+}
+
 int main(void) {
   snprintf(dir, sizeof dir, "/tmp/nm_test_tiff_%d", (int)getpid());
   char cmd[300];
@@ -831,6 +867,7 @@ int main(void) {
   zeiss_zone();
   olympus_sis();
   errors();
+  nonfinite();
   snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
   if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
   return check_summary("test_tiff");

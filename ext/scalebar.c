@@ -980,8 +980,28 @@ __attribute__((destructor)) static void ocr_shutdown(void) {
 ** OCR_LINE_HEIGHT tall, with a margin: grey levels (bilinear) from the
 ** coverage, but only near the components that lie wholly inside the line —
 ** a particle reaching into the line's box is left out. */
+/* How a line is drawn for Tesseract: the coverage stretch (black_from ->
+** white, white_to -> black; a lower pair thickens the strokes by about a
+** pixel of the original, a higher pair thins them) and the interpolator
+** (bilinear, or Catmull-Rom bicubic: smoother curves when a small label is
+** scaled up 4x or more). A misread of one rendering rarely repeats under
+** another; the votes of read_line need two that agree. */
+typedef struct render_style {
+  double black_from, white_to;
+  int cubic;
+} render_style;
+static const render_style STYLE_PLAIN = {RENDER_BLACK_FROM, RENDER_WHITE_TO, 0};
+
+static double cubic_weight(double t) {
+  t = fabs(t);
+  return t < 1 ? 1.5 * t * t * t - 2.5 * t * t + 1
+         : t < 2 ? -0.5 * t * t * t + 2.5 * t * t - 4 * t + 2 : 0;
+}
+
 static unsigned char *render_line(const ink_window *win, const box *boxes, int count,
-                                  const box *line, int line_height, int *out_w, int *out_h) {
+                                  const box *line, int line_height, const render_style *st,
+                                  int *out_w, int *out_h) {
+  if (!st) st = &STYLE_PLAIN;
   int lh = line->y1 - line->y0, lw = line->x1 - line->x0;
   uint8_t *keep = calloc((size_t)count, 1);
   uint8_t *near = calloc((size_t)lw * lh, 1);
@@ -1013,13 +1033,23 @@ static unsigned char *render_line(const ink_window *win, const box *boxes, int c
       double sx = (x - pad + 0.5) / scale - 0.5, sy = (y - pad + 0.5) / scale - 0.5;
       int ix = (int)floor(sx), iy = (int)floor(sy);
       double fx = sx - ix, fy = sy - iy, ink = 0;
-      for (int k = 0; k < 4; k++) {
-        int cx = ix + (k & 1), cy = iy + (k >> 1);
-        double wgt = ((k & 1) ? fx : 1 - fx) * ((k >> 1) ? fy : 1 - fy);
-        if (cx < 0 || cy < 0 || cx >= lw || cy >= lh || !near[(size_t)cy * lw + cx]) continue;
-        ink += wgt * win->cov[(size_t)(cy + line->y0) * win->w + (cx + line->x0)];
+      if (st->cubic) {
+        for (int ky = -1; ky <= 2; ky++)
+          for (int kx = -1; kx <= 2; kx++) {
+            int cx = ix + kx, cy = iy + ky;
+            if (cx < 0 || cy < 0 || cx >= lw || cy >= lh || !near[(size_t)cy * lw + cx]) continue;
+            ink += cubic_weight(kx - fx) * cubic_weight(ky - fy) *
+                   win->cov[(size_t)(cy + line->y0) * win->w + (cx + line->x0)];
+          }
+      } else {
+        for (int k = 0; k < 4; k++) {
+          int cx = ix + (k & 1), cy = iy + (k >> 1);
+          double wgt = ((k & 1) ? fx : 1 - fx) * ((k >> 1) ? fy : 1 - fy);
+          if (cx < 0 || cy < 0 || cx >= lw || cy >= lh || !near[(size_t)cy * lw + cx]) continue;
+          ink += wgt * win->cov[(size_t)(cy + line->y0) * win->w + (cx + line->x0)];
+        }
       }
-      ink = (ink - RENDER_BLACK_FROM) / (RENDER_WHITE_TO - RENDER_BLACK_FROM);
+      ink = (ink - st->black_from) / (st->white_to - st->black_from);
       ink = ink < 0 ? 0 : ink > 1 ? 1 : ink;
       canvas[(size_t)y * ow + x] = (unsigned char)lround(255.0 * (1.0 - ink));
     }
@@ -1050,10 +1080,11 @@ typedef struct ocr_reading {
 #define LABEL_ALPHABET "0123456789. nmu\xc2\xb5\xce\xbc"
 
 static int ocr_line(const ink_window *win, const box *boxes, int count, const box *line,
-                    int line_height, const char *alphabet, ocr_reading *out) {
+                    int line_height, const render_style *st, const char *alphabet,
+                    ocr_reading *out) {
   out->n = 0;
   int ow, oh;
-  unsigned char *canvas = render_line(win, boxes, count, line, line_height, &ow, &oh);
+  unsigned char *canvas = render_line(win, boxes, count, line, line_height, st, &ow, &oh);
   if (!canvas) return -1;
   double scale = (double)line_height / (line->y1 - line->y0);
   int pad = line_height / 2;
@@ -1310,13 +1341,19 @@ static int ink_disagrees(const ink_window *win, const box *boxes, int count, con
           continue;
       }
     }
-    if (skipped == first) break;
     int next = c + 1;
     while (next < n && cols[next].area < min_area) next++;
     int w = k->x1 - k->x0, h = k->y1 - k->y0;
     int edge = w <= 0.35 * lh && h >= 0.5 * lh;
     int digit_like = h >= 0.6 * lh && abs(k->y1 - line_base) <= 0.15 * lh;
     int apart = next < n && cols[next].x0 - k->x1 >= 0.4 * lh && !digit_like;
+    /* A blob of texture before the label that Tesseract did not even read:
+    ** it ends well above the baseline the glyphs share, so it is no digit,
+    ** and it stands apart from them. Passing it over only lets the real
+    ** first digit fix the digits' band. */
+    if (skipped == first && next < n && k->y1 < line_base - 0.15 * lh &&
+        cols[next].x0 - k->x1 >= 0.2 * lh && !digit_like) continue;
+    if (skipped == first) break;
     if (!edge && !apart) break;
     skipped++;
   }
@@ -1492,6 +1529,16 @@ static int parse_label(const char *raw, float least, int unit_descends, double *
   ** the rest of the label fails below: '90nm' for '50nm' is a misread. */
   if (number_seen) *number_seen = v;
   while (*s == ' ') s++;
+  /* One dash or tilde between the number and the unit ("2—um", "2~um": a
+  ** speck or the micro sign's tail in the gap) is passed over: the value
+  ** is the number and the unit on either side of it, both still checked. */
+  static const char *gap_marks[] = {"\xe2\x80\x94", "\xe2\x80\x93", "-", "~"};
+  for (size_t i = 0; i < sizeof gap_marks / sizeof gap_marks[0]; i++)
+    if (!strncmp(s, gap_marks[i], strlen(gap_marks[i]))) {
+      s += strlen(gap_marks[i]);
+      while (*s == ' ') s++;
+      break;
+    }
   /* The 'm' of a unit misread (its arches split or merged with texture):
   ** "nrr", "nrn", "un", "uni", "unt", "nin" are "nm" or "um". Only a whole
   ** unit word after its first letter is mended, and only to 'm': the
@@ -1551,12 +1598,30 @@ static void micro_read_as_p(double value, char *unit, double length) {
     snprintf(unit, 8, "um");
 }
 
+/* 1 when a word from symbol `from` on looks like a unit (as read, or as
+** the micro sign and split 'm' are misread). */
+static int unit_word_from(const ocr_reading *r, int from) {
+  for (int i = from; i < r->n; i++) {
+    if (i > from && !r->sym[i].word_start) continue;
+    int j = i + 1;
+    while (j < r->n && !r->sym[j].word_start) j++;
+    char w[96];
+    float least;
+    size_t ulen;
+    span_text(r, i, j, w, sizeof w, &least);
+    if (canonical_unit(w, &ulen) || w[0] == 'n' || w[0] == 'u' || micro_misread(w) ||
+        !strncmp(w, "\xc2\xb5", 2) || !strncmp(w, "\xce\xbc", 2))
+      return 1;
+  }
+  return 0;
+}
+
 /* One reading of a line, checked: 2 when the whole label parses, 1 when
 ** only its first one or two words do and the rest is separate words to
 ** the right (a particle or speck beside the text; *cut is where the label
 ** ends, in window columns), 0 when it does not parse. */
 static int read_once(const ink_window *win, const box *boxes, int count, const box *line,
-                     int line_height, const char *alphabet, double *value, char *unit,
+                     int line_height, const render_style *st, const char *alphabet, double *value, char *unit,
                      size_t unit_size, double *cut, label_split *split, char *why,
                      size_t why_size, double *seen) {
   *seen = NAN;
@@ -1564,7 +1629,7 @@ static int read_once(const ink_window *win, const box *boxes, int count, const b
   char text[96];
   float least;
   int first, last;
-  if (ocr_line(win, boxes, count, line, line_height, alphabet, &r) != 0) {
+  if (ocr_line(win, boxes, count, line, line_height, st, alphabet, &r) != 0) {
     snprintf(why, why_size, "scale bar label could not be read (Tesseract unavailable)");
     return 0;
   }
@@ -1579,9 +1644,15 @@ static int read_once(const ink_window *win, const box *boxes, int count, const b
   }
   if (parse_label(text, least, descends, value, unit, unit_size, why, why_size, seen) == 0)
     return 2;
-  /* "200 nm e%": try the first one or two words alone. */
+  /* "200 nm e%": try the first one or two words alone — never when a
+  ** later word looks like a unit ('2nn nm' for '200 nm': '2nn' alone,
+  ** its 'nn' mended to 'nm', would be a label 100 times too small). */
   for (int words = 1, end = first + 1; words <= 2 && end < last; end++) {
     if (!r.sym[end].word_start) continue;
+    if (unit_word_from(&r, end)) {
+      words++;
+      continue;
+    }
     char part[96], ignored[160];
     float part_least;
     span_text(&r, first, end, part, sizeof part, &part_least);
@@ -1632,8 +1703,8 @@ static int read_split(const ink_window *win, const box *boxes, int count, const 
   box number = {sp->num_x0, line->y0, sp->num_x1, line->y1, 0, 0};
   box unit_box = {sp->unit_x0, line->y0, line->x1, line->y1, 0, 0};
   ocr_reading rn, ru;
-  if (ocr_line(win, boxes, count, &number, line_height, "0123456789.", &rn) != 0 ||
-      ocr_line(win, boxes, count, &unit_box, line_height, "nmu\xc2\xb5\xce\xbc", &ru) != 0)
+  if (ocr_line(win, boxes, count, &number, line_height, NULL, "0123456789.", &rn) != 0 ||
+      ocr_line(win, boxes, count, &unit_box, line_height, NULL, "nmu\xc2\xb5\xce\xbc", &ru) != 0)
     return 0;
   int digits = 0;
   for (int i = 0; i < rn.n; i++) digits += is_number_symbol(rn.sym[i].utf8);
@@ -1661,7 +1732,7 @@ static int read_split(const ink_window *win, const box *boxes, int count, const 
 ** label fails ('90nm' beside two '30nm' for a serif '50nm') shows the
 ** digits are in doubt. A misread rarely repeats itself under a different
 ** rendering, but it can. */
-#define MAX_EXTRA_READINGS 12
+#define MAX_EXTRA_READINGS 22
 static int read_line(const ink_window *win, const box *boxes, int count, const box *line,
                      double length, int *budget, double *value, char *unit, size_t unit_size,
                      char *why, size_t why_size) {
@@ -1672,7 +1743,7 @@ static int read_line(const ink_window *win, const box *boxes, int count, const b
   enum { MAX_SEEN = 2 + MAX_EXTRA_READINGS };
   double seen[MAX_SEEN];
   int n_seen = 0;
-  int got = read_once(win, boxes, count, line, OCR_LINE_HEIGHT, NULL, &v, u, sizeof u, &cut,
+  int got = read_once(win, boxes, count, line, OCR_LINE_HEIGHT, NULL, NULL, &v, u, sizeof u, &cut,
                       &split, why, why_size, &seen[n_seen]);
   n_seen += isfinite(seen[n_seen]);
   if (got == 2) {
@@ -1680,7 +1751,7 @@ static int read_line(const ink_window *win, const box *boxes, int count, const b
     snprintf(unit, unit_size, "%s", u);
     return 0;
   }
-  enum { MAX_VOTES = 8 };
+  enum { MAX_VOTES = 12 };
   double votes_nm[MAX_VOTES], votes_v[MAX_VOTES];
   char votes_u[MAX_VOTES][8];
   int n_votes = 0;
@@ -1701,8 +1772,13 @@ static int read_line(const ink_window *win, const box *boxes, int count, const b
     if (g) VOTE();
   }
   box trimmed = trimmed_line(boxes, count, line, got == 1 ? cut : line->x1);
-  const struct { int height, constrained, trim; } passes[] = {
-      {OCR_LINE_HEIGHT, 0, 1}, {34, 0, 0}, {64, 0, 0}, {OCR_LINE_HEIGHT, 1, 0}, {34, 1, 1},
+  static const render_style thick = {0.10, 0.60, 0}, thin = {0.40, 0.95, 0},
+                            smooth = {RENDER_BLACK_FROM, RENDER_WHITE_TO, 1};
+  const struct { int height, constrained, trim; const render_style *style; } passes[] = {
+      {OCR_LINE_HEIGHT, 0, 1, NULL}, {34, 0, 0, NULL}, {64, 0, 0, NULL},
+      {OCR_LINE_HEIGHT, 1, 0, NULL}, {34, 1, 1, NULL},
+      {OCR_LINE_HEIGHT, 0, 0, &thick}, {OCR_LINE_HEIGHT, 0, 0, &thin},
+      {64, 0, 0, &smooth}, {OCR_LINE_HEIGHT, 1, 0, &thick},
   };
   char ignored[160];
   for (size_t k = 0; k < sizeof passes / sizeof passes[0] && *budget > 0; k++) {
@@ -1710,7 +1786,7 @@ static int read_line(const ink_window *win, const box *boxes, int count, const b
     if (passes[k].trim && same_extent(which, line)) continue;
     (*budget)--;
     double c = line->x1;
-    int g = read_once(win, boxes, count, which, passes[k].height,
+    int g = read_once(win, boxes, count, which, passes[k].height, passes[k].style,
                       passes[k].constrained ? LABEL_ALPHABET : NULL, &v, u, sizeof u, &c, NULL,
                       ignored, sizeof ignored, &seen[n_seen]);
     n_seen += isfinite(seen[n_seen]) && n_seen + 1 < MAX_SEEN;

@@ -87,10 +87,6 @@ unit-asan: $(UNIT_BIN)
 	@NM_SANITIZE=1 scripts/run-unit-tests.sh $(BUILD)
 	@NM_SANITIZE=1 scripts/run-sql-tests.sh $(BUILD)/nanomorph.so
 
-eval: all $(EVAL_TARGETS)
-bench: all $(BENCH_TARGETS)
-fuzz: $(FUZZ_TARGETS)
-
 demo: deps all
 	@scripts/demo.sh
 
@@ -98,4 +94,10 @@ clean:
 	rm -rf build build-asan build-* nanomorph.so
 
 -include mk/*.mk
+
+# after the includes: a rule's prerequisites are expanded when it is read, so
+# the lists must already hold what mk/*.mk appended
+eval: all $(EVAL_TARGETS)
+bench: all $(BENCH_TARGETS)
+fuzz: $(FUZZ_TARGETS)
 -include $(ENGINE_OBJ:.o=.d) $(BIND_OBJ:.o=.d)

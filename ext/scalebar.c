@@ -1747,9 +1747,24 @@ static int read_line(const ink_window *win, const box *boxes, int count, const b
                       &split, why, why_size, &seen[n_seen]);
   n_seen += isfinite(seen[n_seen]);
   if (got == 2) {
-    *value = v;
-    snprintf(unit, unit_size, "%s", u);
-    return 0;
+    /* Trusted only when a second rendering (34 px) reads the same value:
+    ** a single reading can be wrong at 85 % confidence ('300nm' for a
+    ** condensed '500nm', '200A' for '200 nm'). Otherwise it is one vote. */
+    double v2;
+    char u2[8], ignored[160];
+    double c2 = line->x1, seen2;
+    int got2 = read_once(win, boxes, count, line, 34, NULL, NULL, &v2, u2, sizeof u2, &c2, NULL,
+                         ignored, sizeof ignored, &seen2);
+    if (got2 == 2) {
+      micro_read_as_p(v, u, length);
+      micro_read_as_p(v2, u2, length);
+      if (fabs(v * nm_unit_to_nm(u) - v2 * nm_unit_to_nm(u2)) <= 1e-9 * v * nm_unit_to_nm(u)) {
+        *value = v;
+        snprintf(unit, unit_size, "%s", u);
+        return 0;
+      }
+    }
+    if (isfinite(seen2) && n_seen < MAX_SEEN) seen[n_seen++] = seen2;
   }
   enum { MAX_VOTES = 12 };
   double votes_nm[MAX_VOTES], votes_v[MAX_VOTES];
@@ -1763,7 +1778,7 @@ static int read_line(const ink_window *win, const box *boxes, int count, const b
     snprintf(votes_u[n_votes], sizeof votes_u[n_votes], "%s", u);          \
     n_votes++;                                                             \
   } while (0)
-  if (got == 1) VOTE();
+  if (got >= 1) VOTE();
   for (int k = 0; k < 2 && split.found && *budget > 0; k++) {
     (*budget)--;
     int g = read_split(win, boxes, count, line, &split, k ? 34 : OCR_LINE_HEIGHT, &v, u,

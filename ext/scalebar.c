@@ -1950,8 +1950,34 @@ nm_status nm_scalebar_measure(const float *px, int width, int height, nm_scaleba
 ** one may be the remains of another bar, or an edge). Image coordinates. */
 static int label_claimed_elsewhere(const box *label, const nm_scalebar *bar, int bright,
                                    const bar_candidate *others, int n_others) {
-  if (label->x1 > bar->bar_x && label->x0 < bar->bar_x + bar->bar_w) return 0; /* not beside */
   int lh = label->y1 - label->y0, lw = label->x1 - label->x0;
+  if (label->x1 > bar->bar_x && label->x0 < bar->bar_x + bar->bar_w) {
+    /* Above or below the bar: refused when another strip of the same
+    ** polarity, apart from this bar's rows, lies over or under the label
+    ** nearer than this bar does — the label is that strip's (a bar drawn
+    ** beside an image's own bar, whose label it covers). */
+    int gap = bar->bar_y >= label->y1 ? bar->bar_y - label->y1
+              : label->y0 >= bar->bar_y + bar->bar_h ? label->y0 - (bar->bar_y + bar->bar_h) : 0;
+    for (int i = 0; i < n_others; i++) {
+      const nm_scalebar *o = &others[i].sb;
+      if (others[i].bright != bright) continue;
+      if (o->bar_y < bar->bar_y + bar->bar_h && bar->bar_y < o->bar_y + o->bar_h) continue;
+      int ov = (label->x1 < o->bar_x + o->bar_w ? label->x1 : o->bar_x + o->bar_w) -
+               (label->x0 > o->bar_x ? label->x0 : o->bar_x);
+      int dy = o->bar_y >= label->y1 ? o->bar_y - label->y1
+               : label->y0 >= o->bar_y + o->bar_h ? label->y0 - (o->bar_y + o->bar_h) : -1;
+      if (ov >= 0.5 * lw && dy >= 0 && dy + 2 < gap) return 1;
+      /* ... or a strip lies right on top of or under the bar (a bar drawn
+      ** over another bar): which label is whose cannot be told. */
+      int bov = (bar->bar_x + bar->bar_w < o->bar_x + o->bar_w ? bar->bar_x + bar->bar_w
+                                                                : o->bar_x + o->bar_w) -
+                (bar->bar_x > o->bar_x ? bar->bar_x : o->bar_x);
+      int bdy = o->bar_y >= bar->bar_y + bar->bar_h ? o->bar_y - (bar->bar_y + bar->bar_h)
+                                                    : bar->bar_y - (o->bar_y + o->bar_h);
+      if (bov >= 0.5 * o->bar_w && bdy <= (bar->bar_h > 3 ? bar->bar_h : 3)) return 1;
+    }
+    return 0;
+  }
   for (int i = 0; i < n_others; i++) {
     const nm_scalebar *o = &others[i].sb;
     if (others[i].bright != bright || (o->bar_x == bar->bar_x && o->bar_y == bar->bar_y)) continue;

@@ -103,29 +103,12 @@ static int push_blob(blobs *b, blob x) {
   return 0;
 }
 
-/* k-th smallest of v[0..n) (reorders v), Hoare's selection */
-static float select_k(float *v, size_t n, size_t k) {
-  size_t lo = 0, hi = n - 1;
-  while (lo < hi) {
-    float p = v[lo + (hi - lo) / 2];
-    size_t i = lo, j = hi;
-    while (i <= j) {
-      while (v[i] < p) i++;
-      while (v[j] > p) j--;
-      if (i <= j) {
-        float t = v[i];
-        v[i] = v[j];
-        v[j] = t;
-        i++;
-        if (j == 0) break;
-        j--;
-      }
-    }
-    if (k <= j) hi = j;
-    else if (k >= i) lo = i;
-    else return v[k];
-  }
-  return v[k];
+/* Median of buf[0..m) into *med, and the robust sigma (1.4826 x the median
+** absolute deviation) as the result; reorders and overwrites buf. */
+static double median_mad(float *buf, size_t m, float *med) {
+  *med = nm_select_kth(buf, m, m / 2);
+  for (size_t i = 0; i < m; i++) buf[i] = fabsf(buf[i] - *med);
+  return 1.4826 * nm_select_kth(buf, m, m / 2);
 }
 
 /* Robust sigma (1.4826 MAD) of img, from a grid of about 2^16 samples. */
@@ -137,9 +120,8 @@ static double robust_sigma(const float *img, int w, int h, float *buf) {
   for (int y = s / 2; y < h; y += s)
     for (int x = s / 2; x < w; x += s) buf[m++] = img[(size_t)y * w + x];
   if (m == 0) return 0;
-  float med = select_k(buf, m, m / 2);
-  for (size_t i = 0; i < m; i++) buf[i] = fabsf(buf[i] - med);
-  return 1.4826 * select_k(buf, m, m / 2);
+  float med;
+  return median_mad(buf, m, &med);
 }
 
 /* Is D[k] at i a maximum of its 3x3x3 neighbourhood (prev/next may be NULL)?
@@ -184,9 +166,8 @@ static double band_z(const float *D, int w, int h, const blob *b, int sign, doub
     }
   }
   if (m < 8) return 0;
-  float med = select_k(buf, m, m / 2);
-  for (size_t i = 0; i < m; i++) buf[i] = fabsf(buf[i] - med);
-  double sd = 1.4826 * select_k(buf, m, m / 2);
+  float med;
+  double sd = median_mad(buf, m, &med);
   if (sd < floor_sd) sd = floor_sd;
   if (sd < 1e-6) sd = 1e-6;
   return (b->resp - sign * med) / sd;
@@ -263,9 +244,8 @@ static int local_contrast(const float *S, int w, int h, blob *b, double k, doubl
     }
   }
   if (nc == 0 || m < 8) return 0;
-  float med = select_k(buf, m, m / 2);
-  for (size_t i = 0; i < m; i++) buf[i] = fabsf(buf[i] - med);
-  double sd = 1.4826 * select_k(buf, m, m / 2);
+  float med;
+  double sd = median_mad(buf, m, &med);
   if (sd < floor_sd) sd = floor_sd;
   double core = sum / nc;
   b->bg = med;
@@ -685,7 +665,7 @@ nm_status nm_darkfield_segment(const float *I, int w, int h, const nm_darkfield_
       nm_label_areas(labels, n, cnt, area);
       float *dd = tmp;
       for (int l = 1; l <= cnt; l++) dd[l - 1] = (float)sqrt(4.0 * (double)area[l] / M_PI);
-      double med = select_k(dd, (size_t)cnt, (size_t)cnt / 2);
+      double med = nm_select_kth(dd, (size_t)cnt, (size_t)cnt / 2);
       free(area);
       if (med > 3) *scale_out = med;
     }

@@ -10,6 +10,8 @@
 */
 #include "segment_refine.h"
 
+#include "filter.h"
+
 #include "label.h"
 
 #include <math.h>
@@ -37,7 +39,7 @@ static inline void xy_of(const coords *c, size_t p, int *x, int *y) {
 
 /* k-th smallest (0-based) of v[0..n) by value, for large n: a radix select
 ** on the order-preserving integer keys of the floats (two histogram passes
-** of 16 bits), exact like select_kth. No NaNs in v. */
+** of 16 bits), exact like nm_select_kth. No NaNs in v. */
 static inline uint32_t fkey(float f) {
   uint32_t u;
   memcpy(&u, &f, sizeof u);
@@ -73,30 +75,6 @@ static float radix_select(const float *v, size_t n, size_t k, uint32_t *hist) {
   return f;
 }
 
-static float select_kth(float *v, size_t n, size_t k) {
-  size_t lo = 0, hi = n - 1;
-  while (lo < hi) {
-    float piv = v[lo + (hi - lo) / 2];
-    size_t i = lo, j = hi;
-    while (i <= j) {
-      while (v[i] < piv) i++;
-      while (v[j] > piv) j--;
-      if (i <= j) {
-        float t = v[i];
-        v[i] = v[j];
-        v[j] = t;
-        i++;
-        if (j == 0) break;
-        j--;
-      }
-    }
-    if (k <= j) hi = j;
-    else if (k >= i) lo = i;
-    else return v[k];
-  }
-  return v[k];
-}
-
 /* Median per label of img over the pixels where sel[p] is nonzero, sel
 ** holding the label. med[l] = NAN when a label has fewer than min_n pixels.
 ** vals (n floats) and off (count+2) are scratch. */
@@ -113,7 +91,7 @@ static void medians(const float *img, const int32_t *sel, size_t n, int count, s
   size_t start = 0;
   for (int l = 1; l <= count; l++) {
     size_t end = off[l], m = end - start;
-    med[l] = m >= min_n && m > 0 ? select_kth(vals + start, m, m / 2) : NAN;
+    med[l] = m >= min_n && m > 0 ? nm_select_kth(vals + start, m, m / 2) : NAN;
     start = end;
   }
 }
@@ -500,7 +478,7 @@ static nm_status refine_once(const float *img, int w, int h, int32_t *labels, in
       gbg = radix_select(vals, m, m / 2, hist);
       free(hist);
     } else if (m) {
-      gbg = select_kth(vals, m, m / 2);
+      gbg = nm_select_kth(vals, m, m / 2);
     }
     for (int l = 1; l <= count; l++) {
       if (bg[l] != bg[l]) bg[l] = gbg;

@@ -5,21 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int32_t uf_find(int32_t *p, int32_t x) {
-  while (p[x] != x) {
-    p[x] = p[p[x]];
-    x = p[x];
-  }
-  return x;
-}
-
-static void uf_union(int32_t *p, int32_t a, int32_t b) {
-  a = uf_find(p, a);
-  b = uf_find(p, b);
-  if (a < b) p[b] = a;
-  else if (b < a) p[a] = b;
-}
-
 /* End of the run of zero (want 0) or nonzero (want 1) bytes starting at x,
 ** eight bytes at a time while whole words qualify. */
 static int run_end(const uint8_t *m, int x, int w, int want) {
@@ -86,7 +71,7 @@ nm_status nm_label(const uint8_t *mask, int w, int h, int conn8, int32_t *labels
       while (j < nprev && prev[j].x1 + reach <= x0) j++;
       for (int k = j; k < nprev && prev[k].x0 < x + reach; k++) {
         if (!l) l = prev[k].l;
-        else if (prev[k].l != l) uf_union(par, l, prev[k].l);
+        else if (prev[k].l != l) nm_uf_union(par, l, prev[k].l);
       }
       if (!l) {
         l = next;
@@ -121,7 +106,7 @@ nm_status nm_label(const uint8_t *mask, int w, int h, int conn8, int32_t *labels
         x = run_end(mr, x, w, 0);
         continue;
       }
-      int32_t r = uf_find(par, lr[x]);
+      int32_t r = nm_uf_find(par, lr[x]);
       if (!fin[r]) fin[r] = ++k;
       int32_t f = fin[r];
       int x1 = run_end(mr, x, w, 1);

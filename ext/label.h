@@ -23,6 +23,24 @@ void nm_label_areas(const int32_t *labels, size_t n, int count, int64_t *areas);
 nm_status nm_remove_small(uint8_t *mask, int w, int h, int conn8, int64_t min_area,
                           int32_t *scratch, int *kept, nm_error *err);
 
+/* Union-find over int32 parents (p[x] == x at a root), shared by every
+** pass that merges provisional labels or pieces: find with path halving,
+** union keeps the smaller root (so merged labels keep raster order). */
+static inline int32_t nm_uf_find(int32_t *p, int32_t x) {
+  while (p[x] != x) {
+    p[x] = p[p[x]];
+    x = p[x];
+  }
+  return x;
+}
+
+static inline void nm_uf_union(int32_t *p, int32_t a, int32_t b) {
+  a = nm_uf_find(p, a);
+  b = nm_uf_find(p, b);
+  if (a < b) p[b] = a;
+  else if (b < a) p[a] = b;
+}
+
 /* Renumbers labels so that the used ones are 1..k in raster order of first
 ** pixel; returns k. map: max_label+1 int32 of scratch. */
 int nm_relabel(int32_t *labels, size_t n, int max_label, int32_t *map);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "label.h"
 #include "parallel.h"
 
 #if defined(__SSE2__)
@@ -264,21 +265,6 @@ nm_status nm_dilate_disc(const uint8_t *in, uint8_t *out, int w, int h, double r
   return NM_OK;
 }
 
-static int32_t uf_find(int32_t *p, int32_t x) {
-  while (p[x] != x) {
-    p[x] = p[p[x]];
-    x = p[x];
-  }
-  return x;
-}
-
-static void uf_unite(int32_t *p, int32_t a, int32_t b) {
-  a = uf_find(p, a);
-  b = uf_find(p, b);
-  if (a < b) p[b] = a;
-  else if (b < a) p[a] = b;
-}
-
 /* Hole filling by runs: the background runs of each row are united with
 ** the runs of the row above they share a column with (4-connectivity) and
 ** with node 0, the outside, when they touch the border; a run whose root is
@@ -309,9 +295,9 @@ static int fill_holes_runs(uint8_t *mask, int w, int h, int32_t *par) {
       while (x < w && !row[x]) x++;
       int32_t id = next++;
       par[id] = id;
-      if (y == 0 || y == h - 1 || x0 == 0 || x == w) uf_unite(par, id, 0);
+      if (y == 0 || y == h - 1 || x0 == 0 || x == w) nm_uf_union(par, id, 0);
       while (j < nprev && prev[j].x1 <= x0) j++;
-      for (int k = j; k < nprev && prev[k].x0 < x; k++) uf_unite(par, id, prev[k].id);
+      for (int k = j; k < nprev && prev[k].x0 < x; k++) nm_uf_union(par, id, prev[k].id);
       cur[ncur].x0 = x0;
       cur[ncur].x1 = x;
       cur[ncur].id = id;
@@ -338,7 +324,7 @@ static int fill_holes_runs(uint8_t *mask, int w, int h, int32_t *par) {
       }
       int x0 = x;
       while (x < w && !row[x]) x++;
-      if (uf_find(par, next++) != 0) memset(row + x0, 1, (size_t)(x - x0));
+      if (nm_uf_find(par, next++) != 0) memset(row + x0, 1, (size_t)(x - x0));
     }
   }
   return 1;

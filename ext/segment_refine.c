@@ -10,14 +10,13 @@
 */
 #include "segment_refine.h"
 
-#include "filter.h"
-
-#include "label.h"
-
 #include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "filter.h"
+#include "label.h"
 
 #define FAR 0xFFFFu
 
@@ -115,24 +114,16 @@ static void grow_limits(const int64_t *area, int count, double grow, double *lim
   }
 }
 
-/* owner[p] = sel[p] where p's 4-connected component of equal sel values
-** holds a seed (a core pixel whose label is that value), else 0: the pixels a
-** flood from the cores through their own candidate pixels would reach.
-** Components from runs of equal values (union-find on runs, the seed flag
-** carried to the root). par, seeded: n entries of scratch. */
-static int32_t rfind(int32_t *par, int32_t x) {
-  while (par[x] != x) {
-    par[x] = par[par[x]];
-    x = par[x];
-  }
-  return x;
-}
-
 typedef struct vrun {
   int x0, x1;
   int32_t v, id;
 } vrun;
 
+/* owner[p] = sel[p] where p's 4-connected component of equal sel values
+** holds a seed (a core pixel whose label is that value), else 0: the pixels a
+** flood from the cores through their own candidate pixels would reach.
+** Components from runs of equal values (union-find on runs, the seed flag
+** carried to the root). par, seeded: n entries of scratch. */
 static nm_status keep_core_connected(const int32_t *sel, const int32_t *labels,
                                      const uint8_t *iscore, int w, int h, int32_t *owner,
                                      int32_t *par, uint8_t *seeded, nm_error *err) {
@@ -160,7 +151,7 @@ static nm_status keep_core_connected(const int32_t *sel, const int32_t *labels,
       while (j < nprev && prev[j].x1 <= x0) j++;
       for (int k = j; k < nprev && prev[k].x0 < x; k++) {
         if (prev[k].v != v) continue;
-        int32_t a = rfind(par, id), b = rfind(par, prev[k].id);
+        int32_t a = nm_uf_find(par, id), b = nm_uf_find(par, prev[k].id);
         if (a == b) continue;
         if (b < a) {
           int32_t t = a;
@@ -193,7 +184,7 @@ static nm_status keep_core_connected(const int32_t *sel, const int32_t *labels,
         orow[x++] = 0;
         continue;
       }
-      int32_t o = seeded[rfind(par, orow[x])] ? v : 0;
+      int32_t o = seeded[nm_uf_find(par, orow[x])] ? v : 0;
       for (; x < w && sr[x] == v; x++) orow[x] = o;
     }
   }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "filter.h"
+#include "label.h"
 #include "morph.h"
 #include "threshold.h"
 #include "watershed.h"
@@ -129,11 +130,6 @@ static int cmp_edge(const void *x, const void *y) {
   return (p->b > q->b) - (p->b < q->b);
 }
 
-static int32_t uf_find(int32_t *par, int32_t x) {
-  while (par[x] != x) x = par[x] = par[par[x]];
-  return x;
-}
-
 /* Merges adjacent pieces of the same parent whose shared boundary is
 ** shallow: mean depth (dep, where roi) along it below thr. A gap line is
 ** deep along its whole length; a cut through texture is not. */
@@ -188,14 +184,12 @@ static nm_status merge_weak(int32_t *mk, int nm, const uint8_t *roi, const int32
     double sum = 0;
     while (j < ne && e[j].a == e[i].a && e[j].b == e[i].b) sum += e[j++].dep;
     double in = inner[e[i].a] > inner[e[i].b] ? inner[e[i].a] : inner[e[i].b];
-    if (sum / (double)(j - i) < thr || sum / (double)(j - i) < 2 * in) {
-      int32_t ra = uf_find(par, e[i].a), rb = uf_find(par, e[i].b);
-      if (ra != rb) par[ra < rb ? rb : ra] = ra < rb ? ra : rb;
-    }
+    if (sum / (double)(j - i) < thr || sum / (double)(j - i) < 2 * in)
+      nm_uf_union(par, e[i].a, e[i].b);
     i = j;
   }
   for (size_t i = 0; i < (size_t)w * h; i++)
-    if (roi[i] && mk[i] > 0) mk[i] = uf_find(par, mk[i]);
+    if (roi[i] && mk[i] > 0) mk[i] = nm_uf_find(par, mk[i]);
   free(e);
   free(par);
   free(inner);

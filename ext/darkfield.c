@@ -124,27 +124,63 @@ static double robust_sigma(const float *img, int w, int h, float *buf) {
   return median_mad(buf, m, &med);
 }
 
-/* Is D[k] at i a maximum of its 3x3x3 neighbourhood (prev/next may be NULL)?
-** Ties go to the first pixel in raster order within the level. */
-static int is_max(const float *prev, const float *cur, const float *next, int w, size_t i) {
-  float v = cur[i];
+/* Is D[k] at i an extremum of its 3x3x3 neighbourhood (prev/next may be
+** NULL): a maximum for sign +1, a minimum (dark blob) for sign -1? Ties go
+** to the first pixel in raster order within the level. */
+static int is_extremum(const float *prev, const float *cur, const float *next, int w, size_t i,
+                       float sign) {
+  float v = sign * cur[i];
   const ptrdiff_t off[8] = {-(ptrdiff_t)w - 1, -(ptrdiff_t)w, -(ptrdiff_t)w + 1, -1, 1,
                             (ptrdiff_t)w - 1, (ptrdiff_t)w, (ptrdiff_t)w + 1};
   for (int j = 0; j < 4; j++)
-    if (cur[i + off[j]] >= v) return 0;
+    if (sign * cur[i + off[j]] >= v) return 0;
   for (int j = 4; j < 8; j++)
-    if (cur[i + off[j]] > v) return 0;
+    if (sign * cur[i + off[j]] > v) return 0;
   if (prev) {
-    if (prev[i] >= v) return 0;
+    if (sign * prev[i] >= v) return 0;
     for (int j = 0; j < 8; j++)
-      if (prev[i + off[j]] >= v) return 0;
+      if (sign * prev[i + off[j]] >= v) return 0;
   }
   if (next) {
-    if (next[i] > v) return 0;
+    if (sign * next[i] > v) return 0;
     for (int j = 0; j < 8; j++)
-      if (next[i + off[j]] > v) return 0;
+      if (sign * next[i + off[j]] > v) return 0;
   }
   return 1;
+}
+
+/* The values of A on the annulus ri <= r <= ro around (cx, cy) into buf
+** (returns their count); when core is given, the sum, count and maximum of
+** the values within rc of the centre. */
+typedef struct ring_core {
+  double sum;
+  int n;
+  float peak;
+} ring_core;
+
+static size_t ring_gather(const float *A, int w, int h, int cx, int cy, double ri, double ro,
+                          double rc, ring_core *core, float *buf) {
+  int iro = (int)ceil(ro);
+  size_t m = 0;
+  if (core) core->sum = 0, core->n = 0, core->peak = -INFINITY;
+  for (int dy = -iro; dy <= iro; dy++) {
+    int y = cy + dy;
+    if (y < 0 || y >= h) continue;
+    for (int dx = -iro; dx <= iro; dx++) {
+      int x = cx + dx;
+      if (x < 0 || x >= w) continue;
+      double r2 = (double)dx * dx + (double)dy * dy;
+      float v = A[(size_t)y * w + x];
+      if (core && r2 <= rc * rc) {
+        core->sum += v;
+        core->n++;
+        if (v > core->peak) core->peak = v;
+      } else if (r2 >= ri * ri && r2 <= ro * ro) {
+        buf[m++] = v;
+      }
+    }
+  }
+  return m;
 }
 
 /* The blob's band-pass response against the spread of the same response
@@ -153,18 +189,7 @@ static double band_z(const float *D, int w, int h, const blob *b, int sign, doub
                      double floor_sd, float *buf) {
   double R = b->r, ri = 1.5 * R + 1, ro = ring * R + 3;
   if (ro < ri + 2) ro = ri + 2;
-  int iro = (int)ceil(ro);
-  size_t m = 0;
-  for (int dy = -iro; dy <= iro; dy++) {
-    int y = b->y + dy;
-    if (y < 0 || y >= h) continue;
-    for (int dx = -iro; dx <= iro; dx++) {
-      int x = b->x + dx;
-      if (x < 0 || x >= w) continue;
-      double r2 = (double)dx * dx + (double)dy * dy;
-      if (r2 >= ri * ri && r2 <= ro * ro) buf[m++] = D[(size_t)y * w + x];
-    }
-  }
+  size_t m = ring_gather(D, w, h, b->x, b->y, ri, ro, 0, NULL, buf);
   if (m < 8) return 0;
   float med;
   double sd = median_mad(buf, m, &med);
@@ -190,28 +215,6 @@ static int ridge(const float *D, int w, int h, int x, int y, int hs, double rati
   return det <= 0 || tr * tr * ratio >= (ratio + 1) * (ratio + 1) * det;
 }
 
-/* The same for a minimum (dark blob). */
-static int is_min(const float *prev, const float *cur, const float *next, int w, size_t i) {
-  float v = cur[i];
-  const ptrdiff_t off[8] = {-(ptrdiff_t)w - 1, -(ptrdiff_t)w, -(ptrdiff_t)w + 1, -1, 1,
-                            (ptrdiff_t)w - 1, (ptrdiff_t)w, (ptrdiff_t)w + 1};
-  for (int j = 0; j < 4; j++)
-    if (cur[i + off[j]] <= v) return 0;
-  for (int j = 4; j < 8; j++)
-    if (cur[i + off[j]] < v) return 0;
-  if (prev) {
-    if (prev[i] <= v) return 0;
-    for (int j = 0; j < 8; j++)
-      if (prev[i + off[j]] <= v) return 0;
-  }
-  if (next) {
-    if (next[i] < v) return 0;
-    for (int j = 0; j < 8; j++)
-      if (next[i + off[j]] < v) return 0;
-  }
-  return 1;
-}
-
 /* The local contrast test of one candidate on the smoothed image S: core
 ** mean against the median and robust sigma of an annulus beyond the blob.
 ** buf: room for the annulus. Returns 1 when it passes (bg, peak filled). */
@@ -221,35 +224,15 @@ static int local_contrast(const float *S, int w, int h, blob *b, double k, doubl
   double rc = 0.5 * R < 1 ? 1 : 0.5 * R;
   double ri = 1.5 * R + 1, ro = 2.5 * R + 2;
   if (ro < ri + 2) ro = ri + 2;
-  int iro = (int)ceil(ro);
-  double sum = 0;
-  int nc = 0;
-  float peak = -INFINITY;
-  size_t m = 0;
-  for (int dy = -iro; dy <= iro; dy++) {
-    int y = b->y + dy;
-    if (y < 0 || y >= h) continue;
-    for (int dx = -iro; dx <= iro; dx++) {
-      int x = b->x + dx;
-      if (x < 0 || x >= w) continue;
-      double r2 = (double)dx * dx + (double)dy * dy;
-      float v = S[(size_t)y * w + x];
-      if (r2 <= rc * rc) {
-        sum += v;
-        nc++;
-        if (v > peak) peak = v;
-      } else if (r2 >= ri * ri && r2 <= ro * ro) {
-        buf[m++] = v;
-      }
-    }
-  }
-  if (nc == 0 || m < 8) return 0;
+  ring_core c;
+  size_t m = ring_gather(S, w, h, b->x, b->y, ri, ro, rc, &c, buf);
+  if (c.n == 0 || m < 8) return 0;
   float med;
   double sd = median_mad(buf, m, &med);
   if (sd < floor_sd) sd = floor_sd;
-  double core = sum / nc;
+  double core = c.sum / c.n;
   b->bg = med;
-  b->peak = peak;
+  b->peak = c.peak;
   return core - med > k * sd;
 }
 
@@ -361,10 +344,10 @@ nm_status nm_darkfield_segment(const float *I, int w, int h, const nm_darkfield_
       for (int x = 1; x < w - 1; x++) {
         size_t i = (size_t)y * w + x;
         if (Dc[i] > thr) {
-          if (!is_max(Dp, Dc, next, w, i) || ridge(Dc, w, h, x, y, hs, o->edge)) continue;
+          if (!is_extremum(Dp, Dc, next, w, i, 1) || ridge(Dc, w, h, x, y, hs, o->edge)) continue;
           blob b = {x, y, r, Dc[i], 0, 0, 0};
           if (push_blob(&cand, b)) goto nomem;
-        } else if (o->fdr > 0 && -Dc[i] > thr && is_min(Dp, Dc, next, w, i)) {
+        } else if (o->fdr > 0 && -Dc[i] > thr && is_extremum(Dp, Dc, next, w, i, -1)) {
           blob b = {x, y, r, -Dc[i], 0, 0, 0};
           if (push_blob(&dark, b)) goto nomem;
         }

@@ -257,6 +257,10 @@ void nm_sim_opts_default(nm_sim_opts *o) {
   o->blur_max = 1.2;
   o->wobble_min = 0;
   o->wobble_max = 0.05;
+  o->wobble_h2 = 1;
+  o->round_weight = 0;
+  o->round_lratio_min = 1;
+  o->round_lratio_max = 1.3;
   o->p_core_min = 1.5;
   o->p_core_max = 10;
   o->p_core_weight = 0.9;
@@ -316,6 +320,7 @@ static nm_status sim_opts_set1(nm_sim_opts *o, const char *key, double num,
       {"blur", offsetof(nm_sim_opts, blur_min), offsetof(nm_sim_opts, blur_max), 0},
       {"wobble", offsetof(nm_sim_opts, wobble_min), offsetof(nm_sim_opts, wobble_max), 0},
       {"p_core", offsetof(nm_sim_opts, p_core_min), offsetof(nm_sim_opts, p_core_max), 0},
+      {"round_lratio", offsetof(nm_sim_opts, round_lratio_min), offsetof(nm_sim_opts, round_lratio_max), 0},
   };
   for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++) {
     if (strcmp(key, ranges[i].name) != 0) continue;
@@ -340,10 +345,13 @@ static nm_status sim_opts_set1(nm_sim_opts *o, const char *key, double num,
     return nm_sim_opts_check(o, err);
   }
   if (!strcmp(key, "corner_a") || !strcmp(key, "corner_g") || !strcmp(key, "noise") ||
-      !strcmp(key, "size") || !strcmp(key, "p_core_weight")) {
+      !strcmp(key, "size") || !strcmp(key, "p_core_weight") || !strcmp(key, "wobble_h2") ||
+      !strcmp(key, "round_weight")) {
     if (text || !isfinite(num)) return nm_fail(err, NM_ERR_ARG, "option '%s' must be a number", key);
     if (!strcmp(key, "corner_a")) o->corner_a = num;
     else if (!strcmp(key, "p_core_weight")) o->p_core_weight = num;
+    else if (!strcmp(key, "wobble_h2")) o->wobble_h2 = num;
+    else if (!strcmp(key, "round_weight")) o->round_weight = num;
     else if (!strcmp(key, "corner_g")) o->corner_g = num;
     else if (!strcmp(key, "noise")) {
       if (num != 0 && num != 1) return nm_fail(err, NM_ERR_ARG, "option 'noise' must be true or false");
@@ -357,7 +365,8 @@ static nm_status sim_opts_set1(nm_sim_opts *o, const char *key, double num,
   }
   return nm_fail(err, NM_ERR_ARG,
                  "option '%s' is unknown (known: p, d, lratio, phi, fill, frame, contrast, "
-                 "dose, blur, wobble, p_core, p_core_weight, corner_a, corner_g, noise, size)", key);
+                 "dose, blur, wobble, wobble_h2, p_core, p_core_weight, round_weight, round_lratio, "
+                 "corner_a, corner_g, noise, size)", key);
 }
 
 nm_status nm_sim_opts_check(const nm_sim_opts *o, nm_error *err) {
@@ -376,9 +385,14 @@ nm_status nm_sim_opts_check(const nm_sim_opts *o, nm_error *err) {
   RANGE("blur", o->blur_min, o->blur_max, 0, 10);
   RANGE("wobble", o->wobble_min, o->wobble_max, 0, 0.1);
   RANGE("p_core", o->p_core_min, o->p_core_max, NM_SHAPE_P_MIN, NM_SHAPE_P_MAX);
+  RANGE("round_lratio", o->round_lratio_min, o->round_lratio_max, 0.01, NM_SHAPE_L_MAX);
 #undef RANGE
   if (!(o->p_core_weight >= 0 && o->p_core_weight <= 1))
     return nm_fail(err, NM_ERR_ARG, "option 'p_core_weight' must be in [0, 1]");
+  if (!(o->round_weight >= 0 && o->round_weight <= 1))
+    return nm_fail(err, NM_ERR_ARG, "option 'round_weight' must be in [0, 1]");
+  if (!(o->wobble_h2 >= 0 && o->wobble_h2 <= 1))
+    return nm_fail(err, NM_ERR_ARG, "option 'wobble_h2' must be in [0, 1]");
   if (!(o->corner_a >= 0 && o->corner_a <= 10))
     return nm_fail(err, NM_ERR_ARG, "option 'corner_a' must be in [0, 10]");
   if (!(fabs(o->corner_g) <= 10)) return nm_fail(err, NM_ERR_ARG, "option 'corner_g' must be in [-10, 10]");
@@ -401,7 +415,7 @@ const char *nm_sim_split_name(int split) {
   return split == 0 ? "train" : split == 1 ? "val" : "test";
 }
 
-static void draw_params(const nm_sim_opts *o, nm_rng *r, nm_shape *s) {
+static void draw_params(const nm_sim_opts *o, nm_rng *r, uint64_t seed, int64_t id, nm_shape *s) {
   /* p: a mixture of the whole range and its core (where real particles
   ** lie), both log-uniform; the same two draws either way */
   double lo = o->p_min, hi = o->p_max;
@@ -425,16 +439,30 @@ static void draw_params(const nm_sim_opts *o, nm_rng *r, nm_shape *s) {
     s->wob_phase[k] = nm_rng_range(r, 0, TWO_PI);
     ss += 0.5 * a[k] * a[k];
   }
+  /* scaled after the RMS normalisation: the other harmonics keep their
+  ** amplitudes whatever wobble_h2 is */
+  a[0] *= o->wobble_h2;
   double f = ss > 0 ? rms / sqrt(ss) : 0, sum = 0;
   for (int k = 0; k < NM_SHAPE_WOBBLE; k++) sum += fabs(a[k] * f);
   if (sum > 0.45) f *= 0.45 / sum;
   for (int k = 0; k < NM_SHAPE_WOBBLE; k++) s->wob_amp[k] = a[k] * f;
+  /* near-round ellipses: with probability round_weight the row is d = 2
+  ** with Lratio in the round range. Drawn from a stream of its own, so
+  ** weight 0 leaves every row as it was and the weight moves only these. */
+  if (o->round_weight > 0 && o->d_min <= 2 && o->d_max >= 2) {
+    nm_rng q;
+    nm_rng_seed2(&q, seed ^ 0x726f756e64ULL /* "round" */, (uint64_t)id);
+    if (nm_rng_uniform(&q) < o->round_weight) {
+      s->d = 2;
+      s->lratio = nm_rng_range(&q, o->round_lratio_min, o->round_lratio_max);
+    }
+  }
 }
 
 void nm_sim_params(const nm_sim_opts *o, uint64_t seed, int64_t id, nm_shape *out) {
   nm_rng r;
   nm_rng_seed2(&r, seed, (uint64_t)id);
-  draw_params(o, &r, out);
+  draw_params(o, &r, seed, id, out);
 }
 
 double nm_otsu_float(const float *v, size_t n) {
@@ -589,7 +617,7 @@ nm_status nm_sim_example(const nm_sim_opts *o, uint64_t seed, int64_t id,
   nm_rng r;
   nm_rng_seed2(&r, seed, (uint64_t)id);
   nm_shape s;
-  draw_params(o, &r, &s);
+  draw_params(o, &r, seed, id, &s);
   if (shape) *shape = s;
   if (grey) *grey = NULL;
 

@@ -92,7 +92,12 @@ typedef struct nm_sim_opts {
   double contrast_min, contrast_max; /* |particle − background|: 0.15, 0.8 */
   double dose_min, dose_max;      /* counts per pixel at intensity 1, log-uniform: 100, 4000 */
   double blur_min, blur_max;      /* Gaussian sigma before threshold, px: 0.4, 1.2 */
-  double wobble_min, wobble_max;  /* RMS relative outline perturbation: 0, 0.04 */
+  double wobble_min, wobble_max;  /* RMS relative outline perturbation: 0, 0.05 */
+  double wobble_h2;               /* weight of the wobble's harmonic 2 (an elongation,
+                                     i.e. what Lratio of d = 2 describes): 1 */
+  double round_weight;            /* probability that a row is a near-round ellipse:
+                                     d = 2, Lratio uniform in round_lratio: 0 */
+  double round_lratio_min, round_lratio_max; /* 1, 1.3 */
   double p_core_min, p_core_max;  /* p weighting: with probability p_core_weight */
   double p_core_weight;           /* p is log-uniform in the core range (clipped to
                                      p), else in p: 1.5, 10, weight 0.9 */
@@ -107,7 +112,8 @@ void nm_sim_opts_default(nm_sim_opts *o);
 ** Sets one option by name, as the SQL options JSON gives it: a number
 ** (`num`, text NULL), or a JSON array text "[min, max]" for a range (a
 ** number sets min = max). Keys: p, d, lratio, phi, fill, frame, contrast,
-** dose, blur, wobble, p_core (ranges), p_core_weight, corner_a, corner_g,
+** dose, blur, wobble, p_core, round_lratio (ranges), wobble_h2, p_core_weight,
+** round_weight, corner_a, corner_g,
 ** noise, size. Unknown keys and bad
 ** values are errors naming the option.
 */

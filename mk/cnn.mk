@@ -60,3 +60,8 @@ bench-cnn: $(BUILD)/tools/cnn_bench $(BUILD)/nanomorph.so
 	  | sqlite3 :memory: 2>&1 || true
 
 BENCH_TARGETS += bench-cnn
+
+# Outline spectra of real and simulated crops (docs/cnn.md, round 5).
+$(BUILD)/tools/cnn_spectrum: tools/cnn_spectrum.c tools/sim_opts_arg.h $(BUILD)/libnmengine.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libnmengine.a $(LDLIBS)

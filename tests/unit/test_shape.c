@@ -249,6 +249,37 @@ int main(void) {
   CHECK_OK(nm_shape_check(&sw, &err), err);
   sw.wob_amp[0] = 0.6;
   CHECK(nm_shape_check(&sw, &err) == NM_ERR_ARG);
+  /* wobble_h2 weights harmonic 2 only; round_weight turns a share of the
+  ** rows into near-round ellipses and leaves the others as they were */
+  {
+    nm_sim_opts oh = o, orw = o, o0 = o;
+    CHECK_OK(nm_sim_opts_set(&o0, "wobble_h2", 1, NULL, &err), err);
+    CHECK_OK(nm_sim_opts_set(&o0, "round_weight", 0, NULL, &err), err);
+    CHECK_OK(nm_sim_opts_set(&oh, "wobble_h2", 0, NULL, &err), err);
+    CHECK_OK(nm_sim_opts_set(&orw, "round_weight", 0.3, NULL, &err), err);
+    CHECK_OK(nm_sim_opts_set(&orw, "round_lratio", NAN, "[1, 1.2]", &err), err);
+    CHECK(nm_sim_opts_set(&orw, "wobble_h2", 1.5, NULL, &err) == NM_ERR_ARG);
+    CHECK(nm_sim_opts_set(&orw, "round_weight", -0.1, NULL, &err) == NM_ERR_ARG);
+    CHECK(nm_sim_opts_set(&orw, "round_lratio", NAN, "[1.2, 1]", &err) == NM_ERR_ARG);
+    int same_h = 1, moved_r = 0, kept_r = 1, round_r = 0;
+    for (int id = 0; id < 2000; id++) {
+      nm_shape a, b, c;
+      nm_sim_params(&o0, 3, id, &a);
+      nm_sim_params(&oh, 3, id, &b);
+      nm_sim_params(&orw, 3, id, &c);
+      same_h &= b.wob_amp[0] == 0 && b.p == a.p && b.d == a.d && b.lratio == a.lratio;
+      for (int k = 1; k < NM_SHAPE_WOBBLE; k++) same_h &= b.wob_amp[k] == a.wob_amp[k];
+      if (c.d != a.d || c.lratio != a.lratio) {
+        moved_r++;
+        kept_r &= c.d == 2 && c.lratio >= 1 && c.lratio <= 1.2 && c.p == a.p;
+      }
+      round_r += c.d == 2 && c.lratio <= 1.2;
+    }
+    CHECK(same_h && kept_r);
+    /* 30 % drawn round, plus d = 2 rows with Lratio ≤ 1.2 anyway (0.7·0.2·0.1) */
+    CHECK_NEAR(round_r / 2000.0, 0.3 + 0.7 * 0.2 * 0.1, 0.03);
+    CHECK_NEAR(moved_r / 2000.0, 0.3, 0.03);
+  }
 
   /* splits: exactly 70/10/20 per block of ten, seed-dependent order */
   int sc[3] = {0}, moved = 0;

@@ -15,7 +15,7 @@
 void nm_darkfield_opts_default(nm_darkfield_opts *o) {
   memset(o, 0, sizeof *o);
   o->enabled = 1;
-  o->k = 5.5;
+  o->k = 4;
   o->kc = 1.0;
   o->level = 0.55;
   o->detect = 3.0;
@@ -34,6 +34,9 @@ void nm_darkfield_opts_default(nm_darkfield_opts *o) {
   o->grow_r = 0.5;
   o->marker = 0.5;
   o->kmax = 8;
+  o->fp = 10;
+  o->tail = 2;
+  o->z0 = 2;
 }
 
 static nm_status num_opt(double *dst, const char *key, double v, const char *text, double lo,
@@ -54,6 +57,9 @@ nm_status nm_darkfield_opts_set(nm_darkfield_opts *o, const char *key, double nu
     return NM_OK;
   }
   if (!strcmp(key, "darkfield_k")) return num_opt(&o->k, key, num, text, 0, 100, err);
+  if (!strcmp(key, "darkfield_fp")) return num_opt(&o->fp, key, num, text, 0, 1e9, err);
+  if (!strcmp(key, "darkfield_tail")) return num_opt(&o->tail, key, num, text, 0, 100, err);
+  if (!strcmp(key, "darkfield_z0")) return num_opt(&o->z0, key, num, text, -100, 100, err);
   if (!strcmp(key, "darkfield_kc")) return num_opt(&o->kc, key, num, text, -100, 100, err);
   if (!strcmp(key, "darkfield_level")) return num_opt(&o->level, key, num, text, 0.01, 0.99, err);
   if (!strcmp(key, "darkfield_detect")) return num_opt(&o->detect, key, num, text, 0, 100, err);
@@ -322,6 +328,7 @@ nm_status nm_darkfield_segment(const float *I, int w, int h, const nm_darkfield_
   }
   memcpy(G, tmp, n * sizeof(float));
   double sd_c = robust_sigma(Dc, w, h, tmp), sd_n = 0;
+  size_t ntested = 0;
   for (int k = 0; k < K; k++) {
     if (nm_progress_tick(progress, k, K + 2, "darkfield")) goto interrupted;
     float *next = NULL;
@@ -354,6 +361,7 @@ nm_status nm_darkfield_segment(const float *I, int w, int h, const nm_darkfield_
       }
     {
       size_t kept_k = first;
+      ntested += cand.n - first;
       for (size_t c = first; c < cand.n; c++) {
         cand.v[c].zd = (float)band_z(Dc, w, h, &cand.v[c], 1, o->ring, o->floor * sd_c, tmp);
         if (cand.v[c].zd > o->k) cand.v[kept_k++] = cand.v[c];
@@ -372,6 +380,21 @@ nm_status nm_darkfield_segment(const float *I, int w, int h, const nm_darkfield_
     Dc = Dn;
     Dn = old;
     sd_c = sd_n;
+  }
+
+  /* 2a. many tests: every scale-space maximum is one test of "a particle
+  ** here", and the support's texture alone makes a z above t with a tail
+  ** that falls exponentially, S0(t) = exp(-tail (t - z0)) / 2 (z0 the
+  ** median z of a maximum on bare support). Expecting at most fp of the
+  ** ntested maxima to pass on texture alone puts the threshold at
+  ** z0 + ln(ntested / (2 fp)) / tail (Bonferroni): higher on a large field
+  ** with many maxima, lower on a small one; never under k. */
+  if (o->fp > 0 && o->tail > 0 && ntested > 0) {
+    double t = o->z0 + log((double)ntested / (2 * o->fp)) / o->tail;
+    size_t kept_t = 0;
+    for (size_t c = 0; c < cand.n; c++)
+      if (cand.v[c].zd > t) cand.v[kept_t++] = cand.v[c];
+    cand.n = kept_t;
   }
 
   /* 2b. the image's own false-detection rate: support texture makes dark

@@ -30,6 +30,11 @@ typedef struct nm_darkfield_opts {
   double k;      /* "darkfield_k": a blob's band-pass (DoG) response must exceed
                  ** the median of the same response on a ring around it by k
                  ** robust sigmas of that ring (the local support texture) */
+  double fp;     /* "darkfield_fp": and exceed the z that support texture alone
+                 ** passes at about fp of the image's scale-space maxima (a
+                 ** threshold that rises with the number of maxima tested; 0: k alone) */
+  double tail;   /* "darkfield_tail": that null's exponential tail rate, per unit z */
+  double z0;     /* "darkfield_z0": that null's median z */
   double kc;     /* "darkfield_kc": and its core mean must exceed the median of
                  ** the intensity on a nearer ring by kc robust sigmas of it */
   double level;  /* "darkfield_level": extent = pixels above

@@ -17,6 +17,7 @@
 
 #include "filter.h"
 #include "label.h"
+#include "morph.h"
 
 #define FAR 0xFFFFu
 
@@ -205,7 +206,8 @@ static int cmp_dbl(const void *a, const void *b) {
 static nm_status edge_levels(const float *img, int w, int h, const int32_t *labels, int count,
                              const uint16_t *dist, const int32_t *owner, const double *lim,
                              const float *core, const float *bg, const int32_t *ring,
-                             double min_ratio, float *thr, float *grad, nm_error *err) {
+                             double min_ratio, float *thr, float *grad, int *taken,
+                             nm_error *err) {
   double *gs = nm_calloc((size_t)count + 1, sizeof(double) * NLEV, err);
   int64_t *gc = nm_calloc((size_t)count + 1, sizeof(int64_t) * NLEV, err);
   double *rs = nm_calloc((size_t)count + 1, sizeof(double), err);
@@ -273,6 +275,7 @@ static nm_status edge_levels(const float *img, int w, int h, const int32_t *labe
   ** where edges are sharp (faceted crystals) every particle takes its own */
   if (nrat > 0) {
     qsort(ratios, (size_t)nrat, sizeof(double), cmp_dbl);
+    if (ratios[nrat / 2] >= min_ratio) *taken = 1;
     if (ratios[nrat / 2] >= min_ratio)
       for (int l = 1; l <= count; l++)
         if (bks[l] >= 0) thr[l] = bg[l] + (float)(0.2 + 0.05 * bks[l]) * (core[l] - bg[l]);
@@ -291,14 +294,15 @@ typedef struct refine_bufs {
   uint16_t *dist;
   int32_t *owner, *sel;
   uint32_t *q;
-  float *vals;
+  float *vals, *dev;
   uint8_t *iscore;
+  int edge_taken; /* the last pass put outlines on their steepest iso-lines */
 } refine_bufs;
 
 static nm_status refine_once(const float *img, int w, int h, int32_t *labels, int count,
                              double level, double grow, int edge_search, double edge_ratio,
                              double anchor, double anchor_weight, int fill_holes,
-                             nm_refine_stats *stats, const refine_bufs *B, nm_error *err) {
+                             nm_refine_stats *stats, refine_bufs *B, nm_error *err) {
   if (stats) memset(stats, 0, sizeof *stats);
   if (!img || !labels || w <= 0 || h <= 0 || count < 0)
     return nm_fail(err, NM_ERR_ARG, "refine: bad arguments");
@@ -484,7 +488,7 @@ static nm_status refine_once(const float *img, int w, int h, int32_t *labels, in
         thr[l] = (float)((1 - anchor_weight) * thr[l] + anchor_weight * anchor);
   if (edge_search) {
     st = edge_levels(img, w, h, labels, count, dist, owner, lim, core, bg, sel, edge_ratio, thr,
-                     vals, err);
+                     vals, &B->edge_taken, err);
     if (st) goto done;
   }
 
@@ -581,6 +585,223 @@ done:
   return st;
 }
 
+/* Outlines on a textured film. Where the film's own fluctuation is large
+** against a particle's contrast, the half-contrast level lies inside the
+** film's texture band: the pixels above it that connect to the particle
+** include every texture grain touching it, and the soft rim there cannot be
+** told from texture (annotators draw such particles on their dark core).
+** Such a particle's edge is placed at NOISE_K robust sigmas of its
+** background ring above the ring's median (at most NOISE_CAP of its
+** contrast) instead, but not by re-thresholding pixels at that level (the
+** particle's interior has the same texture and would break into pieces):
+** the profile across the outline (mean intensity against signed distance
+** from it), averaged over the whole perimeter, loses the texture; where it
+** crosses the level is where the edge lies on average, and the outline is
+** moved there as a whole (eroded or dilated by that offset, which also
+** removes texture arms thinner than the offset). Particles whose half
+** level is already above the film's band keep their outline.
+** Signed distance: inside, minus the Euclidean distance to the nearest
+** pixel not of this particle (a pixel touching a neighbour counts as
+** outline); outside, the distance to the nearest particle, for pixels whose
+** nearest particle (breadth-first, as in refine_once) is this one. */
+#define NOISE_K 2.0
+#define NOISE_CAP 0.85
+#define PBINS 64
+static nm_status noise_shift(const float *img, int w, int h, int32_t *labels, int count,
+                             double level, double grow, const refine_bufs *B, nm_error *err) {
+  size_t n = (size_t)w * h;
+  float *din = nm_malloc(n, sizeof(float), err);
+  float *dout = nm_malloc(n, sizeof(float), err);
+  uint8_t *m = nm_malloc(n, 1, err);
+  int64_t *area = nm_calloc((size_t)count + 1, sizeof(int64_t), err);
+  double *ps = nm_calloc((size_t)count + 1, sizeof(double) * PBINS, err);
+  int64_t *pc = nm_calloc((size_t)count + 1, sizeof(int64_t) * PBINS, err);
+  double *win = nm_malloc((size_t)count + 1, sizeof(double), err);
+  double *lev = nm_malloc((size_t)count + 1, sizeof(double), err);
+  double *shift = nm_malloc((size_t)count + 1, sizeof(double), err);
+  float *core = nm_malloc((size_t)count + 1, sizeof(float), err);
+  float *bg = nm_malloc((size_t)count + 1, sizeof(float), err);
+  float *sig = nm_malloc((size_t)count + 1, sizeof(float), err);
+  float *maxin = nm_calloc((size_t)count + 1, sizeof(float), err);
+  size_t *off = nm_malloc((size_t)count + 2, sizeof(size_t), err);
+  uint16_t *dist = B->dist;
+  int32_t *owner = B->owner, *sel = B->sel;
+  uint32_t *q = B->q;
+  nm_status st = NM_OK;
+  if (!din || !dout || !m || !area || !ps || !pc || !win || !lev || !shift || !core || !bg ||
+      !sig || !maxin || !off) {
+    st = err && err->code ? err->code : NM_ERR_NOMEM;
+    goto done;
+  }
+  for (size_t p = 0; p < n; p++)
+    if (labels[p] > 0 && labels[p] <= count) area[labels[p]]++;
+  /* inside distance: to the nearest pixel not of this particle */
+  for (int y = 0; y < h; y++)
+    for (int x = 0; x < w; x++) {
+      size_t p = (size_t)y * w + x;
+      int32_t l = labels[p];
+      int fb = 0;
+      if (l > 0) {
+        if (x > 0 && labels[p - 1] > 0 && labels[p - 1] != l) fb = 1;
+        if (x < w - 1 && labels[p + 1] > 0 && labels[p + 1] != l) fb = 1;
+        if (y > 0 && labels[p - w] > 0 && labels[p - w] != l) fb = 1;
+        if (y < h - 1 && labels[p + w] > 0 && labels[p + w] != l) fb = 1;
+      }
+      m[p] = l > 0 && !fb;
+    }
+  st = nm_edt(m, w, h, 0, din, err);
+  if (st) goto done;
+  /* nearest particle of the unlabelled pixels (8-connected breadth-first
+  ** from every particle pixel), as far as the background ring reaches */
+  {
+    size_t qh = 0, qt = 0;
+    for (size_t p = 0; p < n; p++) {
+      owner[p] = labels[p] > 0 ? labels[p] : 0;
+      dist[p] = labels[p] > 0 ? 0 : FAR;
+      if (labels[p] > 0) q[qt++] = (uint32_t)p;
+    }
+    coords cw = {(size_t)w, 1.0 / (double)w};
+    while (qh < qt) {
+      size_t p = q[qh++];
+      int32_t l = owner[p];
+      double r = sqrt((double)area[l] / M_PI);
+      double reach = fmax(2.0, 0.3 * r) + fmax(3.0, 0.5 * r) + 1;
+      if (dist[p] >= reach || dist[p] >= FAR - 2) continue;
+      int x, y;
+      xy_of(&cw, p, &x, &y);
+      for (int dy = -1; dy <= 1; dy++) {
+        int yy = y + dy;
+        if (yy < 0 || yy >= h) continue;
+        for (int dx = -1; dx <= 1; dx++) {
+          int xx = x + dx;
+          if (xx < 0 || xx >= w || (!dx && !dy)) continue;
+          size_t s = (size_t)yy * w + xx;
+          if (dist[s] != FAR) continue;
+          dist[s] = (uint16_t)(dist[p] + 1);
+          owner[s] = l;
+          q[qt++] = (uint32_t)s;
+        }
+      }
+    }
+  }
+  /* core: deep interior (at least half the maximal depth); background and
+  ** its robust sigma: the ring of refine_once */
+  for (size_t p = 0; p < n; p++)
+    if (labels[p] > 0 && din[p] > maxin[labels[p]]) maxin[labels[p]] = din[p];
+  for (size_t p = 0; p < n; p++)
+    sel[p] = labels[p] > 0 && 2 * din[p] >= maxin[labels[p]] ? labels[p] : 0;
+  medians(img, sel, n, count, 1, B->vals, off, core);
+  for (size_t p = 0; p < n; p++) {
+    sel[p] = 0;
+    if (labels[p] > 0 || dist[p] == FAR || owner[p] <= 0) continue;
+    int32_t l = owner[p];
+    double r = sqrt((double)area[l] / M_PI);
+    double ra = fmax(2.0, 0.3 * r), rb = ra + fmax(3.0, 0.5 * r);
+    if (dist[p] >= ra && dist[p] <= rb) sel[p] = l;
+  }
+  medians(img, sel, n, count, 12, B->vals, off, bg);
+  for (size_t p = 0; p < n; p++)
+    B->dev[p] = sel[p] > 0 && bg[sel[p]] == bg[sel[p]] ? fabsf(img[p] - bg[sel[p]]) : 0;
+  medians(B->dev, sel, n, count, 12, B->vals, off, sig);
+  int any = 0;
+  for (int l = 1; l <= count; l++) {
+    double r = sqrt((double)area[l] / M_PI);
+    win[l] = fmax(3.0, 0.5 * r);
+    lev[l] = NAN;
+    float c = core[l], b = bg[l];
+    if (!(c == c && b == b && sig[l] == sig[l] && c > b) || area[l] == 0) continue;
+    double f = NOISE_K * 1.4826 * sig[l] / (c - b);
+    if (f > NOISE_CAP) f = NOISE_CAP;
+    if (f > level) lev[l] = f, any = 1;
+  }
+  if (!any) goto done;
+  for (size_t p = 0; p < n; p++) m[p] = labels[p] > 0;
+  st = nm_edt(m, w, h, 1, dout, err);
+  if (st) goto done;
+  /* the profiles: PBINS bins of signed distance over [-win, +win] */
+  for (size_t p = 0; p < n; p++) {
+    int32_t l = labels[p] > 0 ? labels[p] : (dist[p] != FAR ? owner[p] : 0);
+    if (l <= 0 || lev[l] != lev[l]) continue;
+    double s = labels[p] > 0 ? -(din[p] - 0.5) : dout[p] - 0.5;
+    double wl = win[l];
+    long k = (long)floor((s + wl) / (2 * wl) * PBINS);
+    if (k < 0 || k >= PBINS) continue;
+    ps[(size_t)l * PBINS + k] += img[p];
+    pc[(size_t)l * PBINS + k]++;
+  }
+  for (int l = 1; l <= count; l++) {
+    shift[l] = NAN;
+    if (lev[l] != lev[l]) continue;
+    double hl = bg[l] + lev[l] * (core[l] - bg[l]), wl = win[l], bw = 2 * wl / PBINS;
+    const double *s = ps + (size_t)l * PBINS;
+    const int64_t *cn = pc + (size_t)l * PBINS;
+    /* the falling crossing (bright inside) nearest the current outline;
+    ** bins finer than the pixel distances' spacing may be empty: crossings
+    ** are read between consecutive bins that hold pixels */
+    double best = NAN;
+    int k = 0;
+    while (k < PBINS && cn[k] < 3) k++;
+    while (k < PBINS) {
+      int k2 = k + 1;
+      while (k2 < PBINS && cn[k2] < 3) k2++;
+      if (k2 >= PBINS) break;
+      double a = s[k] / (double)cn[k], bb = s[k2] / (double)cn[k2];
+      if (a >= hl && bb < hl) {
+        double sc = -wl + (k + 0.5 + (a - hl) / (a - bb) * (k2 - k)) * bw;
+        if (best != best || fabs(sc) < fabs(best)) best = sc;
+      }
+      k = k2;
+    }
+    if (best == best) {
+      double r = sqrt((double)area[l] / M_PI);
+      double lo = -0.5 * r, hi = fmax(1.0, grow * r);
+      shift[l] = best < lo ? lo : best > hi ? hi : best;
+    }
+  }
+  /* move each outline by its shift */
+  for (size_t p = 0; p < n; p++) {
+    int32_t l = labels[p];
+    if (l > 0) {
+      sel[p] = shift[l] == shift[l] && -(din[p] - 0.5) >= shift[l] ? 0 : l;
+    } else {
+      int32_t o = dist[p] != FAR ? owner[p] : 0;
+      sel[p] = o > 0 && shift[o] == shift[o] && dout[p] - 0.5 < shift[o] ? o : 0;
+    }
+  }
+  /* keep the part connected to the deep interior (an arm cut off by the
+  ** erosion is not the particle) */
+  for (size_t p = 0; p < n; p++)
+    m[p] = labels[p] > 0 && 2 * din[p] >= maxin[labels[p]] && sel[p] == labels[p];
+  st = keep_core_connected(sel, sel, m, w, h, owner, (int32_t *)q, (uint8_t *)B->vals, err);
+  if (st) goto done;
+  /* a particle the shift would empty keeps its outline */
+  memset(area, 0, sizeof(int64_t) * ((size_t)count + 1));
+  for (size_t p = 0; p < n; p++)
+    if (owner[p] > 0) area[owner[p]]++;
+  for (size_t p = 0; p < n; p++) {
+    int32_t l = labels[p];
+    if (l > 0 && area[l] == 0) continue;
+    int32_t o = owner[p];
+    labels[p] = o > 0 && area[o] > 0 ? o : 0;
+  }
+done:
+  free(din);
+  free(dout);
+  free(m);
+  free(area);
+  free(ps);
+  free(pc);
+  free(win);
+  free(lev);
+  free(shift);
+  free(core);
+  free(bg);
+  free(sig);
+  free(maxin);
+  free(off);
+  return st;
+}
+
 /* Two passes: a starting outline far too tight puts part of the particle's
 ** own rim into its background ring; the second pass measures the ring from
 ** the corrected outline. */
@@ -598,18 +819,26 @@ nm_status nm_refine_outlines(const float *img, int w, int h, int32_t *labels, in
   B.sel = nm_malloc(n, sizeof(int32_t), err);
   B.q = nm_malloc(n, sizeof(uint32_t), err);
   B.vals = nm_malloc(n, sizeof(float), err);
+  B.dev = nm_malloc(n, sizeof(float), err);
   B.iscore = nm_malloc(n, 1, err);
   nm_status st = NM_OK;
-  if (!B.dist || !B.owner || !B.sel || !B.q || !B.vals || !B.iscore)
+  if (!B.dist || !B.owner || !B.sel || !B.q || !B.vals || !B.dev || !B.iscore)
     st = err && err->code ? err->code : NM_ERR_NOMEM;
-  for (int pass = 0; pass < 2 && st == NM_OK; pass++)
+  for (int pass = 0; pass < 2 && st == NM_OK; pass++) {
+    B.edge_taken = 0;
     st = refine_once(img, w, h, labels, count, level, grow, edge_search, edge_ratio, anchor,
                      anchor_weight, fill_holes, stats, &B, err);
+  }
+  /* sharp edges (the steepest iso-lines were taken) stand out of the film's
+  ** texture by the gate's own measure: nothing to hide their rim */
+  if (st == NM_OK && !B.edge_taken)
+    st = noise_shift(img, w, h, labels, count, level, grow, &B, err);
   free(B.dist);
   free(B.owner);
   free(B.sel);
   free(B.q);
   free(B.vals);
+  free(B.dev);
   free(B.iscore);
   return st;
 }

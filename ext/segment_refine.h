@@ -17,7 +17,16 @@
 **     core is kept, its enclosed holes filled. A pixel belongs to at most one
 **     candidate particle (its watershed basin if labelled, else the nearest
 **     particle), so contested pixels cannot change hands and splits stay.
-** Runs in O(pixels) (breadth-first passes, linear-time medians).
+** Textured or noisy film: where twice the robust sigma of a particle's
+** background ring exceeds half its contrast, the soft rim is within the
+** film's fluctuation and a pixel threshold follows texture out (and, raised,
+** breaks the particle on its own interior texture). Such a particle's
+** outline is moved as a whole to where its perimeter-averaged profile
+** (mean intensity against signed distance from the outline) crosses
+** background + 2 sigma (at most 0.85 of the contrast). Not done when the
+** image's outlines were put on their steepest iso-lines (sharp edges).
+** Runs in O(pixels) (breadth-first passes, linear-time medians, distance
+** transforms).
 */
 #ifndef NM_SEGMENT_REFINE_H
 #define NM_SEGMENT_REFINE_H

@@ -1,7 +1,11 @@
 /*
 ** tools/eval.c — segmentation accuracy on the shared data sets (make eval-seg).
 **
-**   eval [-d DATA_DIR] [-s SET] [-i SUBSTR] [-v] [-o DIR [-c x,y,w,h,z]] [key=value ...]
+**   eval [-d DATA_DIR] [-s SET] [-i SUBSTR] [-v] [-p|-P] [-o DIR [-c x,y,w,h,z]] [key=value ...]
+**
+** -p / -P: where the ground-truth outlines sit in each particle's own
+** contrast (profile across them, raw / smoothed by 0.05 d), and the film's
+** robust sigma against that contrast; see gt_profile.
 **
 ** For every set folder under DATA_DIR (default ../shared/data) that has a
 ** pairs.tsv, segments each image with nm_segment (defaults, or the options
@@ -32,6 +36,8 @@
 
 #include "../ext/image.h"
 #include "../ext/label.h"
+#include "../ext/morph.h"
+#include "../ext/filter.h"
 #include "../ext/segment.h"
 
 typedef struct match_stats {
@@ -281,6 +287,91 @@ static int apply_opts(nm_segment_opts *o, int argc, char **argv, int first) {
   return 0;
 }
 
+
+/* -p: where the ground-truth outlines sit in the image's own contrast. For
+** each annotated particle (not touching the border), the mean intensity
+** against the signed distance from its outline (-PR..+PR px, inside
+** negative), normalised to 0 at its background (median of the unlabelled
+** pixels 3-8 px outside it) and 1 at its core (median of the pixels at
+** least half its depth inside); pooled over the set. Level ~0.5 at 0 means
+** the annotators drew the half-contrast line. */
+#define PR 8
+static int profile_mode = 0;
+static double prof_acc[2 * PR + 1];
+static long prof_n[2 * PR + 1];
+static long prof_particles;
+static double prof_sig[100000];
+static void gt_profile(const float *px, int w, int h, const int32_t *gl, int ng) {
+  int *bx = malloc(sizeof(int) * 4 * ((size_t)ng + 1));
+  for (int g = 0; g <= ng; g++) bx[4 * g] = w, bx[4 * g + 1] = h, bx[4 * g + 2] = -1, bx[4 * g + 3] = -1;
+  for (int y = 0; y < h; y++)
+    for (int x = 0; x < w; x++) {
+      int g = gl[(size_t)y * w + x];
+      if (g <= 0) continue;
+      int *b = bx + 4 * g;
+      if (x < b[0]) b[0] = x;
+      if (y < b[1]) b[1] = y;
+      if (x > b[2]) b[2] = x;
+      if (y > b[3]) b[3] = y;
+    }
+  for (int g = 1; g <= ng; g++) {
+    int *b = bx + 4 * g;
+    if (b[2] < 0 || b[0] == 0 || b[1] == 0 || b[2] == w - 1 || b[3] == h - 1) continue;
+    int x0 = b[0] - 12, y0 = b[1] - 12, x1 = b[2] + 12, y1 = b[3] + 12;
+    if (x0 < 0) x0 = 0;
+    if (y0 < 0) y0 = 0;
+    if (x1 > w - 1) x1 = w - 1;
+    if (y1 > h - 1) y1 = h - 1;
+    int cw = x1 - x0 + 1, ch = y1 - y0 + 1;
+    size_t cn = (size_t)cw * ch;
+    uint8_t *m = malloc(cn);
+    float *din = malloc(sizeof(float) * cn), *dout = malloc(sizeof(float) * cn);
+    float *v = malloc(sizeof(float) * cn), *u = malloc(sizeof(float) * cn);
+    for (int y = 0; y < ch; y++)
+      for (int x = 0; x < cw; x++) m[(size_t)y * cw + x] = gl[(size_t)(y + y0) * w + x + x0] == g;
+    nm_error e;
+    nm_error_clear(&e);
+    nm_edt(m, cw, ch, 0, din, &e);
+    nm_edt(m, cw, ch, 1, dout, &e);
+    float maxd = 0;
+    for (size_t i = 0; i < cn; i++) if (din[i] > maxd) maxd = din[i];
+    size_t nv = 0, nu = 0;
+    for (int y = 0; y < ch; y++)
+      for (int x = 0; x < cw; x++) {
+        size_t i = (size_t)y * cw + x;
+        float val = px[(size_t)(y + y0) * w + x + x0];
+        if (m[i] && 2 * din[i] >= maxd) v[nv++] = val;
+        if (!m[i] && gl[(size_t)(y + y0) * w + x + x0] == 0 && dout[i] >= 3 && dout[i] <= 8) u[nu++] = val;
+      }
+    if (nv >= 3 && nu >= 12) {
+      float core = nm_select_kth(v, nv, nv / 2), bg = nm_select_kth(u, nu, nu / 2);
+      if (fabsf(core - bg) > 1e-6f) {
+        double sacc[2 * PR + 1] = {0};
+        long sn[2 * PR + 1] = {0};
+        for (int y = 0; y < ch; y++)
+          for (int x = 0; x < cw; x++) {
+            size_t i = (size_t)y * cw + x;
+            int gg = gl[(size_t)(y + y0) * w + x + x0];
+            if (gg != g && gg != 0) continue;
+            double sd = m[i] ? -(din[i] - 0.5) : dout[i] - 0.5;
+            long k = lround(sd) + PR;
+            if (k < 0 || k > 2 * PR) continue;
+            sacc[k] += (px[(size_t)(y + y0) * w + x + x0] - bg) / (core - bg);
+            sn[k]++;
+          }
+        for (int k = 0; k <= 2 * PR; k++)
+          if (sn[k]) prof_acc[k] += sacc[k] / sn[k], prof_n[k]++;
+        for (size_t i = 0; i < nu; i++) u[i] = fabsf(u[i] - bg);
+        if (prof_particles < 100000)
+          prof_sig[prof_particles] = 1.4826 * nm_select_kth(u, nu, nu / 2) / fabsf(core - bg);
+        prof_particles++;
+      }
+    }
+    free(m), free(din), free(dout), free(v), free(u);
+  }
+  free(bx);
+}
+
 static const char *dump_dir = NULL;
 /* -i SUBSTR: only the images whose path contains SUBSTR (iterating on a few) */
 static const char *image_filter = NULL;
@@ -316,8 +407,11 @@ static void dump_overlay(const char *img, const nm_image *im, const nm_segmentat
                    L[i + 1] != l || L[i - w] != l || L[i + w] != l;
         if (!edge) continue;
         uint8_t *c = rgb + 3 * i;
+        /* yellow where a kept outline lies on a ground-truth one */
+        int on_gt = pass && c[0] == 0 && c[1] == 255 && c[2] == 0;
         if (!pass) c[0] = 0, c[1] = 255, c[2] = 0;
         else if (seg->excluded[l]) c[0] = 0, c[1] = 0, c[2] = 255;
+        else if (on_gt) c[0] = 255, c[1] = 255, c[2] = 0;
         else c[0] = 255, c[1] = 0, c[2] = 0;
       }
   }
@@ -440,6 +534,14 @@ static void eval_set(const char *root, const char *set, const nm_segment_opts *o
         nm_image_free(&oi);
       }
       if (dump_dir) dump_overlay(img, &im, &seg, gl);
+      if (profile_mode) {
+        float *sm = malloc(sizeof(float) * n), *tm = malloc(sizeof(float) * nm_filter_tmp_size(w, h));
+        if (profile_mode > 1) nm_gauss(im.px, sm, w, h, 0.05 * seg.scale_px, tm);
+        else memcpy(sm, im.px, sizeof(float) * n);
+        gt_profile(sm, w, h, gl, ng);
+        free(sm);
+        free(tm);
+      }
       score_masks(gl, ng, ignore, seg.labels, seg.count, keep, w, h, is_sparse, &s, verbose,
                   name);
       free(ignore);
@@ -468,6 +570,18 @@ static void eval_set(const char *root, const char *set, const nm_segment_opts *o
                       : 0.5 * (s.area_err[s.n_err / 2 - 1] + s.area_err[s.n_err / 2]);
   }
   if (verbose) printf("  signed median area error (pred/gt - 1): %+.1f %%\n", 100 * smed);
+  if (profile_mode && prof_particles) {
+    printf("  ground-truth profile over %ld particles (signed px: level)", prof_particles);
+    for (int k = 0; k <= 2 * PR; k++)
+      printf(" %+d:%.2f", k - PR, prof_n[k] ? prof_acc[k] / prof_n[k] : NAN);
+    long np_ = prof_particles < 100000 ? prof_particles : 100000;
+    qsort(prof_sig, (size_t)np_, sizeof(double), cmp_double);
+    printf("  sigma/contrast p25 %.3f median %.3f p75 %.3f\n", prof_sig[np_ / 4], prof_sig[np_ / 2],
+           prof_sig[3 * np_ / 4]);
+    memset(prof_acc, 0, sizeof prof_acc);
+    memset(prof_n, 0, sizeof prof_n);
+    prof_particles = 0;
+  }
   printf("| %-17s | %3d | %5ld | %5ld | %5ld | %.3f | %.3f | **%.3f** | %.3f | %5.1f %% | %3d/%d | %6.2f |\n",
          set, s.images, s.gt, s.pred, s.tp, prec, rec, f1, s.tp ? s.iou_sum / s.tp : 0,
          100 * med, dark, s.images, s.seconds);
@@ -488,6 +602,8 @@ int main(int argc, char **argv) {
     if (!strcmp(argv[i], "-d") && i + 1 < argc) root = argv[++i];
     else if (!strcmp(argv[i], "-s") && i + 1 < argc) only = argv[++i];
     else if (!strcmp(argv[i], "-v")) verbose = 1;
+    else if (!strcmp(argv[i], "-p")) profile_mode = 1;
+    else if (!strcmp(argv[i], "-P")) profile_mode = 2; /* on the image smoothed by 0.05 d */
     else if (!strcmp(argv[i], "-o") && i + 1 < argc) dump_dir = argv[++i];
     else if (!strcmp(argv[i], "-i") && i + 1 < argc) image_filter = argv[++i];
     else if (!strcmp(argv[i], "-c") && i + 1 < argc)

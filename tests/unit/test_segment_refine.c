@@ -7,6 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../ext/filter.h"
+#include "../../ext/label.h"
+#include "../../ext/rng.h"
 #include "../../ext/segment_refine.h"
 #include "check.h"
 
@@ -174,6 +177,58 @@ int main(void) {
       }
     }
     free(fixed);
+  }
+
+  /* 7. a textured film (smoothed Gaussian noise over particle and film
+  ** alike, robust sigma 0.4 of the contrast): the edge goes to 2 sigma above
+  ** the film (segment_refine.c, noise_shift), i.e. where the logistic profile
+  ** reaches that fraction, r = R + s ln(1/f - 1), as one piece; the same
+  ** particle on a clean film keeps its half-contrast outline (pi R^2) */
+  {
+    enum { W2 = 200, H2 = 200 };
+    float *im2 = malloc(sizeof(float) * W2 * H2), *nz = malloc(sizeof(float) * W2 * H2);
+    float *tmp = malloc(sizeof(float) * nm_filter_tmp_size(W2, H2));
+    int32_t *lb = malloc(sizeof(int32_t) * W2 * H2);
+    nm_rng rng;
+    nm_rng_seed(&rng, 7);
+    for (int i = 0; i < W2 * H2; i++) im2[i] = (float)nm_rng_normal(&rng);
+    nm_gauss(im2, nz, W2, H2, 1.5, tmp);
+    /* robust sigma of the texture, scaled to 0.4 */
+    for (int i = 0; i < W2 * H2; i++) im2[i] = fabsf(nz[i]);
+    double sd = 1.4826 * nm_percentile(im2, (size_t)W2 * H2, 50);
+    for (int i = 0; i < W2 * H2; i++) nz[i] = (float)(0.4 * nz[i] / sd);
+    const double R = 24, s = 2;
+    for (int noisy = 0; noisy < 2; noisy++) {
+      for (int y = 0; y < H2; y++)
+        for (int x = 0; x < W2; x++) {
+          double r = hypot(x - 100, y - 100);
+          im2[y * W2 + x] = (float)(1 / (1 + exp((r - R) / s)) + (noisy ? nz[y * W2 + x] : 0));
+          lb[y * W2 + x] = r <= R + 3 ? 1 : 0;
+        }
+      CHECK_OK(nm_refine_outlines(im2, W2, H2, lb, 1, 0.5, 0.5, 0, 0, NAN, 0, 1, NULL, &err),
+               err);
+      areas(lb, (size_t)W2 * H2, 1, a);
+      if (!noisy) {
+        CHECK_NEAR(a[1], M_PI * R * R, 0.05 * M_PI * R * R);
+      } else {
+        double rf = R + s * log(1 / 0.8 - 1);
+        CHECK_NEAR(a[1], M_PI * rf * rf, 0.1 * M_PI * rf * rf);
+        CHECK(a[1] < 0.9 * M_PI * R * R);
+        /* one piece */
+        uint8_t *mk = malloc((size_t)W2 * H2);
+        int32_t *cc = malloc(sizeof(int32_t) * W2 * H2);
+        int ncc = 0;
+        for (int i = 0; i < W2 * H2; i++) mk[i] = lb[i] == 1;
+        CHECK_OK(nm_label(mk, W2, H2, 0, cc, &ncc, &err), err);
+        CHECK(ncc == 1);
+        free(mk);
+        free(cc);
+      }
+    }
+    free(im2);
+    free(nz);
+    free(tmp);
+    free(lb);
   }
 
   /* 6. degenerate input */

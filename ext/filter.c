@@ -271,12 +271,84 @@ static void box_cols(const float *src, float *dst, int w, int h, int r, int x0, 
   }
 }
 
-/* line_box over four rows at once: four independent running sums hide the
-** latency of each one's chain of additions; each row's operations are those
-** of line_box. Rows past a multiple of four go through rows_pass. lb: four
-** padded lines (4 * (max(w,h) + 2r + 2) floats). */
+#if defined(__SSE2__)
+/* Four rows at once with the rows in the lanes of a vector: the rows are
+** transposed into S (sample i of row j at S[4i + j], replicated past the
+** ends), the running sums run as two vectors of two doubles, and the
+** outputs, written over S behind the reads, are transposed back. Per row
+** the operations are those of line_box: float differences converted to
+** double and added in order, the sum rounded to float times 1/k. S: 4 (w +
+** 2r) floats. */
+static void box_rows4_sse2(const float *in, float *out, int w, int r, int y, float *S) {
+  int k = 2 * r + 1;
+  const float *R0 = in + (size_t)y * w, *R1 = R0 + w, *R2 = R1 + w, *R3 = R2 + w;
+  for (int i = 0; i < r; i++) {
+    float *s = S + 4 * (size_t)i, *t = S + 4 * (size_t)(r + w + i);
+    s[0] = R0[0], s[1] = R1[0], s[2] = R2[0], s[3] = R3[0];
+    t[0] = R0[w - 1], t[1] = R1[w - 1], t[2] = R2[w - 1], t[3] = R3[w - 1];
+  }
+  float *Si = S + 4 * (size_t)r;
+  int x = 0;
+  for (; x + 4 <= w; x += 4) {
+    __m128 a = _mm_loadu_ps(R0 + x), b = _mm_loadu_ps(R1 + x), c = _mm_loadu_ps(R2 + x),
+           d = _mm_loadu_ps(R3 + x);
+    _MM_TRANSPOSE4_PS(a, b, c, d);
+    _mm_storeu_ps(Si + 4 * (size_t)x, a);
+    _mm_storeu_ps(Si + 4 * (size_t)x + 4, b);
+    _mm_storeu_ps(Si + 4 * (size_t)x + 8, c);
+    _mm_storeu_ps(Si + 4 * (size_t)x + 12, d);
+  }
+  for (; x < w; x++) {
+    float *s = Si + 4 * (size_t)x;
+    s[0] = R0[x], s[1] = R1[x], s[2] = R2[x], s[3] = R3[x];
+  }
+  __m128d lo = _mm_setzero_pd(), hi = _mm_setzero_pd();
+  for (int i = 0; i < k; i++) {
+    __m128 v = _mm_loadu_ps(S + 4 * (size_t)i);
+    lo = _mm_add_pd(lo, _mm_cvtps_pd(v));
+    hi = _mm_add_pd(hi, _mm_cvtps_pd(_mm_movehl_ps(v, v)));
+  }
+  __m128 inv = _mm_set1_ps(1.0f / (float)k);
+  for (int i = 0; i < w; i++) {
+    __m128 o = _mm_mul_ps(_mm_movelh_ps(_mm_cvtpd_ps(lo), _mm_cvtpd_ps(hi)), inv);
+    if (i + 1 < w) {
+      __m128 dv = _mm_sub_ps(_mm_loadu_ps(S + 4 * (size_t)(i + k)), _mm_loadu_ps(S + 4 * (size_t)i));
+      lo = _mm_add_pd(lo, _mm_cvtps_pd(dv));
+      hi = _mm_add_pd(hi, _mm_cvtps_pd(_mm_movehl_ps(dv, dv)));
+    }
+    _mm_storeu_ps(S + 4 * (size_t)i, o); /* sample i is not read again */
+  }
+  float *O0 = out + (size_t)y * w, *O1 = O0 + w, *O2 = O1 + w, *O3 = O2 + w;
+  for (x = 0; x + 4 <= w; x += 4) {
+    __m128 a = _mm_loadu_ps(S + 4 * (size_t)x), b = _mm_loadu_ps(S + 4 * (size_t)x + 4),
+           c = _mm_loadu_ps(S + 4 * (size_t)x + 8), d = _mm_loadu_ps(S + 4 * (size_t)x + 12);
+    _MM_TRANSPOSE4_PS(a, b, c, d);
+    _mm_storeu_ps(O0 + x, a);
+    _mm_storeu_ps(O1 + x, b);
+    _mm_storeu_ps(O2 + x, c);
+    _mm_storeu_ps(O3 + x, d);
+  }
+  for (; x < w; x++) {
+    const float *s = S + 4 * (size_t)x;
+    O0[x] = s[0], O1[x] = s[1], O2[x] = s[2], O3[x] = s[3];
+  }
+}
+#endif
+
+/* line_box over rows [y0, y1), four at once: four independent running sums
+** hide the latency of each one's chain of additions; each row's operations
+** are those of line_box. Rows past a multiple of four go through rows_pass.
+** lb: 4 (w + 2r) floats (SSE2), else four padded lines (4 (max(w,h) + 2r +
+** 2) floats). */
 static void box_rows(const float *in, float *out, int w, int h, int r, int y0, int y1,
                      float *lb) {
+#if defined(__SSE2__)
+  int y = y0;
+  for (; y + 4 <= y1; y += 4) box_rows4_sse2(in, out, w, r, y, lb);
+  (void)h;
+  if (y < y1)
+    rows_pass(in + (size_t)y * w, out + (size_t)y * w, w, y1 - y, r, line_box, NULL, lb);
+#else
   int m = imax(w, h), k = 2 * r + 1;
   size_t stride = (size_t)m + 2 * (size_t)r + 2;
   float inv = 1.0f / (float)k;
@@ -317,6 +389,7 @@ static void box_rows(const float *in, float *out, int w, int h, int r, int y0, i
   (void)h;
   if (y < y1)
     rows_pass(in + (size_t)y * w, out + (size_t)y * w, w, y1 - y, r, line_box, NULL, lb);
+#endif
 }
 
 /* Each output sums its taps in order j = 0..2r from 0 (the same float
@@ -682,7 +755,8 @@ void nm_downsample(const float *in, int w, int h, int f, float *out) {
     }
 }
 
-void nm_upsample(const float *in, int sw, int sh, int f, float *out, int w, int h) {
+/* The per-pixel formula, for when the row buffers cannot be allocated. */
+static void upsample_plain(const float *in, int sw, int sh, int f, float *out, int w, int h) {
   for (int y = 0; y < h; y++) {
     double fy = (y + 0.5) / f - 0.5;
     if (fy < 0) fy = 0;
@@ -700,6 +774,63 @@ void nm_upsample(const float *in, int sw, int sh, int f, float *out, int w, int 
       out[(size_t)y * w + x] = a * (1 - ty) + b * ty;
     }
   }
+}
+
+/* The same values as upsample_plain (the same float operations per pixel),
+** but the horizontal interpolation of each source row is computed once and
+** kept while the output rows that use it are written, and the vertical one
+** runs over whole rows. */
+void nm_upsample(const float *in, int sw, int sh, int f, float *out, int w, int h) {
+  int *xi = malloc(2 * sizeof(int) * (size_t)w);
+  float *buf = malloc(4 * sizeof(float) * (size_t)w);
+  if (!xi || !buf) {
+    free(xi);
+    free(buf);
+    upsample_plain(in, sw, sh, f, out, w, h);
+    return;
+  }
+  float *tx = buf, *rows[2] = {buf + 2 * (size_t)w, buf + 3 * (size_t)w};
+  int have[2] = {-1, -1};
+  for (int x = 0; x < w; x++) {
+    double fx = (x + 0.5) / f - 0.5;
+    if (fx < 0) fx = 0;
+    if (fx > sw - 1) fx = sw - 1;
+    int x0 = (int)fx;
+    xi[2 * x] = x0;
+    xi[2 * x + 1] = imin(x0 + 1, sw - 1);
+    tx[x] = (float)(fx - x0);
+  }
+  for (int y = 0; y < h; y++) {
+    double fy = (y + 0.5) / f - 0.5;
+    if (fy < 0) fy = 0;
+    if (fy > sh - 1) fy = sh - 1;
+    int y0 = (int)fy, y1 = imin(y0 + 1, sh - 1);
+    float ty = (float)(fy - y0);
+    const float *r01[2];
+    for (int k = 0; k < 2; k++) {
+      int sy = k ? y1 : y0, slot = -1;
+      for (int q = 0; q < 2; q++)
+        if (have[q] == sy) slot = q;
+      if (slot < 0) {
+        /* the slot not holding the other row this output needs */
+        int other = k ? y0 : y1;
+        slot = have[0] == other && other != sy ? 1 : 0;
+        if (k == 1 && have[slot] == y0) slot ^= 1;
+        const float *src = in + (size_t)sy * sw;
+        float *d = rows[slot];
+        for (int x = 0; x < w; x++)
+          d[x] = src[xi[2 * x]] * (1 - tx[x]) + src[xi[2 * x + 1]] * tx[x];
+        have[slot] = sy;
+      }
+      r01[k] = rows[slot];
+    }
+    float *o = out + (size_t)y * w;
+    const float *A = r01[0], *B = r01[1];
+    float wy = 1 - ty;
+    for (int x = 0; x < w; x++) o[x] = A[x] * wy + B[x] * ty;
+  }
+  free(xi);
+  free(buf);
 }
 
 float nm_select_kth(float *v, size_t n, size_t k) {

@@ -374,6 +374,15 @@ static double scale_granulometry(ws *W, const float *a, int gw, int gh, int rmax
   return 0;
 }
 
+/* flatten_nc's blurs on block means: the low-resolution sigma at least
+** this (px there), and the low-resolution field at least FLATTEN_LOW_SIDE
+** px on its short side. Measured (docs/benchmarks.md): on 512 px fields
+** even 2x2 blocks moved au-tetra-prism's F1 by -0.015 (a few touching
+** particles sit right at the threshold), so small fields keep the exact
+** full-resolution blur; there it is cheap anyway. */
+#define FLATTEN_LOW_SIGMA 8.0
+#define FLATTEN_LOW_SIDE 512
+
 /* Subtracts from img (in place) its background level: the mean of the pixels
 ** below Otsu's threshold, interpolated by normalised convolution with a
 ** Gaussian of sigma. Follows uneven illumination without being pulled up by
@@ -386,8 +395,30 @@ static void flatten_nc(ws *W, float *img, double sigma) {
     W->c[i] = wgt;
     W->b[i] = wgt * img[i];
   }
-  nm_gauss(W->b, W->b, W->w, W->h, sigma, W->tmp);
-  nm_gauss(W->c, W->c, W->w, W->h, sigma, W->tmp);
+  /* a background this smooth (sigma of tens to hundreds of px) is resolved
+  ** as well on f x f block means: the blurs run on f^2 times fewer pixels,
+  ** and bilinear interpolation brings both sums back (f a power of two, at
+  ** most 8, see FLATTEN_LOW_SIGMA) */
+  int f = 1, w = W->w, h = W->h;
+  while (f < 8 && sigma / (2 * f) >= FLATTEN_LOW_SIGMA &&
+         (w < h ? w : h) / (2 * f) >= FLATTEN_LOW_SIDE)
+    f *= 2;
+  if (f > 1) {
+    /* W->tmp holds 2n + 12 max(w, h) + 64 floats: the two block-mean
+    ** images and the filters' scratch for them fit */
+    int sw = (w + f - 1) / f, sh = (h + f - 1) / f;
+    size_t sn = (size_t)sw * sh;
+    float *lb = W->tmp, *lc = W->tmp + sn, *lt = W->tmp + 2 * sn;
+    nm_downsample(W->b, w, h, f, lb);
+    nm_downsample(W->c, w, h, f, lc);
+    nm_gauss(lb, lb, sw, sh, sigma / f, lt);
+    nm_gauss(lc, lc, sw, sh, sigma / f, lt);
+    nm_upsample(lb, sw, sh, f, W->b, w, h);
+    nm_upsample(lc, sw, sh, f, W->c, w, h);
+  } else {
+    nm_gauss(W->b, W->b, W->w, W->h, sigma, W->tmp);
+    nm_gauss(W->c, W->c, W->w, W->h, sigma, W->tmp);
+  }
   double gmean = 0, gw = 0;
   for (size_t i = 0; i < n; i++)
     if (W->c[i] > 0) {

@@ -37,6 +37,7 @@ void nm_darkfield_opts_default(nm_darkfield_opts *o) {
   o->fp = 10;
   o->tail = 2;
   o->z0 = 2;
+  o->plane = 1;
 }
 
 static nm_status num_opt(double *dst, const char *key, double v, const char *text, double lo,
@@ -60,6 +61,12 @@ nm_status nm_darkfield_opts_set(nm_darkfield_opts *o, const char *key, double nu
   if (!strcmp(key, "darkfield_fp")) return num_opt(&o->fp, key, num, text, 0, 1e9, err);
   if (!strcmp(key, "darkfield_tail")) return num_opt(&o->tail, key, num, text, 0, 100, err);
   if (!strcmp(key, "darkfield_z0")) return num_opt(&o->z0, key, num, text, -100, 100, err);
+  if (!strcmp(key, "darkfield_plane")) {
+    if (text || !(num == 0 || num == 1))
+      return nm_fail(err, NM_ERR_ARG, "option '%s' must be true or false", key);
+    o->plane = (int)num;
+    return NM_OK;
+  }
   if (!strcmp(key, "darkfield_kc")) return num_opt(&o->kc, key, num, text, -100, 100, err);
   if (!strcmp(key, "darkfield_level")) return num_opt(&o->level, key, num, text, 0.01, 0.99, err);
   if (!strcmp(key, "darkfield_detect")) return num_opt(&o->detect, key, num, text, 0, 100, err);
@@ -90,12 +97,20 @@ typedef struct blob {
   float bg;   /* support level around it (annulus median) */
   float peak; /* brightest smoothed pixel of its core */
   float zd;   /* response over the robust sigma of the response around it */
+  float gx, gy; /* the support's slope around it, per px (0: flat) */
 } blob;
 
 typedef struct blobs {
   blob *v;
   size_t n, cap;
 } blobs;
+
+/* The level share f of the way from the support under the blob (its ring
+** median, tilted by the support's slope around it) to its peak, at (x, y). */
+static float blob_level(const blob *b, int x, int y, double f) {
+  return b->bg + b->gx * (float)(x - b->x) + b->gy * (float)(y - b->y) +
+         (float)f * (b->peak - b->bg);
+}
 
 static int push_blob(blobs *b, blob x) {
   if (b->n == b->cap) {
@@ -157,7 +172,9 @@ static int is_extremum(const float *prev, const float *cur, const float *next, i
 
 /* The values of A on the annulus ri <= r <= ro around (cx, cy) into buf
 ** (returns their count); when core is given, the sum, count and maximum of
-** the values within rc of the centre. */
+** the values within rc of the centre. half 1/2/3/4 keeps only the half
+** ring right of / left of / below / above the centre, and adds the
+** distances from the centre's column (row) to *dsum. */
 typedef struct ring_core {
   double sum;
   int n;
@@ -165,16 +182,18 @@ typedef struct ring_core {
 } ring_core;
 
 static size_t ring_gather(const float *A, int w, int h, int cx, int cy, double ri, double ro,
-                          double rc, ring_core *core, float *buf) {
+                          double rc, ring_core *core, int half, double *dsum, float *buf) {
   int iro = (int)ceil(ro);
   size_t m = 0;
   if (core) core->sum = 0, core->n = 0, core->peak = -INFINITY;
   for (int dy = -iro; dy <= iro; dy++) {
     int y = cy + dy;
     if (y < 0 || y >= h) continue;
+    if ((half == 3 && dy <= 0) || (half == 4 && dy >= 0)) continue;
     for (int dx = -iro; dx <= iro; dx++) {
       int x = cx + dx;
       if (x < 0 || x >= w) continue;
+      if ((half == 1 && dx <= 0) || (half == 2 && dx >= 0)) continue;
       double r2 = (double)dx * dx + (double)dy * dy;
       float v = A[(size_t)y * w + x];
       if (core && r2 <= rc * rc) {
@@ -183,10 +202,28 @@ static size_t ring_gather(const float *A, int w, int h, int cx, int cy, double r
         if (v > core->peak) core->peak = v;
       } else if (r2 >= ri * ri && r2 <= ro * ro) {
         buf[m++] = v;
+        if (half) *dsum += half <= 2 ? abs(dx) : abs(dy);
       }
     }
   }
   return m;
+}
+
+/* The support's slope across the annulus along x (axis 0) or y (1): the
+** difference of the medians of its two halves over the distance between
+** their mean positions (medians: a particle in one half moves it little);
+** 0 when a half holds under 8 pixels (image edge). */
+static float ring_slope(const float *S, int w, int h, int cx, int cy, double ri, double ro,
+                        int axis, float *buf) {
+  double d1 = 0, d2 = 0;
+  size_t m1 = ring_gather(S, w, h, cx, cy, ri, ro, 0, NULL, 1 + 2 * axis, &d1, buf);
+  if (m1 < 8) return 0;
+  float a = nm_select_kth(buf, m1, m1 / 2);
+  size_t m2 = ring_gather(S, w, h, cx, cy, ri, ro, 0, NULL, 2 + 2 * axis, &d2, buf);
+  if (m2 < 8) return 0;
+  float b = nm_select_kth(buf, m2, m2 / 2);
+  double dist = d1 / m1 + d2 / m2;
+  return dist > 0 ? (float)((a - b) / dist) : 0;
 }
 
 /* The blob's band-pass response against the spread of the same response
@@ -195,7 +232,7 @@ static double band_z(const float *D, int w, int h, const blob *b, int sign, doub
                      double floor_sd, float *buf) {
   double R = b->r, ri = 1.5 * R + 1, ro = ring * R + 3;
   if (ro < ri + 2) ro = ri + 2;
-  size_t m = ring_gather(D, w, h, b->x, b->y, ri, ro, 0, NULL, buf);
+  size_t m = ring_gather(D, w, h, b->x, b->y, ri, ro, 0, NULL, 0, NULL, buf);
   if (m < 8) return 0;
   float med;
   double sd = median_mad(buf, m, &med);
@@ -225,13 +262,13 @@ static int ridge(const float *D, int w, int h, int x, int y, int hs, double rati
 ** mean against the median and robust sigma of an annulus beyond the blob.
 ** buf: room for the annulus. Returns 1 when it passes (bg, peak filled). */
 static int local_contrast(const float *S, int w, int h, blob *b, double k, double floor_sd,
-                          float *buf) {
+                          int plane, float *buf) {
   double R = b->r;
   double rc = 0.5 * R < 1 ? 1 : 0.5 * R;
   double ri = 1.5 * R + 1, ro = 2.5 * R + 2;
   if (ro < ri + 2) ro = ri + 2;
   ring_core c;
-  size_t m = ring_gather(S, w, h, b->x, b->y, ri, ro, rc, &c, buf);
+  size_t m = ring_gather(S, w, h, b->x, b->y, ri, ro, rc, &c, 0, NULL, buf);
   if (c.n == 0 || m < 8) return 0;
   float med;
   double sd = median_mad(buf, m, &med);
@@ -239,7 +276,10 @@ static int local_contrast(const float *S, int w, int h, blob *b, double k, doubl
   double core = c.sum / c.n;
   b->bg = med;
   b->peak = c.peak;
-  return core - med > k * sd;
+  if (core - med <= k * sd) return 0;
+  b->gx = plane ? ring_slope(S, w, h, b->x, b->y, ri, ro, 0, buf) : 0;
+  b->gy = plane ? ring_slope(S, w, h, b->x, b->y, ri, ro, 1, buf) : 0;
+  return 1;
 }
 
 /* The sigma nm_gauss really applies for a requested one (filter.c: exact
@@ -288,7 +328,6 @@ nm_status nm_darkfield_segment(const float *I, int w, int h, const nm_darkfield_
   float *tmp = nm_malloc(nm_filter_tmp_size(w, h), sizeof(float), err);
   uint8_t *roi = NULL;
   int32_t *queue = NULL;
-  float *level = NULL;
   if (!G || !D0 || !D1 || !D2 || !tmp) goto nomem;
 
   /* 1. scales: DoG between sigma_i and q sigma_i answers best to a disc of
@@ -352,10 +391,10 @@ nm_status nm_darkfield_segment(const float *I, int w, int h, const nm_darkfield_
         size_t i = (size_t)y * w + x;
         if (Dc[i] > thr) {
           if (!is_extremum(Dp, Dc, next, w, i, 1) || ridge(Dc, w, h, x, y, hs, o->edge)) continue;
-          blob b = {x, y, r, Dc[i], 0, 0, 0};
+          blob b = {x, y, r, Dc[i], 0, 0, 0, 0, 0};
           if (push_blob(&cand, b)) goto nomem;
         } else if (o->fdr > 0 && -Dc[i] > thr && is_extremum(Dp, Dc, next, w, i, -1)) {
-          blob b = {x, y, r, -Dc[i], 0, 0, 0};
+          blob b = {x, y, r, -Dc[i], 0, 0, 0, 0, 0};
           if (push_blob(&dark, b)) goto nomem;
         }
       }
@@ -436,7 +475,7 @@ nm_status nm_darkfield_segment(const float *I, int w, int h, const nm_darkfield_
   size_t kept = 0;
   for (size_t c = 0; c < cand.n; c++) {
     if ((c & 4095) == 0 && nm_progress_tick(progress, K, K + 2, "darkfield")) goto interrupted;
-    if (local_contrast(S, w, h, &cand.v[c], o->kc, floor_sd, tmp)) cand.v[kept++] = cand.v[c];
+    if (local_contrast(S, w, h, &cand.v[c], o->kc, floor_sd, o->plane, tmp)) cand.v[kept++] = cand.v[c];
   }
   cand.n = kept;
 
@@ -489,13 +528,10 @@ nm_status nm_darkfield_segment(const float *I, int w, int h, const nm_darkfield_
   if (cand.n > INT32_MAX - 1) cand.n = INT32_MAX - 1;
 
   /* 5. extent: watershed on -S from each centre over the pixels above the
-  ** covering blob's own level, within twice its radius */
-  level = nm_malloc(cand.n + 1, sizeof(float), err);
-  if (!level) goto nomem;
+  ** covering blob's own level (over its tilted support), within twice its
+  ** radius */
   for (size_t c = 0; c < cand.n; c++) {
     blob *b = &cand.v[c];
-    float lv = b->bg + (float)o->level * (b->peak - b->bg);
-    level[c + 1] = lv;
     int ir = (int)ceil(2 * b->r + 2);
     for (int dy = -ir; dy <= ir; dy++) {
       int y = b->y + dy;
@@ -504,7 +540,7 @@ nm_status nm_darkfield_segment(const float *I, int w, int h, const nm_darkfield_
         int x = b->x + dx;
         if (x < 0 || x >= w || dx * dx + dy * dy > ir * ir) continue;
         size_t i = (size_t)y * w + x;
-        if (S[i] >= lv) roi[i] = 1;
+        if (S[i] >= blob_level(b, x, y, o->level)) roi[i] = 1;
       }
     }
   }
@@ -522,7 +558,7 @@ nm_status nm_darkfield_segment(const float *I, int w, int h, const nm_darkfield_
         int x = b->x + dx;
         if (x < 0 || x >= w || dx * dx + dy * dy > rc * rc) continue;
         size_t i = (size_t)y * w + x;
-        if (labels[i] || (S[i] < level[c + 1] && (dx || dy))) continue;
+        if (labels[i] || (S[i] < blob_level(b, x, y, o->level) && (dx || dy))) continue;
         labels[i] = (int32_t)(c + 1);
         roi[i] = 1;
       }
@@ -556,7 +592,7 @@ nm_status nm_darkfield_segment(const float *I, int w, int h, const nm_darkfield_
           int xx = x + dx, yy = y + dy;
           if (xx < 0 || yy < 0 || xx >= w || yy >= h) continue;
           size_t j = (size_t)yy * w + xx;
-          if (roi[j] || labels[j] != l || S[j] < level[l]) continue;
+          if (roi[j] || labels[j] != l || S[j] < blob_level(&cand.v[c], xx, yy, o->level)) continue;
           roi[j] = 1;
           queue[qt++] = (int32_t)j;
         }
@@ -588,9 +624,6 @@ nm_status nm_darkfield_segment(const float *I, int w, int h, const nm_darkfield_
   ** pixels still above support + grow_level (peak - support): a blurred
   ** edge, not a sharp one): each pass gives a background pixel the label
   ** its 4-neighbours (as they were before the pass) agree on */
-  float *glevel = level; /* reused: the rim level of each blob */
-  for (size_t c = 0; c < cand.n; c++)
-    glevel[c + 1] = cand.v[c].bg + (float)o->grow_level * (cand.v[c].peak - cand.v[c].bg);
   /* passes per blob: grow px, or grow_r of its radius if more (a thick
   ** particle's intensity falls towards its edge over a share of its size) */
   int gmax = (int)o->grow;
@@ -640,7 +673,7 @@ nm_status nm_darkfield_segment(const float *I, int w, int h, const nm_darkfield_
                               y < h - 1 ? i + w : i};
         for (int j = 0; j < 4; j++) {
           int32_t v = labels[nb[j]];
-          if (v && S[i] < glevel[v]) v = 0;
+          if (v && S[i] < blob_level(&cand.v[v - 1], x, y, o->grow_level)) v = 0;
           if (v && g >= (int)o->grow && g >= (int)(o->grow_r * cand.v[v - 1].r)) v = 0;
           if (v && l && v != l) clash = 1;
           if (v) l = v;
@@ -700,6 +733,5 @@ done:
   free(tmp);
   free(roi);
   free(queue);
-  free(level);
   return st;
 }

@@ -37,6 +37,9 @@ typedef struct nm_darkfield_opts {
   double z0;     /* "darkfield_z0": that null's median z */
   double kc;     /* "darkfield_kc": and its core mean must exceed the median of
                  ** the intensity on a nearer ring by kc robust sigmas of it */
+  int plane;     /* "darkfield_plane": the support under a particle is a plane
+                 ** through its ring median tilted by the ring's slope (true)
+                 ** or flat at the ring median (false) */
   double level;  /* "darkfield_level": extent = pixels above
                  ** support + level * (peak - support), in (0, 1) */
   double detect; /* "darkfield_detect": a scale-space maximum is a candidate

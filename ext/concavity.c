@@ -254,6 +254,153 @@ static int cut_piece(crop *C, double d, double thr, const nm_concave_opts *o, nm
   return done;
 }
 
+/* Irregular particles (the image's typical piece is not convex: texture
+** arms, jagged outlines) are cut by the distance-transform and intensity
+** splits wherever their outline wiggles. Two particles that only touch meet
+** at a neck: their shared boundary is shorter than either is thick. A cut
+** whose chord (the largest distance between two pixels on it) spans at
+** least the thickness (twice the largest inscribed radius) of the thinner of
+** its two pieces has no neck, and the two pieces are one particle: merged,
+** each piece at most once per round, strongest first, three rounds. */
+typedef struct contact {
+  uint64_t key; /* a << 32 | b, a < b */
+  int32_t x, y; /* a pixel of a next to b */
+} contact;
+
+static int cmp_contact(const void *a, const void *b) {
+  uint64_t x = ((const contact *)a)->key, y = ((const contact *)b)->key;
+  return x < y ? -1 : x > y;
+}
+
+typedef struct mcand {
+  double ratio;
+  int32_t a, b;
+} mcand;
+
+static int cmp_mcand(const void *a, const void *b) {
+  double x = ((const mcand *)a)->ratio, y = ((const mcand *)b)->ratio;
+  return x > y ? -1 : x < y;
+}
+
+#define NECK_RATIO 1.0
+static nm_status merge_neckless(int32_t *labels, int w, int h, int count, nm_error *err) {
+  size_t n = (size_t)w * h;
+  uint8_t *m = nm_malloc(n, 1, err);
+  float *dt = nm_malloc(n, sizeof(float), err);
+  float *rin = nm_malloc((size_t)count + 1, sizeof(float), err);
+  int32_t *to = nm_malloc((size_t)count + 1, sizeof(int32_t), err);
+  size_t ccap = 1024, nc = 0;
+  contact *ct = nm_malloc(ccap, sizeof(contact), err);
+  mcand *mc = NULL;
+  nm_status st = NM_OK;
+  if (!m || !dt || !rin || !to || !ct) {
+    st = err && err->code ? err->code : NM_ERR_NOMEM;
+    goto done;
+  }
+  for (int round = 0; round < 3; round++) {
+    /* thickness: the inscribed radius, a pixel next to another piece
+    ** counting as outline */
+    for (int y = 0; y < h; y++)
+      for (int x = 0; x < w; x++) {
+        size_t p = (size_t)y * w + x;
+        int32_t l = labels[p];
+        int fb = 0;
+        if (l > 0) {
+          if (x > 0 && labels[p - 1] > 0 && labels[p - 1] != l) fb = 1;
+          if (x < w - 1 && labels[p + 1] > 0 && labels[p + 1] != l) fb = 1;
+          if (y > 0 && labels[p - w] > 0 && labels[p - w] != l) fb = 1;
+          if (y < h - 1 && labels[p + w] > 0 && labels[p + w] != l) fb = 1;
+        }
+        m[p] = l > 0 && !fb;
+      }
+    if ((st = nm_edt(m, w, h, 0, dt, err))) goto done;
+    for (int l = 0; l <= count; l++) rin[l] = 0, to[l] = l;
+    for (size_t p = 0; p < n; p++)
+      if (labels[p] > 0 && labels[p] <= count && dt[p] > rin[labels[p]]) rin[labels[p]] = dt[p];
+    /* contacts: pixels of a with a right or lower neighbour in b, and of b
+    ** with one in a */
+    nc = 0;
+    for (int y = 0; y < h; y++)
+      for (int x = 0; x < w; x++) {
+        size_t p = (size_t)y * w + x;
+        int32_t a = labels[p];
+        if (a <= 0 || a > count) continue;
+        for (int k = 0; k < 2; k++) {
+          if ((k == 0 && x == w - 1) || (k == 1 && y == h - 1)) continue;
+          int32_t b = labels[p + (k ? (size_t)w : 1)];
+          if (b <= 0 || b > count || b == a) continue;
+          if (nc + 2 > ccap) {
+            contact *nct = realloc(ct, sizeof(contact) * ccap * 2);
+            if (!nct) {
+              st = nm_fail(err, NM_ERR_NOMEM, "concavity: out of memory");
+              goto done;
+            }
+            ct = nct;
+            ccap *= 2;
+          }
+          uint64_t key = a < b ? (uint64_t)a << 32 | (uint32_t)b : (uint64_t)b << 32 | (uint32_t)a;
+          ct[nc++] = (contact){key, x, y};
+          ct[nc++] = (contact){key, k ? x : x + 1, k ? y + 1 : y};
+        }
+      }
+    if (!nc) break;
+    qsort(ct, nc, sizeof(contact), cmp_contact);
+    size_t npair = 0;
+    for (size_t i = 0; i < nc;) {
+      size_t j = i;
+      while (j < nc && ct[j].key == ct[i].key) j++;
+      npair++;
+      i = j;
+    }
+    free(mc);
+    mc = nm_malloc(npair, sizeof(mcand), err);
+    if (!mc) {
+      st = err && err->code ? err->code : NM_ERR_NOMEM;
+      goto done;
+    }
+    size_t nm_ = 0;
+    for (size_t i = 0; i < nc;) {
+      size_t j = i;
+      while (j < nc && ct[j].key == ct[i].key) j++;
+      int32_t a = (int32_t)(ct[i].key >> 32), b = (int32_t)(ct[i].key & 0xffffffffu);
+      double thick = 2 * fmin(rin[a], rin[b]);
+      /* chord: farthest pair; quadratic in the contact's pixels, so a long
+      ** contact is sampled (every s-th pixel; the chord moves by < s px) */
+      size_t cnt = j - i, step = cnt > 400 ? cnt / 400 : 1;
+      double c2 = 0;
+      for (size_t u = i; u < j; u += step)
+        for (size_t v = u + step; v < j; v += step) {
+          double dx = ct[u].x - ct[v].x, dy = ct[u].y - ct[v].y;
+          if (dx * dx + dy * dy > c2) c2 = dx * dx + dy * dy;
+        }
+      double chord = sqrt(c2) + 1;
+      if (thick > 0 && chord >= NECK_RATIO * thick) mc[nm_++] = (mcand){chord / thick, a, b};
+      i = j;
+    }
+    if (!nm_) break;
+    qsort(mc, nm_, sizeof(mcand), cmp_mcand);
+    int merged = 0;
+    for (size_t i = 0; i < nm_; i++) {
+      int32_t a = mc[i].a, b = mc[i].b;
+      if (to[a] != a || to[b] != b || rin[a] < 0 || rin[b] < 0) continue;
+      to[b] = a;
+      rin[a] = rin[b] = -1; /* each piece once per round */
+      merged++;
+    }
+    for (size_t p = 0; p < n; p++)
+      if (labels[p] > 0 && labels[p] <= count) labels[p] = to[labels[p]];
+    if (!merged) break;
+  }
+done:
+  free(m);
+  free(dt);
+  free(rin);
+  free(to);
+  free(ct);
+  free(mc);
+  return st;
+}
+
 nm_status nm_split_concave(int32_t *labels, int w, int h, int *count, double d,
                            const nm_concave_opts *o, const nm_progress *progress,
                            nm_error *err) {
@@ -299,7 +446,7 @@ nm_status nm_split_concave(int32_t *labels, int w, int h, int *count, double d,
   }
   if (!(thr > 0)) {
     free(bx);
-    return NM_OK;
+    return merge_neckless(labels, w, h, n0, err);
   }
   /* the work list: bx[1..nb) */
   nb = (size_t)n0 + 1;

@@ -30,6 +30,15 @@
 **     one convex particle lowers it or leaves it;
 **   - the parts are examined again (a chain of three needs two cuts).
 ** Pixels on the cut line go to the part they touch first (breadth-first).
+** Where the image's own particles are irregular (the gate above closed),
+** the earlier splits' cuts are checked instead: particles that only touch
+** meet at a neck, shorter than either is thick, so two touching pieces whose
+** shared boundary's chord spans at least the thickness (twice the largest
+** inscribed radius) of the thinner one are one particle cut along its
+** wiggles, and are merged (strongest first, each piece once per round, three
+** rounds). Labels merged away are left without pixels (*count unchanged).
+** Measured: tem-np-sparse F1 0.879 -> 0.924 (oversplit particles 25 -> 8),
+** nanoshapes 0.837 -> 0.840 (two raft images), others unchanged.
 ** Measured on ../shared/data (docs/accuracy.md): au-tetra-prism F1 0.702 ->
 ** 0.772, nanoshapes 0.791 -> 0.813, msa-bf-tem and tem-np-sparse unchanged
 ** within 0.001.

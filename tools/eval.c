@@ -47,6 +47,7 @@ typedef struct match_stats {
   long n_err, cap_err;
   double seconds;
   int images;
+  long why[7]; /* -v: gt missed/split/merged/outline, pred fragment/merge/extra */
 } match_stats;
 
 static void push_err(match_stats *s, double e) {
@@ -88,7 +89,7 @@ typedef struct box {
 
 /* Greedy one-to-one matching of the candidate pairs (already IoU >= 0.5). */
 static void greedy(cand *c, int nc, int ng, int np, const double *ga, const double *pa,
-                   match_stats *s, long *tp_out) {
+                   match_stats *s, long *tp_out, char **gu_out, char **pu_out) {
   qsort(c, (size_t)nc, sizeof *c, cmp_cand);
   char *gu = calloc((size_t)ng + 1, 1), *pu = calloc((size_t)np + 1, 1);
   long tp = 0;
@@ -99,8 +100,10 @@ static void greedy(cand *c, int nc, int ng, int np, const double *ga, const doub
     s->iou_sum += c[i].iou;
     push_err(s, (pa[c[i].p] - ga[c[i].g]) / ga[c[i].g]); /* signed; |.| at the end */
   }
-  free(gu);
-  free(pu);
+  if (gu_out) *gu_out = gu;
+  else free(gu);
+  if (pu_out) *pu_out = pu;
+  else free(pu);
   *tp_out = tp;
 }
 
@@ -163,7 +166,45 @@ static void score_masks(const int32_t *gt, int ng, const uint8_t *ignore,
     prn++;
   }
   double iou0 = s->iou_sum;
-  greedy(c, nc, ng, np, ga, pa, s, &tp);
+  char *gu = NULL, *pu = NULL;
+  greedy(c, nc, ng, np, ga, pa, s, &tp, &gu, &pu);
+  if (verbose) {
+    /* why the unmatched are unmatched: a ground-truth particle is missed (no
+    ** detection covers 20 % of it), split (two or more do), merged (its one
+    ** detection also covers 20 % of another) or outlined badly (IoU < 0.5
+    ** with its one detection); a detection is a fragment (under half of it
+    ** is one particle it shares), a merge (it covers 20 % of two) or extra */
+    int *ncov = calloc((size_t)ng + 1, sizeof(int)), *pcov = calloc((size_t)np + 1, sizeof(int));
+    int *one = calloc((size_t)ng + 1, sizeof(int));
+    double *pin = calloc((size_t)np + 1, sizeof(double));
+    for (size_t i = 0; i < nk;) {
+      size_t j = i;
+      while (j < nk && keys[j] == keys[i]) j++;
+      int g = (int)(keys[i] >> 32), p = (int)(keys[i] & 0xffffffffu);
+      double inter = (double)(j - i);
+      pin[p] += inter;
+      if (inter >= 0.2 * ga[g]) ncov[g]++, one[g] = p;
+      if (inter >= 0.2 * ga[g] || inter >= 0.2 * pa[p]) pcov[p]++;
+      i = j;
+    }
+    for (int g = 1; g <= ng; g++) {
+      if (gedge[g] || ga[g] == 0 || gu[g]) continue;
+      if (ncov[g] == 0) s->why[0]++;
+      else if (ncov[g] >= 2) s->why[1]++;
+      else if (pcov[one[g]] >= 2) s->why[2]++;
+      else s->why[3]++;
+    }
+    for (int p = 1; p <= np; p++) {
+      if (!keep[p] || pa[p] == 0 || pmatch_edge[p] || pu[p]) continue;
+      if (sparse && !ptouch[p]) continue;
+      if (pcov[p] >= 2) s->why[5]++;
+      else if (pin[p] < 0.5 * pa[p] && pcov[p] == 0) s->why[6]++;
+      else s->why[4]++;
+    }
+    free(ncov), free(pcov), free(one), free(pin);
+  }
+  free(gu);
+  free(pu);
   s->gt += gtn;
   s->pred += prn;
   s->tp += tp;
@@ -230,7 +271,7 @@ static void score_boxes(const box *gb, int ng, const int32_t *pred, int np,
   }
   long tp = 0;
   double iou0 = s->iou_sum;
-  greedy(c, nc, ng, np, ga, pa, s, &tp);
+  greedy(c, nc, ng, np, ga, pa, s, &tp, NULL, NULL);
   s->gt += gtn;
   s->pred += prn;
   s->tp += tp;
@@ -570,6 +611,10 @@ static void eval_set(const char *root, const char *set, const nm_segment_opts *o
                       : 0.5 * (s.area_err[s.n_err / 2 - 1] + s.area_err[s.n_err / 2]);
   }
   if (verbose) printf("  signed median area error (pred/gt - 1): %+.1f %%\n", 100 * smed);
+  if (verbose)
+    printf("  unmatched ground truth: %ld missed, %ld split, %ld merged, %ld outline; "
+           "unmatched detections: %ld fragment/other, %ld merge, %ld extra\n",
+           s.why[0], s.why[1], s.why[2], s.why[3], s.why[4], s.why[5], s.why[6]);
   if (profile_mode && prof_particles) {
     printf("  ground-truth profile over %ld particles (signed px: level)", prof_particles);
     for (int k = 0; k <= 2 * PR; k++)

@@ -8,6 +8,8 @@
 **  - a field of twelve such pairs and nothing else: the median piece is
 **    itself non-convex, so no piece is cut (irregular particles are not
 **    evidence of overlap);
+**  - in such an irregular field, a disc cut across its middle is merged back
+**    (no neck), two discs meeting at a neck stay two;
 **  - split_concave 0 leaves the labels untouched; bad allocation sizes are
 **    not reached (labels are only read within the image). */
 #include <math.h>
@@ -84,6 +86,33 @@ int main(void) {
   o = defaults();
   CHECK_OK(nm_split_concave(lab, w, h, &count, 45, &o, NULL, &err), err);
   CHECK(count == 12);
+  free(lab);
+  /* the same irregular field with, in a third row, a disc (r = 20) cut
+  ** across its middle into two labels, and two discs (r = 18, centres 34
+  ** apart) meeting at a 12 px neck: the cut without a neck is merged back
+  ** (its chord, 40 px, spans the halves' thickness, ~20 px), the neck stays
+  ** (12 px against ~34 px); nothing else changes */
+  w = 6 * 80, h = 3 * 80, n = (size_t)w * h;
+  lab = calloc(n, sizeof(int32_t));
+  for (int k = 0; k < 12; k++) pair_at(lab, w, (k % 6) * 80 + 4, (k / 6) * 80 + 4, k + 1);
+  for (int y = 160; y < h; y++)
+    for (int x = 0; x < w; x++) {
+      size_t i = (size_t)y * w + x;
+      if ((x - 60) * (x - 60) + (y - 200) * (y - 200) <= 400) lab[i] = x < 60 ? 13 : 14;
+      if ((x - 200) * (x - 200) + (y - 200) * (y - 200) <= 324) lab[i] = 15;
+      if ((x - 234) * (x - 234) + (y - 200) * (y - 200) <= 324 && x > 217) lab[i] = 16;
+    }
+  int32_t *before = malloc(n * sizeof(int32_t));
+  memcpy(before, lab, n * sizeof(int32_t));
+  count = 16;
+  CHECK_OK(nm_split_concave(lab, w, h, &count, 45, &o, NULL, &err), err);
+  CHECK(count == 16);
+  CHECK(lab[200 * w + 50] == lab[200 * w + 70] && lab[200 * w + 50] > 0);
+  CHECK(lab[200 * w + 200] == 15 && lab[200 * w + 234] == 16);
+  size_t changed = 0;
+  for (size_t i = 0; i < n; i++) changed += before[i] != lab[i] && before[i] != 13 && before[i] != 14;
+  CHECK(changed == 0);
+  free(before);
   free(lab);
   return check_summary("concavity");
 }

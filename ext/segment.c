@@ -844,8 +844,8 @@ nm_status nm_segment(const float *px, int width, int height,
     if (st) goto fail;
     /* pieces still merged (too large or non-convex) split again on the
     ** distance weighted by the image (split.h) */
-    st = nm_split_merged(W.a, W.m2, w, h, labels, &count, d, o->h_frac, o->split_intensity,
-                         progress, err);
+    st = nm_split_merged_nd(W.a, W.m2, W.c, w, h, labels, &count, d, o->h_frac,
+                            o->split_intensity, progress, err);
     if (st) goto fail;
     /* bright field: pieces still non-convex are cut between pairs of
     ** concave outline points (overlapping particles, concavity.h); not

@@ -200,6 +200,13 @@ static nm_status merge_weak(int32_t *mk, int nm, const uint8_t *roi, const int32
 nm_status nm_split_merged(const float *img, const uint8_t *mask, int w, int h, int32_t *labels,
                           int *count, double d, double h_frac, double power,
                           const nm_progress *progress, nm_error *err) {
+  return nm_split_merged_nd(img, mask, NULL, w, h, labels, count, d, h_frac, power, progress,
+                            err);
+}
+
+nm_status nm_split_merged_nd(const float *img, const uint8_t *mask, const float *neg_dist, int w,
+                             int h, int32_t *labels, int *count, double d, double h_frac,
+                             double power, const nm_progress *progress, nm_error *err) {
   if (!(power > 0) || *count <= 0 || !(d > 0)) return NM_OK;
   size_t n = (size_t)w * h, nl = (size_t)*count + 1;
   nm_status st = NM_OK;
@@ -242,8 +249,12 @@ nm_status nm_split_merged(const float *img, const uint8_t *mask, int w, int h, i
   double contrast = n0 && n1 ? s1 / n1 - s0 / n0 : 0;
   if (!(contrast > 0)) goto done;
   float lo = (float)(0.1 * contrast);
-  st = nm_edt(mask, w, h, 0, f, err);
-  if (st) goto done;
+  if (neg_dist) {
+    for (size_t i = 0; i < n; i++) f[i] = -neg_dist[i]; /* exact */
+  } else {
+    st = nm_edt(mask, w, h, 0, f, err);
+    if (st) goto done;
+  }
   for (size_t i = 0; i < n; i++) {
     if (!roi[i]) continue;
     float top = c[i] > lo ? c[i] : lo;

@@ -60,5 +60,10 @@ nm_status nm_label_solidity(const int32_t *labels, int w, int h, int count, doub
 nm_status nm_split_merged(const float *img, const uint8_t *mask, int w, int h, int32_t *labels,
                           int *count, double d, double h_frac, double power,
                           const nm_progress *progress, nm_error *err);
+/* The same, given neg_dist: the negated exact distance transform of mask
+** (what the first split floods), so it is not computed again. */
+nm_status nm_split_merged_nd(const float *img, const uint8_t *mask, const float *neg_dist, int w,
+                             int h, int32_t *labels, int *count, double d, double h_frac,
+                             double power, const nm_progress *progress, nm_error *err);
 
 #endif /* NM_SPLIT_H */

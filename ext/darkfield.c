@@ -170,39 +170,46 @@ static int is_extremum(const float *prev, const float *cur, const float *next, i
   return 1;
 }
 
-/* The values of A on the annulus ri <= r <= ro around (cx, cy) into buf
-** (returns their count); when core is given, the sum, count and maximum of
-** the values within rc of the centre. half 1/2/3/4 keeps only the half
-** ring right of / left of / below / above the centre, and adds the
-** distances from the centre's column (row) to *dsum. */
+/* One annulus ri <= r <= ro around (cx, cy). core: also the sum, count and
+** maximum of the values within rc of the centre. half 1/2/3/4: only the
+** half right of / left of / below / above the centre (dsum then adds each
+** value's distance from the centre's column or row). gx, gy: a support
+** plane's slope, subtracted from the annulus values (detrended). */
+typedef struct ring_spec {
+  int cx, cy;
+  double ri, ro, rc;
+  int half;
+  float gx, gy;
+} ring_spec;
+
 typedef struct ring_core {
   double sum;
   int n;
   float peak;
 } ring_core;
 
-static size_t ring_gather(const float *A, int w, int h, int cx, int cy, double ri, double ro,
-                          double rc, ring_core *core, int half, double *dsum, float *buf) {
-  int iro = (int)ceil(ro);
+/* The annulus values of A into buf; returns their count. */
+static size_t ring_gather(const float *A, int w, int h, const ring_spec *rs, ring_core *core,
+                          double *dsum, float *buf) {
+  int iro = (int)ceil(rs->ro), half = rs->half;
+  double ri2 = rs->ri * rs->ri, ro2 = rs->ro * rs->ro, rc2 = rs->rc * rs->rc;
   size_t m = 0;
   if (core) core->sum = 0, core->n = 0, core->peak = -INFINITY;
   for (int dy = -iro; dy <= iro; dy++) {
-    int y = cy + dy;
-    if (y < 0 || y >= h) continue;
-    if ((half == 3 && dy <= 0) || (half == 4 && dy >= 0)) continue;
+    int y = rs->cy + dy;
+    if (y < 0 || y >= h || (half == 3 && dy <= 0) || (half == 4 && dy >= 0)) continue;
     for (int dx = -iro; dx <= iro; dx++) {
-      int x = cx + dx;
-      if (x < 0 || x >= w) continue;
-      if ((half == 1 && dx <= 0) || (half == 2 && dx >= 0)) continue;
+      int x = rs->cx + dx;
+      if (x < 0 || x >= w || (half == 1 && dx <= 0) || (half == 2 && dx >= 0)) continue;
       double r2 = (double)dx * dx + (double)dy * dy;
       float v = A[(size_t)y * w + x];
-      if (core && r2 <= rc * rc) {
+      if (core && r2 <= rc2) {
         core->sum += v;
         core->n++;
         if (v > core->peak) core->peak = v;
-      } else if (r2 >= ri * ri && r2 <= ro * ro) {
-        buf[m++] = v;
-        if (half) *dsum += half <= 2 ? abs(dx) : abs(dy);
+      } else if (r2 >= ri2 && r2 <= ro2) {
+        buf[m++] = v - rs->gx * (float)dx - rs->gy * (float)dy;
+        if (half && dsum) *dsum += half <= 2 ? abs(dx) : abs(dy);
       }
     }
   }
@@ -212,16 +219,22 @@ static size_t ring_gather(const float *A, int w, int h, int cx, int cy, double r
 /* The support's slope across the annulus along x (axis 0) or y (1): the
 ** difference of the medians of its two halves over the distance between
 ** their mean positions (medians: a particle in one half moves it little);
-** 0 when a half holds under 8 pixels (image edge). */
-static float ring_slope(const float *S, int w, int h, int cx, int cy, double ri, double ro,
-                        int axis, float *buf) {
+** 0 when a half holds under 8 pixels (image edge). *hi: raised to the
+** brighter half's median. */
+static float ring_slope(const float *S, int w, int h, ring_spec rs, int axis, float *hi,
+                        float *buf) {
   double d1 = 0, d2 = 0;
-  size_t m1 = ring_gather(S, w, h, cx, cy, ri, ro, 0, NULL, 1 + 2 * axis, &d1, buf);
+  rs.gx = rs.gy = 0;
+  rs.half = 1 + 2 * axis;
+  size_t m1 = ring_gather(S, w, h, &rs, NULL, &d1, buf);
   if (m1 < 8) return 0;
   float a = nm_select_kth(buf, m1, m1 / 2);
-  size_t m2 = ring_gather(S, w, h, cx, cy, ri, ro, 0, NULL, 2 + 2 * axis, &d2, buf);
+  rs.half = 2 + 2 * axis;
+  size_t m2 = ring_gather(S, w, h, &rs, NULL, &d2, buf);
   if (m2 < 8) return 0;
   float b = nm_select_kth(buf, m2, m2 / 2);
+  if (a > *hi) *hi = a;
+  if (b > *hi) *hi = b;
   double dist = d1 / m1 + d2 / m2;
   return dist > 0 ? (float)((a - b) / dist) : 0;
 }
@@ -232,7 +245,8 @@ static double band_z(const float *D, int w, int h, const blob *b, int sign, doub
                      double floor_sd, float *buf) {
   double R = b->r, ri = 1.5 * R + 1, ro = ring * R + 3;
   if (ro < ri + 2) ro = ri + 2;
-  size_t m = ring_gather(D, w, h, b->x, b->y, ri, ro, 0, NULL, 0, NULL, buf);
+  ring_spec rs = {b->x, b->y, ri, ro, 0, 0, 0, 0};
+  size_t m = ring_gather(D, w, h, &rs, NULL, NULL, buf);
   if (m < 8) return 0;
   float med;
   double sd = median_mad(buf, m, &med);
@@ -267,8 +281,14 @@ static int local_contrast(const float *S, int w, int h, blob *b, double k, doubl
   double rc = 0.5 * R < 1 ? 1 : 0.5 * R;
   double ri = 1.5 * R + 1, ro = 2.5 * R + 2;
   if (ro < ri + 2) ro = ri + 2;
+  ring_spec rs = {b->x, b->y, ri, ro, rc, 0, 0, 0};
+  float hi = -INFINITY;
+  if (plane) {
+    rs.gx = ring_slope(S, w, h, rs, 0, &hi, buf);
+    rs.gy = ring_slope(S, w, h, rs, 1, &hi, buf);
+  }
   ring_core c;
-  size_t m = ring_gather(S, w, h, b->x, b->y, ri, ro, rc, &c, 0, NULL, buf);
+  size_t m = ring_gather(S, w, h, &rs, &c, NULL, buf);
   if (c.n == 0 || m < 8) return 0;
   float med;
   double sd = median_mad(buf, m, &med);
@@ -276,10 +296,12 @@ static int local_contrast(const float *S, int w, int h, blob *b, double k, doubl
   double core = c.sum / c.n;
   b->bg = med;
   b->peak = c.peak;
-  if (core - med <= k * sd) return 0;
-  b->gx = plane ? ring_slope(S, w, h, b->x, b->y, ri, ro, 0, buf) : 0;
-  b->gy = plane ? ring_slope(S, w, h, b->x, b->y, ri, ro, 1, buf) : 0;
-  return 1;
+  b->gx = rs.gx;
+  b->gy = rs.gy;
+  /* a particle adds to the support under it: it is brighter than the
+  ** support on every side (a support edge or step is not) */
+  if (hi < med) hi = med;
+  return core - hi > k * sd;
 }
 
 /* The sigma nm_gauss really applies for a requested one (filter.c: exact

@@ -111,6 +111,37 @@ int main(void) {
     nm_segmentation_free(&s);
     free(px);
   }
+  /* large particles (d ~ 140 px): steps 4-8a run on 2 x 2 block means and
+  ** the outlines are placed at full resolution (segment.c, lowres_factor):
+  ** every disc found, each area within 5 % of pi r^2, and an overlapping
+  ** pair still split in two */
+  {
+    seed_state = 5;
+    int w3 = 640, h3 = 640;
+    disc g[8];
+    int ng = 0;
+    for (int k = 0; k < 6; k++) g[ng++] = (disc){110.0 + 200 * (k % 3), 90.0 + 170 * (k / 3), 70};
+    /* the overlapping pair on the bottom row: centres 125 px apart */
+    g[ng++] = (disc){180.0, 520.0, 70};
+    g[ng++] = (disc){305.0, 520.0, 70};
+    float *px = render(w3, h3, g, ng, 200, 60, 10, -1);
+    nm_segmentation s;
+    CHECK_OK(nm_segment(px, w3, h3, NULL, NULL, &s, &err), err);
+    CHECK(s.dark_particles == 1);
+    CHECK(s.scale_px >= 128); /* the block-mean path is taken */
+    CHECK(kept(&s) == 8);
+    for (int k = 0; k < 6; k++) {
+      int32_t l = s.labels[(int)g[k].y * w3 + (int)g[k].x];
+      CHECK(l > 0);
+      int64_t a = 0;
+      for (int i = 0; i < w3 * h3; i++) a += s.labels[i] == l;
+      CHECK_NEAR(a, M_PI * 70 * 70, 0.05 * M_PI * 70 * 70);
+    }
+    int32_t la = s.labels[520 * w3 + 140], lb = s.labels[520 * w3 + 345];
+    CHECK(la > 0 && lb > 0 && la != lb);
+    nm_segmentation_free(&s);
+    free(px);
+  }
   /* two touching (overlapping) discs split into two; a disc cut by the left
   ** border is kept with reason "edge" */
   {

@@ -17,7 +17,7 @@ void nm_darkfield_opts_default(nm_darkfield_opts *o) {
   o->enabled = 1;
   o->k = 4;
   o->kc = 1.0;
-  o->level = 0.55;
+  o->level = 0.65;
   o->detect = 3.0;
   o->dmin = 0;
   o->dmax = 0;
@@ -295,7 +295,7 @@ static int local_contrast(const float *S, int w, int h, blob *b, double k, doubl
   if (sd < floor_sd) sd = floor_sd;
   double core = c.sum / c.n;
   b->bg = med;
-  b->peak = c.peak;
+  b->peak = (float)core;
   b->gx = rs.gx;
   b->gy = rs.gy;
   /* a particle adds to the support under it: it is brighter than the

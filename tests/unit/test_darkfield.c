@@ -5,9 +5,11 @@
 ** discs of four sizes (diameters 6, 10, 16, 26 px, +0.25 over the support),
 ** plus two touching discs. Asserts: every disc found once at its centre,
 ** its equivalent diameter within 1.5 px + 12 %, the touching pair split,
-** nothing found on the bare textured support or in the vacuum; and the
-** option parser (keys, ranges, unknown key). */
+** nothing found on the bare textured support or in the vacuum; discs on a
+** steep support gradient keep boxes within 2 px of theirs (the tilted
+** support plane); and the option parser (keys, ranges, unknown key). */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -149,6 +151,55 @@ int main(void) {
   CHECK(nm_darkfield_opts_set(&o, "darkfield_dmax", 0, "x", &err) == NM_ERR_ARG);
   CHECK(nm_darkfield_opts_set(&o, "darkfieldx", 1, NULL, &err) == NM_ERR_ARG);
   CHECK(strstr(err.msg, "unknown") != NULL);
+  CHECK(nm_darkfield_opts_set(&o, "darkfield_plane", 0, NULL, &err) == NM_OK && o.plane == 0);
+  CHECK(nm_darkfield_opts_set(&o, "darkfield_plane", 0.5, NULL, &err) == NM_ERR_ARG);
+  CHECK(nm_darkfield_opts_set(&o, "darkfield_fp", -1, NULL, &err) == NM_ERR_ARG);
+
+  /* discs on a support that brightens steeply to the right (0.2 over a
+  ** disc's ring): the extent follows the tilted support, so a box stays
+  ** within 2 px of its disc's (a flat support level let the outline run up
+  ** the bright side); the same with darkfield_plane off leaks */
+  {
+    const int W2 = 240, H2 = 120;
+    const disc g[3] = {{60, 60, 12}, {120, 60, 12}, {180, 60, 12}};
+    for (int pass = 0; pass < 2; pass++) {
+      seed_state = 777u;
+      for (int y = 0; y < H2; y++)
+        for (int x = 0; x < W2; x++) {
+          double v = 0.1 + 0.006 * x;
+          for (int k = 0; k < 3; k++) v += 0.2 * cover(&g[k], x, y);
+          I[(size_t)y * W2 + x] = (float)(v + 0.01 * nrand());
+        }
+      nm_darkfield_opts_default(&o);
+      o.plane = pass == 0;
+      memset(lab, 0, sizeof(int32_t) * W2 * H2);
+      CHECK_OK(nm_darkfield_segment(I, W2, H2, &o, 0, NULL, lab, &count, &scale, &err), err);
+      int worst = 0, found2 = 0;
+      for (int k = 0; k < 3; k++) {
+        int32_t l = lab[(size_t)g[k].y * W2 + (size_t)g[k].x];
+        if (!l) continue;
+        found2++;
+        int x0 = W2, x1 = -1, y0 = H2, y1 = -1;
+        for (int y = 0; y < H2; y++)
+          for (int x = 0; x < W2; x++)
+            if (lab[(size_t)y * W2 + x] == l) {
+              x0 = x < x0 ? x : x0, x1 = x > x1 ? x : x1;
+              y0 = y < y0 ? y : y0, y1 = y > y1 ? y : y1;
+            }
+        /* the disc covers [x - 6, x + 6): pixels x - 6 .. x + 5 */
+        int e[4] = {(int)g[k].x - 6 - x0, x1 - ((int)g[k].x + 5), (int)g[k].y - 6 - y0,
+                    y1 - ((int)g[k].y + 5)};
+        for (int j = 0; j < 4; j++) worst = e[j] > worst ? e[j] : worst;
+      }
+      fprintf(stderr, "gradient support, plane %d: %d of 3 found, worst overshoot %d px\n",
+              pass == 0, found2, worst);
+      if (pass == 0) {
+        CHECK(found2 == 3);
+        CHECK(worst <= 2);
+      }
+    }
+  }
+
   /* tiny and flat images: no particle, no error */
   memset(lab, 0, sizeof(int32_t) * W * H);
   nm_darkfield_opts_default(&o);

@@ -6,7 +6,8 @@
 #                          distance transform, watershed, regionprops_table)
 #                          run in the same invocation; prints the ratio.
 #                          Reports wall and CPU time of both sides; nanomorph
-#                          uses NM_THREADS threads (default: the core count),
+#                          uses NM_THREADS threads (default: the cores the load
+#                          average leaves free, at least 1),
 #                          e.g. BENCH_PARTICLES_ARGS="--threads 1".
 #   make synthetic         just the generated image (+ its 16-bit labels)
 BENCH_TARGETS += bench-particles

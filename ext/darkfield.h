@@ -11,12 +11,15 @@
 ** Method (docs/darkfield.md): a difference-of-Gaussians scale space finds
 ** bright blobs at every size between a few pixels and a tenth of the field
 ** (each blob its own scale, so one image may hold particles of very different
-** sizes); each blob must stand out of the support around it (its core mean
-** above the median of an annulus around it by k robust standard deviations
-** of that annulus), which rejects the support's own texture wherever it is
-** strong; each kept blob then grows by a watershed on intensity from its
-** centre, limited to the pixels above its own mid level between the local
-** support and its peak, so touching particles stay apart.
+** sizes); each blob must stand out of the support texture around it (its
+** band-pass response against a ring of the same response, by a z that
+** rises with the number of maxima tested in the image; its core mean above
+** every side of an annulus, the support being a tilted plane), which
+** rejects the support's own texture wherever it is strong; each kept blob
+** then grows by a watershed on intensity from its centre, limited to the
+** pixels above its own level between the support plane and its core mean,
+** so touching particles stay apart and outlines do not climb a support
+** gradient.
 */
 #ifndef NM_DARKFIELD_H
 #define NM_DARKFIELD_H

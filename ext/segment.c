@@ -1019,10 +1019,22 @@ nm_status nm_segment(const float *px, int width, int height,
       nm_gauss(W.a, W.b, w, h, rs, W.tmp);
       rimg = W.b;
     }
-    st = nm_refine_outlines(rimg, w, h, labels, count, o->refine, o->refine_grow,
-                            o->refine_edge < 0 ? dark : o->refine_edge, o->refine_edge_ratio,
-                            nm_otsu(rimg, n, NULL),
-                            o->refine_anchor, o->fill_holes, NULL, err);
+    int edge = o->refine_edge < 0 ? dark : o->refine_edge;
+    /* sharp edges are placed on a copy smoothed by 1 px only (pixel noise),
+    ** flattened alike: W.a + gauss(I, 1) - gauss(I, sigma), see
+    ** segment_refine.h */
+    const float *fine = NULL;
+    if (edge && rimg == W.a) {
+      double sg = o->denoise * d;
+      if (sg > 0 && sg < 0.5) sg = 0.5;
+      nm_gauss(I, W.b, w, h, sg, W.tmp);
+      nm_gauss(I, W.c, w, h, 1.0, W.tmp);
+      for (size_t i = 0; i < n; i++) W.c[i] += W.a[i] - W.b[i];
+      fine = W.c;
+    }
+    st = nm_refine_outlines_fine(rimg, fine, w, h, labels, count, o->refine, o->refine_grow,
+                                 edge, o->refine_edge_ratio, nm_otsu(rimg, n, NULL),
+                                 o->refine_anchor, o->fill_holes, NULL, err);
     if (st) goto fail;
   }
   if (stop(&W, 8, "segment")) goto interrupted;

@@ -809,6 +809,15 @@ nm_status nm_refine_outlines(const float *img, int w, int h, int32_t *labels, in
                              double level, double grow, int edge_search, double edge_ratio,
                              double anchor, double anchor_weight, int fill_holes,
                              nm_refine_stats *stats, nm_error *err) {
+  return nm_refine_outlines_fine(img, NULL, w, h, labels, count, level, grow, edge_search,
+                                 edge_ratio, anchor, anchor_weight, fill_holes, stats, err);
+}
+
+nm_status nm_refine_outlines_fine(const float *img, const float *fine, int w, int h,
+                                  int32_t *labels, int count, double level, double grow,
+                                  int edge_search, double edge_ratio, double anchor,
+                                  double anchor_weight, int fill_holes, nm_refine_stats *stats,
+                                  nm_error *err) {
   if (!img || !labels || w <= 0 || h <= 0 || count <= 0)
     return refine_once(img, w, h, labels, count, level, grow, edge_search, edge_ratio, anchor,
                        anchor_weight, fill_holes, stats, NULL, err);
@@ -828,6 +837,27 @@ nm_status nm_refine_outlines(const float *img, int w, int h, int32_t *labels, in
     B.edge_taken = 0;
     st = refine_once(img, w, h, labels, count, level, grow, edge_search, edge_ratio, anchor,
                      anchor_weight, fill_holes, stats, &B, err);
+  }
+  /* sharp edges: their steepest iso-lines are read again on the lightly
+  ** smoothed image. The particle-scale smoothing of img moves the steepest
+  ** line of an asymmetric edge (a thinning rim inside a sharp step) inwards
+  ** by a good part of its sigma. The same gate must open on fine too (its
+  ** film texture is less smoothed): else the outlines of img stand */
+  if (st == NM_OK && B.edge_taken && fine) {
+    int32_t *keep = nm_malloc(n, sizeof(int32_t), err);
+    if (!keep) st = err && err->code ? err->code : NM_ERR_NOMEM;
+    if (keep) {
+      memcpy(keep, labels, sizeof(int32_t) * n);
+      B.edge_taken = 0;
+      st = refine_once(fine, w, h, labels, count, level, grow, 1, edge_ratio, NAN, 0, fill_holes,
+                       stats, &B, err);
+      if (st == NM_OK && !B.edge_taken) memcpy(labels, keep, sizeof(int32_t) * n);
+      else if (st == NM_OK)
+        st = refine_once(fine, w, h, labels, count, level, grow, 1, 0, NAN, 0, fill_holes, stats,
+                         &B, err);
+      B.edge_taken = 1;
+      free(keep);
+    }
   }
   /* sharp edges (the steepest iso-lines were taken) stand out of the film's
   ** texture by the gate's own measure: nothing to hide their rim */

@@ -55,4 +55,17 @@ nm_status nm_refine_outlines(const float *img, int w, int h, int32_t *labels, in
                              double anchor, double anchor_weight, int fill_holes,
                              nm_refine_stats *stats, nm_error *err);
 
+/* The same with a second, lightly smoothed copy of img (same flattening,
+** particles bright; NULL: none). When the first pass opens the steepest-edge
+** gate on img, the outlines are then put on the steepest iso-lines of fine
+** (two passes, no anchor): the particle-scale smoothing of img moves the
+** steepest line of an asymmetric edge (a thinning grey rim inside a sharp
+** step, as on projected tetrahedra and octahedra) inwards by a good part
+** of its sigma. Images whose gate stays closed never read fine. */
+nm_status nm_refine_outlines_fine(const float *img, const float *fine, int w, int h,
+                                  int32_t *labels, int count, double level, double grow,
+                                  int edge_search, double edge_ratio, double anchor,
+                                  double anchor_weight, int fill_holes, nm_refine_stats *stats,
+                                  nm_error *err);
+
 #endif /* NM_SEGMENT_REFINE_H */

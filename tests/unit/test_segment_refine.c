@@ -231,6 +231,40 @@ int main(void) {
     free(lb);
   }
 
+  /* 8. an asymmetric sharp edge: a grey rim thinning from 1 at r = 12 to
+  ** 0.5 at R = 24, then a step to 0 (a projected wedge-edged crystal).
+  ** Smoothed by 4 px, its steepest iso-line lies inside R; given a copy
+  ** smoothed by 1 px, the outline comes back to the step (pi R^2 within
+  ** 6 %), and is larger than without it. A clean background opens the gate
+  ** on both copies */
+  {
+    enum { W3 = 160, H3 = 160 };
+    float *raw = malloc(sizeof(float) * W3 * H3), *sm = malloc(sizeof(float) * W3 * H3);
+    float *fn = malloc(sizeof(float) * W3 * H3);
+    float *tmp = malloc(sizeof(float) * nm_filter_tmp_size(W3, H3));
+    int32_t *lb = malloc(sizeof(int32_t) * W3 * H3);
+    const double R = 24;
+    for (int y = 0; y < H3; y++)
+      for (int x = 0; x < W3; x++) {
+        double r = hypot(x - 80, y - 80);
+        raw[y * W3 + x] = (float)(r < 12 ? 1 : r < R ? 1 - 0.5 * (r - 12) / (R - 12) : 0);
+      }
+    nm_gauss(raw, sm, W3, H3, 4, tmp);
+    nm_gauss(raw, fn, W3, H3, 1, tmp);
+    double a_sm[2], a_fn[2];
+    for (int k = 0; k < 2; k++) {
+      for (int y = 0; y < H3; y++)
+        for (int x = 0; x < W3; x++) lb[y * W3 + x] = hypot(x - 80, y - 80) <= R + 3;
+      CHECK_OK(nm_refine_outlines_fine(sm, k ? fn : NULL, W3, H3, lb, 1, 0.5, 0.5, 1, 3, NAN, 0,
+                                       1, NULL, &err),
+               err);
+      areas(lb, (size_t)W3 * H3, 1, k ? a_fn : a_sm);
+    }
+    CHECK_NEAR(a_fn[1], M_PI * R * R, 0.06 * M_PI * R * R);
+    CHECK(a_sm[1] < 0.95 * a_fn[1]);
+    free(raw), free(sm), free(fn), free(tmp), free(lb);
+  }
+
   /* 6. degenerate input */
   CHECK_OK(nm_refine_outlines(img, W, H, lab, 0, 0.5, 0.6, 0, 0, NAN, 0, 1, NULL, &err), err);
   CHECK(nm_refine_outlines(NULL, W, H, lab, 1, 0.5, 0.6, 0, 0, NAN, 0, 1, NULL, &err) == NM_ERR_ARG);

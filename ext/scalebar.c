@@ -20,6 +20,15 @@
 
 #include "calib.h"
 
+/* Built with -DNM_SCALEBAR_TRACE (only by tools/eval_scalebar's trace build)
+** the reader tells on stderr which strips, lines and readings it tried; the
+** engine proper never prints. */
+#ifdef NM_SCALEBAR_TRACE
+#define TRACE(...) fprintf(stderr, __VA_ARGS__)
+#else
+#define TRACE(...) ((void)0)
+#endif
+
 /* Pixel sizes a transmission microscope produces, nm/px. Outside: a misread. */
 #define PLAUSIBLE_MIN_NM_PER_PX 0.002
 #define PLAUSIBLE_MAX_NM_PER_PX 200.0
@@ -31,6 +40,7 @@
 /* Coverage above which a pixel counts as label ink. Labels are drawn at the
 ** bar's own level; a high threshold keeps film texture out of the glyphs. */
 #define INK_COVERAGE 0.5f
+#define STRICT_INK_COVERAGE 0.75f
 /* Label glyphs are drawn at the bar's own level, so their strokes reach
 ** it; film texture that merely crosses INK_COVERAGE mostly does not. */
 #define GLYPH_PEAK_COVERAGE 0.85f
@@ -559,6 +569,7 @@ typedef struct ink_window {
   float *cov;    /* w*h: 0 background .. 1 bar level, clipped */
   int32_t *comp; /* component id per pixel, -1 none */
   int panel, px0, py0, px1, py1; /* a solid annotation box, window coords (inclusive) */
+  int ox0, oy0, ox1, oy1;        /* ... its outermost walks */
 } ink_window;
 
 static void window_free(ink_window *win) {
@@ -580,6 +591,19 @@ static int walk_flat(const float *px, int w, int h, int x, int y, int dx, int dy
   }
 }
 
+/* walk_flat from one end of the bar along a row beside it, past at most
+** three pixels that are off the level: JPEG rings and anti-aliasing blur
+** the bar's corners into the rows just above and below it. */
+static int walk_from_bar_end(const float *px, int w, int h, int x, int y, int dx, float level,
+                             float tol) {
+  for (int k = 0; k < 3; k++) {
+    int nx = x + dx;
+    if (nx < 0 || nx >= w || fabsf(px[(size_t)y * w + nx] - level) <= tol) break;
+    x = nx;
+  }
+  return walk_flat(px, w, h, x, y, dx, 0, level, tol);
+}
+
 /* A solid annotation box around the bar: the background beside the bar is
 ** flat (its spread a few % of the bar's contrast, where film texture is
 ** several times that) and continues past both ends of the bar. Its extent
@@ -592,7 +616,7 @@ static int walk_flat(const float *px, int w, int h, int x, int y, int dx, int dy
 ** beside a bar drawn on the image), whose label may lie on film outside
 ** it. Marks wholly outside the box are film, not its label. */
 static int find_panel(const float *px, int w, int h, const nm_scalebar *sb, const bar_levels *lv,
-                      int *x0, int *y0, int *x1, int *y1) {
+                      int *x0, int *y0, int *x1, int *y1, int outer[4]) {
   float span = fabsf(lv->bar - lv->background);
   int rows[2] = {sb->bar_y - 2, sb->bar_y + sb->bar_h + 1};
   double dev = 0;
@@ -603,34 +627,63 @@ static int find_panel(const float *px, int w, int h, const nm_scalebar *sb, cons
       dev += fabsf(px[(size_t)rows[k] * w + x] - lv->background);
   }
   dev /= n;
+  TRACE("    box? rows beside the bar deviate %.1f%% of the contrast\n", 100 * dev / span);
   if (!(dev <= 0.04 * span)) return 0;
   float tol = fmaxf(0.08f * span, 4.0f * (float)dev);
   int left[2], right[2], top[2], bottom[2];
   for (int k = 0; k < 2; k++) {
-    left[k] = walk_flat(px, w, h, sb->bar_x, rows[k], -1, 0, lv->background, tol);
-    right[k] = walk_flat(px, w, h, sb->bar_x + sb->bar_w - 1, rows[k], 1, 0, lv->background, tol);
+    left[k] = walk_from_bar_end(px, w, h, sb->bar_x, rows[k], -1, lv->background, tol);
+    right[k] = walk_from_bar_end(px, w, h, sb->bar_x + sb->bar_w - 1, rows[k], 1, lv->background,
+                                 tol);
   }
   int disagree = (abs(left[0] - left[1]) > 2) + (abs(right[0] - right[1]) > 2);
+  TRACE("    box? left %d %d right %d %d\n", left[0], left[1], right[0], right[1]);
   if (disagree > 1) return 0;
   int l = left[0] > left[1] ? left[0] : left[1], r = right[0] < right[1] ? right[0] : right[1];
-  if (l > sb->bar_x - 3 || r < sb->bar_x + sb->bar_w + 2) return 0;
+  if (l > sb->bar_x - 5 || r < sb->bar_x + sb->bar_w + 4) return 0;
   int cols[2] = {l + 2, r - 2};
   for (int k = 0; k < 2; k++) {
     top[k] = walk_flat(px, w, h, cols[k], sb->bar_y, 0, -1, lv->background, tol);
     bottom[k] = walk_flat(px, w, h, cols[k], sb->bar_y + sb->bar_h - 1, 0, 1, lv->background, tol);
   }
   disagree += (abs(top[0] - top[1]) > 2) + (abs(bottom[0] - bottom[1]) > 2);
+  TRACE("    box? top %d %d bottom %d %d\n", top[0], top[1], bottom[0], bottom[1]);
   if (disagree > 1) return 0;
   int t = top[0] > top[1] ? top[0] : top[1], b = bottom[0] < bottom[1] ? bottom[0] : bottom[1];
   if (t > sb->bar_y - 3 || b < sb->bar_y + sb->bar_h + 2) return 0;
+  /* A box's edge is straight: just beyond each side, along its whole
+  ** length, lies something else than the fill. A walk stopped by noise
+  ** in a flat field has the field beyond it. One side may fail (film as
+  ** bright as a white box beyond it); a side on the image's border passes. */
+  int crooked = 0;
+  for (int side = 0; side < 4; side++) {
+    int horizontal = side == 1 || side == 3;
+    int at = side == 0   ? (left[0] < left[1] ? left[0] : left[1]) - 1
+             : side == 1 ? (top[0] < top[1] ? top[0] : top[1]) - 1
+             : side == 2 ? (right[0] > right[1] ? right[0] : right[1]) + 1
+                         : (bottom[0] > bottom[1] ? bottom[0] : bottom[1]) + 1;
+    if (at < 0 || at >= (horizontal ? h : w)) continue;
+    int from = horizontal ? l : t, to = horizontal ? r : b, off = 0;
+    for (int k = from; k <= to; k++) {
+      float v = horizontal ? px[(size_t)at * w + k] : px[(size_t)k * w + at];
+      off += fabsf(v - lv->background) > tol;
+    }
+    TRACE("    box? side %d: %d of %d beyond it are not fill\n", side, off, to - from + 1);
+    crooked += off < 0.5 * (to - from + 1);
+  }
+  if (crooked > 1) return 0;
   *x0 = l, *x1 = r, *y0 = t, *y1 = b;
+  outer[0] = left[0] < left[1] ? left[0] : left[1];
+  outer[1] = top[0] < top[1] ? top[0] : top[1];
+  outer[2] = right[0] > right[1] ? right[0] : right[1];
+  outer[3] = bottom[0] > bottom[1] ? bottom[0] : bottom[1];
   return 1;
 }
 
 /* The region around the bar where its label can be: above, below or beside
 ** it, no farther than the bar is long and 15 % of the image height. */
 static int window_make(const float *px, int w, int h, const nm_scalebar *sb,
-                       const bar_levels *lv, ink_window *win) {
+                       const bar_levels *lv, float ink_level, ink_window *win) {
   int reach_y = (int)fmin(0.15 * h, 1.2 * sb->bar_w) + sb->bar_h;
   int reach_x = sb->bar_w;
   win->x0 = sb->bar_x - reach_x < 0 ? 0 : sb->bar_x - reach_x;
@@ -651,13 +704,16 @@ static int window_make(const float *px, int w, int h, const nm_scalebar *sb,
       float c = (px[(size_t)(y + win->y0) * w + (x + win->x0)] - lv->background) / span;
       c = c < 0 ? 0 : c > 1 ? 1 : c;
       win->cov[(size_t)y * win->w + x] = c;
-      win->ink[(size_t)y * win->w + x] = c > INK_COVERAGE;
+      win->ink[(size_t)y * win->w + x] = c > ink_level;
     }
-  int bx0, by0, bx1, by1;
-  win->panel = find_panel(px, w, h, sb, lv, &bx0, &by0, &bx1, &by1);
+  int bx0, by0, bx1, by1, outer[4];
+  win->panel = find_panel(px, w, h, sb, lv, &bx0, &by0, &bx1, &by1, outer);
+  if (win->panel) TRACE("    box x %d-%d y %d-%d\n", bx0, bx1, by0, by1);
   if (win->panel) {
     win->px0 = bx0 - win->x0, win->px1 = bx1 - win->x0;
     win->py0 = by0 - win->y0, win->py1 = by1 - win->y0;
+    win->ox0 = outer[0] - win->x0, win->oy0 = outer[1] - win->y0;
+    win->ox1 = outer[2] - win->x0, win->oy1 = outer[3] - win->y0;
   }
   /* The bar itself is not part of the label. */
   for (int y = sb->bar_y - 1; y <= sb->bar_y + sb->bar_h; y++)
@@ -672,6 +728,14 @@ static int window_make(const float *px, int w, int h, const nm_scalebar *sb,
 static int window_components(ink_window *win, box **boxes_out, int *count_out) {
   size_t n = (size_t)win->w * (size_t)win->h;
   for (size_t i = 0; i < n; i++) win->comp[i] = -1;
+  /* A label in a solid box lies inside it: ink beyond the outermost walk
+  ** of every side is film (a bright patch touching the box's edge would
+  ** otherwise grow into the label's line). */
+  if (win->panel)
+    for (int y = 0; y < win->h; y++)
+      for (int x = 0; x < win->w; x++)
+        if (x < win->ox0 || x > win->ox1 || y < win->oy0 || y > win->oy1)
+          win->ink[(size_t)y * win->w + x] = 0;
   int cap = 64, count = 0;
   box *boxes = malloc(sizeof(box) * (size_t)cap);
   int32_t *stack = malloc(sizeof(int32_t) * n);
@@ -898,26 +962,55 @@ static int find_label_lines(const ink_window *win, const box *boxes, int count,
       if (is_glyph(&boxes[j], win->h) && boxes[j].x0 >= line.x0 && boxes[j].x1 <= line.x1 &&
           boxes[j].y0 >= line.y0 && boxes[j].y1 <= line.y1)
         glyphs += letters_in(&boxes[j]);
-    if (glyphs < 2) continue;
+    if (glyphs < 2) {
+      TRACE("      line x %d-%d y %d-%d: %d glyph\n", line.x0 + win->x0, line.x1 + win->x0,
+            line.y0 + win->y0, line.y1 + win->y0, glyphs);
+      continue;
+    }
     /* Text is ink on background: a line box mostly of ink is the fill of a
     ** box or a particle, and text in it has the other polarity (another
     ** bar's label). */
     long inked = 0;
     for (int y = line.y0; y < line.y1; y++)
       for (int x = line.x0; x < line.x1; x++) inked += win->ink[(size_t)y * win->w + x];
-    if (inked > 0.6 * (long)(line.x1 - line.x0) * (line.y1 - line.y0)) continue;
+    if (inked > 0.6 * (long)(line.x1 - line.x0) * (line.y1 - line.y0)) {
+      TRACE("      line x %d-%d y %d-%d: mostly ink\n", line.x0 + win->x0, line.x1 + win->x0,
+            line.y0 + win->y0, line.y1 + win->y0);
+      continue;
+    }
     int lh = line.y1 - line.y0;
     int dx = line.x1 < bar_x0 ? bar_x0 - line.x1 : line.x0 > bar_x1 ? line.x0 - bar_x1 : 0;
     int dy = line.y1 <= bar_y0 ? bar_y0 - line.y1 : line.y0 >= bar_y1 ? line.y0 - bar_y1 : 0;
-    if (dx > 3 * lh || dy > 3 * lh) continue;
+    if (dx > 3 * lh || dy > 3 * lh) {
+      TRACE("      line x %d-%d y %d-%d: far\n", line.x0 + win->x0, line.x1 + win->x0,
+            line.y0 + win->y0, line.y1 + win->y0);
+      continue;
+    }
     /* The label belongs to the bar: above or below it, it overlaps the bar
     ** over most of its own width. */
     int overlap = (line.x1 < bar_x1 ? line.x1 : bar_x1) - (line.x0 > bar_x0 ? line.x0 : bar_x0);
-    if (dy > 0 && overlap < 0.5 * (line.x1 - line.x0)) continue;
+    /* A label wider than a short bar ("500 nm" over a 46 px bar) holds the
+    ** whole bar, centred under or over it. */
+    int spans_bar = line.x0 <= bar_x0 && line.x1 >= bar_x1 &&
+                    fabs(0.5 * (line.x0 + line.x1) - 0.5 * (bar_x0 + bar_x1)) <=
+                        0.15 * (line.x1 - line.x0);
+    if (dy > 0 && overlap < 0.5 * (line.x1 - line.x0) && !spans_bar) {
+      TRACE("      line x %d-%d y %d-%d: off the bar\n", line.x0 + win->x0, line.x1 + win->x0,
+            line.y0 + win->y0, line.y1 + win->y0);
+      continue;
+    }
     /* ... and is neither tiny nor huge beside it. */
-    if (line.x1 - line.x0 < 0.15 * sb->bar_w) continue;
+    if (line.x1 - line.x0 < 0.15 * sb->bar_w) {
+      TRACE("      line x %d-%d y %d-%d: tiny\n", line.x0 + win->x0, line.x1 + win->x0,
+            line.y0 + win->y0, line.y1 + win->y0);
+      continue;
+    }
     /* A label is shorter than ~1.5 bars plus its own height, or it is not one. */
-    if (line.x1 - line.x0 > 1.5 * sb->bar_w + 4 * lh) continue;
+    if (line.x1 - line.x0 > 1.5 * sb->bar_w + 4 * lh) {
+      TRACE("      line x %d-%d y %d-%d: long\n", line.x0 + win->x0, line.x1 + win->x0,
+            line.y0 + win->y0, line.y1 + win->y0);
+      continue;
+    }
     found[n].line = line;
     found[n].distance = hypot(dx, dy);
     n++;
@@ -1367,15 +1460,19 @@ static int ink_disagrees(const ink_window *win, const box *boxes, int count, con
   ** bleeds a pixel or two at the baseline. */
   double top_tol = fmax(0.15 * H, 1.0), tol = fmax(0.15 * H, 2.0);
   int marks = 0, room = 0, num_x0 = cols[c].x0, num_x1 = cols[c].x1;
+  int widest_gap = 0, after_digit = 1; /* (a mono point stands apart from both digits) */
   for (; c < n; c++) {
     const column *k = &cols[c];
     double w = k->x1 - k->x0, h = k->y1 - k->y0;
     /* (a speck merged on top of a digit may raise its top) */
     int tall = k->y0 <= top + top_tol && abs(k->y1 - baseline) <= tol && h <= 1.3 * H;
     /* A point sits on the baseline; a small mark floating above it, inside
-    ** the number's band, is a speck of texture between two glyphs. */
+    ** the number's band, is a speck of texture between two glyphs. A point
+    ** covers ~0.02-0.04 H^2 (a third of that is still a point; a pixel of
+    ** JPEG noise on the baseline of a 26 px label is not). */
     double on_base = fmax(1.5, 0.12 * H);
-    int point = w <= 0.4 * H && h <= 0.4 * H && k->y0 >= baseline - 0.5 * H &&
+    int point = w <= 0.4 * H && h <= 0.4 * H && k->area >= 0.008 * H * H &&
+                k->y0 >= baseline - 0.5 * H &&
                 k->y0 < baseline && k->y1 >= baseline - on_base && k->y1 <= baseline + 0.3 * H;
     int speck = w <= 0.3 * H && h <= 0.3 * H && k->y0 > top + top_tol && k->y1 < baseline - on_base;
     if (k->area < min_area) { /* a speck over a glyph is part of it or texture */
@@ -1385,8 +1482,17 @@ static int ink_disagrees(const ink_window *win, const box *boxes, int count, con
                k->x0 + k->x1 < 2 * cols[j].x1;
       if (over) continue;
     }
+    /* A word space ends the number: digits are set close (in a mono font
+    ** too: a '1' beside a '0' leaves ~0.3 H), the unit follows a space (an 'n' whose top texture raised to the
+    ** digits' top is no fourth digit of '100 nm'). */
+    if (marks > 0 && tall && after_digit && k->area >= min_area &&
+        k->x0 - num_x1 >= fmax(0.45 * H, 2.0 * widest_gap + 2.0))
+      break;
+    if (tall && after_digit && k->area >= min_area && k->x0 - num_x1 > widest_gap)
+      widest_gap = k->x0 - num_x1;
     if (tall && k->area >= min_area) {
       num_x1 = k->x1;
+      after_digit = 1;
       marks++;
       room += w >= H ? (int)(w / (0.5 * H)) : 1;
     } else if (point) { /* a decimal point; one not followed by a digit is a speck */
@@ -1395,6 +1501,7 @@ static int ink_disagrees(const ink_window *win, const box *boxes, int count, con
       if (next == n || !(cols[next].y0 <= top + top_tol && abs(cols[next].y1 - baseline) <= tol))
         continue;
       num_x1 = k->x1;
+      after_digit = 0;
       marks++;
       room++;
     } else if (speck) {
@@ -1403,6 +1510,15 @@ static int ink_disagrees(const ink_window *win, const box *boxes, int count, con
       break;
     }
   }
+#ifdef NM_SCALEBAR_TRACE
+  {
+    TRACE("        ink: top %d base %d H %.0f lh %d marks %d room %d chars %d; columns", top,
+          baseline, H, lh, marks, room, chars);
+    for (int i = 0; i < n; i++)
+      TRACE(" [%d-%d,%d-%d a%d]", cols[i].x0, cols[i].x1, cols[i].y0, cols[i].y1, cols[i].area);
+    TRACE("\n");
+  }
+#endif
   while (c < n && cols[c].area < min_area) c++;
   if (c < n) {
     *unit_descends = descends_like_mu(win, &cols[c], baseline, H);
@@ -1635,15 +1751,29 @@ static int read_once(const ink_window *win, const box *boxes, int count, const b
   }
   label_span(&r, &first, &last);
   span_text(&r, first, last, text, sizeof text, &least);
+#ifdef NM_SCALEBAR_TRACE
+  {
+    char all[96];
+    float all_least;
+    span_text(&r, 0, r.n, all, sizeof all, &all_least);
+    TRACE("      read h%d %s%s line x%d-%d: '%s' -> '%s' (least %.0f)\n", line_height,
+          !st ? "plain" : st->cubic ? "cubic" : st->black_from < 0.2 ? "thick" : "thin",
+          alphabet ? " constrained" : "", line->x0, line->x1, all, text, least);
+  }
+#endif
   int descends;
   if (ink_disagrees(win, boxes, count, line, &r, first, last, &descends, split)) {
     snprintf(why, why_size,
              "scale bar label read as '%.60s' but its number has other marks (a dropped '0.'?)",
              text);
+    TRACE("        ink disagrees\n");
     return 0;
   }
-  if (parse_label(text, least, descends, value, unit, unit_size, why, why_size, seen) == 0)
+  if (parse_label(text, least, descends, value, unit, unit_size, why, why_size, seen) == 0) {
+    TRACE("        parses: %g %s\n", *value, unit);
     return 2;
+  }
+  TRACE("        fails: %s (number seen %g)\n", why, *seen);
   /* "200 nm e%": try the first one or two words alone — never when a
   ** later word looks like a unit ('2nn nm' for '200 nm': '2nn' alone,
   ** its 'nn' mended to 'nm', would be a label 100 times too small). */
@@ -1660,6 +1790,7 @@ static int read_once(const ink_window *win, const box *boxes, int count, const b
         parse_label(part, part_least, descends, value, unit, unit_size, ignored,
                     sizeof ignored, NULL) == 0) {
       *cut = 0.5 * (r.sym[end - 1].x1 + r.sym[end].x0);
+      TRACE("        cut after '%s': %g %s\n", part, *value, unit);
       return 1;
     }
     words++;
@@ -1708,7 +1839,11 @@ static int read_split(const ink_window *win, const box *boxes, int count, const 
     return 0;
   int digits = 0;
   for (int i = 0; i < rn.n; i++) digits += is_number_symbol(rn.sym[i].utf8);
-  if (digits != rn.n || digits < sp->marks || digits > sp->room) return 0;
+  if (digits != rn.n || digits < sp->marks || digits > sp->room) {
+    TRACE("      split h%d: number has %d symbols (%d digits), ink %d..%d\n", line_height, rn.n,
+          digits, sp->marks, sp->room);
+    return 0;
+  }
   char text[96] = "", part[48];
   float least_n, least_u;
   for (int i = 0; i < rn.n; i++) strncat(text, rn.sym[i].utf8, sizeof text - strlen(text) - 1);
@@ -1719,8 +1854,10 @@ static int read_split(const ink_window *win, const box *boxes, int count, const 
   strncat(text, " ", sizeof text - strlen(text) - 1);
   strncat(text, part, sizeof text - strlen(text) - 1);
   char ignored[160];
-  return parse_label(text, least_n < least_u ? least_n : least_u, sp->descends, value, unit,
-                     unit_size, ignored, sizeof ignored, seen) == 0;
+  int ok = parse_label(text, least_n < least_u ? least_n : least_u, sp->descends, value, unit,
+                       unit_size, ignored, sizeof ignored, seen) == 0;
+  TRACE("      split h%d: '%s' -> %s\n", line_height, text, ok ? "parses" : ignored);
+  return ok;
 }
 
 /* Reads a label line. The plain reading at OCR_LINE_HEIGHT is trusted
@@ -1733,9 +1870,28 @@ static int read_split(const ink_window *win, const box *boxes, int count, const 
 ** digits are in doubt. A misread rarely repeats itself under a different
 ** rendering, but it can. */
 #define MAX_EXTRA_READINGS 22
+
+/* Every number read on every line of a label attempt (and its length in nm
+** when the unit was read too): a later attempt at another ink level must
+** agree with all of those read on its line. */
+#define MAX_LOGGED 96
+typedef struct reading_log {
+  int n;
+  box line[MAX_LOGGED];
+  double number[MAX_LOGGED], nm[MAX_LOGGED];
+} reading_log;
+
+static void log_reading(reading_log *log, const box *line, double number, double nm) {
+  if (!log || !isfinite(number) || log->n == MAX_LOGGED) return;
+  log->line[log->n] = *line;
+  log->number[log->n] = number;
+  log->nm[log->n] = nm;
+  log->n++;
+}
+
 static int read_line(const ink_window *win, const box *boxes, int count, const box *line,
                      double length, int *budget, double *value, char *unit, size_t unit_size,
-                     char *why, size_t why_size) {
+                     char *why, size_t why_size, reading_log *log) {
   double v;
   char u[8];
   double cut = line->x1;
@@ -1758,6 +1914,8 @@ static int read_line(const ink_window *win, const box *boxes, int count, const b
     if (got2 == 2) {
       micro_read_as_p(v, u, length);
       micro_read_as_p(v2, u2, length);
+      log_reading(log, line, v, v * nm_unit_to_nm(u));
+      log_reading(log, line, v2, v2 * nm_unit_to_nm(u2));
       if (fabs(v * nm_unit_to_nm(u) - v2 * nm_unit_to_nm(u2)) <= 1e-9 * v * nm_unit_to_nm(u)) {
         *value = v;
         snprintf(unit, unit_size, "%s", u);
@@ -1808,6 +1966,9 @@ static int read_line(const ink_window *win, const box *boxes, int count, const b
     if (g && n_votes < MAX_VOTES) VOTE();
   }
 #undef VOTE
+  for (int k = 0; k < n_votes; k++) log_reading(log, line, votes_v[k], votes_nm[k]);
+  for (int k = 0; k < n_seen; k++) log_reading(log, line, seen[k], NAN);
+  TRACE("      votes %d\n", n_votes);
   if (n_votes < 2) return -1;
   for (int k = 1; k < n_votes; k++)
     if (fabs(votes_nm[k] - votes_nm[0]) > 1e-9 * votes_nm[0]) {
@@ -1923,12 +2084,17 @@ nm_status nm_scalebar_read(const float *px, int width, int height, nm_scalebar *
     if (shadowed) continue;
     nm_scalebar attempt = raw[i].sb;
     bar_levels levels;
+    TRACE("  strip %d: x %d w %d y %d h %d %s\n", i, attempt.bar_x, attempt.bar_w, attempt.bar_y,
+          attempt.bar_h, raw[i].bright ? "bright" : "dark");
     if (verify_bar(px, width, height, &attempt, &levels) != 0) {
+      TRACE("    not a bar: %s\n", attempt.reason);
       if (i == 0) *out = attempt;
       continue;
     }
     bars[n_bars++] = raw[i];
+    TRACE("    bar, length %.2f px\n", attempt.bar_length_px);
     nm_status status = read_label(px, width, height, &attempt, &levels, raw, n, err);
+    TRACE("    -> %g nm/px %s\n", attempt.nm_per_px, attempt.reason);
     if (status != NM_OK) return status;
     if (!reported || isfinite(attempt.nm_per_px)) *out = attempt;
     reported = 1;
@@ -1990,9 +2156,31 @@ static int label_claimed_elsewhere(const box *label, const nm_scalebar *bar, int
   return 0;
 }
 
-static nm_status read_label(const float *px, int width, int height, nm_scalebar *out,
-                            const bar_levels *levels, const bar_candidate *others,
-                            int n_others, nm_error *err) {
+/* 1 when no ink lies beside the line in its band, within 0.8 of its height
+** to the left or right. At the strict ink level a label's first glyphs can
+** merge with a patch of the field as bright (dark) as the ink — '0.' of
+** '0.2 µm' on a bright particle — and the line left is '2 µm', read right
+** and checked right against its own ink. The merged glyphs still touch the
+** band beside it; texture that the strict level parted from a label does
+** not reach the label's own level there. */
+static int line_stands_free(const ink_window *win, const box *line) {
+  int lh = line->y1 - line->y0, reach = (int)ceil(fmax(3.0, 0.8 * lh)), inked = 0;
+  for (int side = 0; side < 2; side++) {
+    int xa = side ? line->x1 : line->x0 - reach, xb = side ? line->x1 + reach : line->x0;
+    for (int y = line->y0; y < line->y1; y++)
+      for (int x = xa < 0 ? 0 : xa; x < xb && x < win->w; x++) inked += win->ink[(size_t)y * win->w + x];
+  }
+  TRACE("      %d ink pixels beside the line\n", inked);
+  return inked < 3;
+}
+
+/* One attempt at the label with the ink at `ink_level` of the bar's
+** contrast: 1 when it reads (out->value, out->unit and the box set), 0 with
+** the reason in why, -1 out of memory. */
+static int read_label_at(const float *px, int width, int height, nm_scalebar *out,
+                         const bar_levels *levels, const bar_candidate *others, int n_others,
+                         float ink_level, reading_log *log, box *label_out, char *why_out,
+                         size_t why_size) {
   double length = out->bar_length_px;
   ink_window win = {0};
   box *boxes = NULL;
@@ -2000,15 +2188,16 @@ static nm_status read_label(const float *px, int width, int height, nm_scalebar 
   line_candidate lines[MAX_LABEL_CANDIDATES];
   box label = {0, 0, 0, 0, 0, 0};
   char why[160] = "";
-  int ok = window_make(px, width, height, out, levels, &win) == 0 &&
+  int ok = window_make(px, width, height, out, levels, ink_level, &win) == 0 &&
            window_components(&win, &boxes, &count) == 0;
   if (ok) join_broken_glyphs(boxes, count, win.h);
   if (!ok) {
     window_free(&win);
     free(boxes);
-    return nm_fail(err, NM_ERR_NOMEM, "scale bar: out of memory");
+    return -1;
   }
   int n_lines = find_label_lines(&win, boxes, count, out, lines);
+  TRACE("    ink at %.2f: %d label lines, %d components\n", ink_level, n_lines, count);
   if (n_lines == 0) snprintf(why, sizeof why, "scale bar found but no label next to it");
   int budget = MAX_EXTRA_READINGS;
   for (int i = 0; i < n_lines; i++) {
@@ -2016,19 +2205,24 @@ static nm_status read_label(const float *px, int width, int height, nm_scalebar 
     char this_why[160] = "";
     box in_image = lines[i].line;
     in_image.x0 += win.x0, in_image.x1 += win.x0, in_image.y0 += win.y0, in_image.y1 += win.y0;
+    TRACE("    line %d: x %d-%d y %d-%d\n", i, in_image.x0, in_image.x1, in_image.y0,
+          in_image.y1);
     if (label_claimed_elsewhere(&in_image, out, levels->bar > levels->background, others,
                                 n_others)) {
       snprintf(this_why, sizeof this_why,
                "scale bar label beside the bar sits on another bar-like strip");
+    } else if (ink_level > INK_COVERAGE && !line_stands_free(&win, &lines[i].line)) {
+      snprintf(this_why, sizeof this_why,
+               "scale bar label runs into a bright or dark patch (a lost '0.'?)");
     } else {
       int got = read_line(&win, boxes, count, &lines[i].line, length, &budget, &out->value,
-                          out->unit, sizeof out->unit, this_why, sizeof this_why);
+                          out->unit, sizeof out->unit, this_why, sizeof this_why, log);
       /* Failing that, the line with the broken-off tops of its glyphs. */
       box capped = grow_line_caps(boxes, count, lines[i].line);
       if (got != 0 && !same_extent(&capped, &lines[i].line)) {
         char ignored[160];
         got = read_line(&win, boxes, count, &capped, length, &budget, &out->value, out->unit,
-                        sizeof out->unit, ignored, sizeof ignored);
+                        sizeof out->unit, ignored, sizeof ignored, log);
         if (got == 0) lines[i].line = capped;
       }
       if (got == 0) {
@@ -2051,8 +2245,66 @@ static nm_status read_label(const float *px, int width, int height, nm_scalebar 
   }
   window_free(&win);
   free(boxes);
-  if (why[0]) {
-    out->value = isfinite(out->value) ? out->value : NAN;
+  snprintf(why_out, why_size, "%s", why);
+  *label_out = label;
+  return why[0] ? 0 : 1;
+}
+
+/* The label is looked for with the ink at half the bar's contrast; when
+** that does not read, once more at STRICT_INK_COVERAGE: a label drawn at the
+** bar's own level on film whose texture reaches past half of it (dark
+** grains beside a black label) comes apart from the texture there, and
+** every check after it is the same. The first attempt's reason is kept. */
+static nm_status read_label(const float *px, int width, int height, nm_scalebar *out,
+                            const bar_levels *levels, const bar_candidate *others,
+                            int n_others, nm_error *err) {
+  double length = out->bar_length_px;
+  static const float ink_levels[] = {INK_COVERAGE, STRICT_INK_COVERAGE};
+  char why[160] = "", later[160];
+  int got = 0;
+  reading_log *logs = calloc(2, sizeof *logs);
+  if (!logs) return nm_fail(err, NM_ERR_NOMEM, "scale bar: out of memory");
+  box label;
+  for (size_t k = 0; k < sizeof ink_levels / sizeof ink_levels[0] && got == 0; k++) {
+    got = read_label_at(px, width, height, out, levels, others, n_others, ink_levels[k],
+                        &logs[k ? 1 : 0], &label, k ? later : why, k ? sizeof later : sizeof why);
+    if (got < 0) {
+      free(logs);
+      return nm_fail(err, NM_ERR_NOMEM, "scale bar: out of memory");
+    }
+    /* A number read at an earlier level on the same text refuses another. */
+    for (int j = 0; got == 1 && k > 0 && j < logs[0].n; j++) {
+      const box *b = &logs[0].line[j];
+      int ix = (b->x1 < label.x1 ? b->x1 : label.x1) - (b->x0 > label.x0 ? b->x0 : label.x0);
+      int iy = (b->y1 < label.y1 ? b->y1 : label.y1) - (b->y0 > label.y0 ? b->y0 : label.y0);
+      long inter = ix > 0 && iy > 0 ? (long)ix * iy : 0;
+      long small = (long)(label.x1 - label.x0) * (label.y1 - label.y0);
+      long other = (long)(b->x1 - b->x0) * (b->y1 - b->y0);
+      if (other < small) small = other;
+      if (2 * inter <= small) continue;
+      double nm = out->value * nm_unit_to_nm(out->unit);
+      /* ... except a number only seen (its label failed) that is the
+      ** start of this one, cut off by texture: '1' of '100 nm'. */
+      char seen_s[32], read_s[32];
+      snprintf(seen_s, sizeof seen_s, "%g", logs[0].number[j]);
+      snprintf(read_s, sizeof read_s, "%g", out->value);
+      size_t sl = strlen(seen_s);
+      if (isnan(logs[0].nm[j]) && sl < strlen(read_s) && !strncmp(seen_s, read_s, sl) &&
+          read_s[sl] >= '0' && read_s[sl] <= '9')
+        continue;
+      if (fabs(logs[0].number[j] - out->value) > 1e-9 * out->value ||
+          (isfinite(logs[0].nm[j]) && fabs(logs[0].nm[j] - nm) > 1e-9 * nm)) {
+        snprintf(why, sizeof why, "scale bar label readings disagree (%g %s, number read %g)",
+                 out->value, out->unit, logs[0].number[j]);
+        TRACE("    refused: %s\n", why);
+        got = 0;
+        k = sizeof ink_levels / sizeof ink_levels[0]; /* no further level */
+      }
+    }
+  }
+  free(logs);
+  if (got == 0) {
+    out->value = NAN;
     return give_up(out, why);
   }
   micro_read_as_p(out->value, out->unit, length);

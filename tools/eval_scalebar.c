@@ -2,7 +2,9 @@
 ** eval_scalebar — `make eval-scalebar`: the scale-bar reader on generated
 ** cases (default 240, seed 1) and on the real burned-in bars of
 ** ../shared/data/nanoshapes whose values its README states.
-**   usage: eval_scalebar [cases [seed [verbose]]]
+**   usage: eval_scalebar [cases [seed [verbose [only-case [dump-dir]]]]]
+** The trace build (eval_scalebar_trace, ext/scalebar.c with
+** -DNM_SCALEBAR_TRACE) also prints every strip, line and reading tried.
 */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,8 +15,10 @@ int main(int argc, char **argv) {
   int cases = argc > 1 ? atoi(argv[1]) : 240;
   uint64_t seed = argc > 2 ? strtoull(argv[2], NULL, 10) : 1;
   int verbose = argc > 3 ? atoi(argv[3]) : 1;
+  int only = argc > 4 ? atoi(argv[4]) : -1;
+  const char *dump_dir = argc > 5 ? argv[5] : NULL;
   scalebar_score s;
-  if (scalebar_run(cases, seed, verbose, &s) != 0) {
+  if (scalebar_run_only(cases, seed, verbose, only, dump_dir, &s) != 0) {
     printf("eval-scalebar: skipped (../shared/data not present)\n");
     return 0;
   }
@@ -31,6 +35,7 @@ int main(int argc, char **argv) {
   printf("  %-20s %d/%d\n  %-20s %d/%d\n", "lossless", s.by_jpeg[0][1], s.by_jpeg[0][0],
          "JPEG q40-95", s.by_jpeg[1][1], s.by_jpeg[1][0]);
 
+  if (only >= 0) return 0;
   printf("\nreal burned-in bars (nanoshapes, values from its README)\n");
   printf("| image | label | README px | read nm/px | README nm/px | note |\n| --- | --- | --- | --- | --- | --- |\n");
   for (size_t i = 0; i < sizeof scalebar_real_bars / sizeof scalebar_real_bars[0]; i++) {

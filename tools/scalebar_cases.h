@@ -34,13 +34,53 @@ static int scalebar_bases(glob_t *g) {
   return glob("../shared/data/[!n]*/images/*.png", 0, NULL, g) == 0 ? (int)g->gl_pathc : 0;
 }
 
-/* verbose: 0 silent, 1 print failures, 2 print every case. */
-static int scalebar_run(int n_cases, uint64_t seed, int verbose, scalebar_score *score) {
+/* Writes the part of the drawn case around its bar (and label) as a PNG,
+** for looking at a failure. */
+static inline void scalebar_dump(const float *px, int w, int h, const synth_case *c, const char *path) {
+  int side = w < h ? w : h;
+  int m = (int)(0.12 * side);
+  int x0 = c->bar_x - m, x1 = c->bar_x + c->bar_w + m, y0 = c->bar_y - m, y1 = c->bar_y + c->bar_h + m;
+  if (x0 < 0) x0 = 0;
+  if (y0 < 0) y0 = 0;
+  if (x1 > w) x1 = w;
+  if (y1 > h) y1 = h;
+  int cw = x1 - x0, ch = y1 - y0;
+  unsigned char *crop = malloc((size_t)cw * ch);
+  if (!crop) return;
+  for (int y = 0; y < ch; y++)
+    for (int x = 0; x < cw; x++) {
+      float v = px[(size_t)(y + y0) * w + x + x0];
+      crop[(size_t)y * cw + x] = (unsigned char)(v < 0 ? 0 : v > 255 ? 255 : v + 0.5f);
+    }
+  unsigned char *png = NULL;
+  size_t n = 0;
+  nm_error err;
+  if (nm_png_encode(crop, cw, ch, 8, 1, &png, &n, &err) == NM_OK) {
+    FILE *f = fopen(path, "wb");
+    if (f) {
+      fwrite(png, 1, n, f);
+      fclose(f);
+    }
+    free(png);
+  }
+  free(crop);
+}
+
+/* verbose: 0 silent, 1 print failures, 2 print every case. only >= 0 runs
+** that one case and, with dump_dir, writes its crop there. */
+static int scalebar_run_only(int n_cases, uint64_t seed, int verbose, int only,
+                             const char *dump_dir, scalebar_score *score);
+static inline int scalebar_run(int n_cases, uint64_t seed, int verbose, scalebar_score *score) {
+  return scalebar_run_only(n_cases, seed, verbose, -1, NULL, score);
+}
+static int scalebar_run_only(int n_cases, uint64_t seed, int verbose, int only,
+                             const char *dump_dir, scalebar_score *score) {
   memset(score, 0, sizeof *score);
   glob_t g;
   int n_files = scalebar_bases(&g);
   if (n_files == 0) return -1;
   for (int i = 0; i < n_cases; i++) {
+    if (only >= 0 && i != only) continue;
     const char *path = g.gl_pathv[(size_t)((uint64_t)i * 7919u % (uint64_t)n_files)];
     nm_image img;
     nm_error err;
@@ -51,6 +91,11 @@ static int scalebar_run(int n_cases, uint64_t seed, int verbose, scalebar_score 
       free(drawn);
       nm_image_free(&img);
       continue;
+    }
+    if (dump_dir) {
+      char out[512];
+      snprintf(out, sizeof out, "%s/sb-%llu-%d.png", dump_dir, (unsigned long long)seed, i);
+      scalebar_dump(drawn, img.width, img.height, &c, out);
     }
     nm_scalebar sb;
     nm_status st = nm_scalebar_read(drawn, img.width, img.height, &sb, &err);

@@ -50,7 +50,27 @@ static void no_bar_gives_null(void) {
   free(px);
 }
 
+/* Single generated cases that each pinned a rule down: the label wider
+** than its short bar (seed 29 case 39), a box whose walks start at the
+** bar's JPEG-blurred corner (seed 2 case 210), a black box with bright
+** film touching it (seed 29 case 81) — read within 1 %; and a '0.2 µm'
+** whose '0.' merges with a bright particle at the strict ink level (seed 2
+** case 185: read as '2 µm', 10x off, before the stand-free guard) — never
+** wrong. */
+static void pinned_cases(void) {
+  static const struct { uint64_t seed; int index, must_read; } pins[] = {
+      {29, 39, 1}, {2, 210, 1}, {29, 81, 1}, {2, 185, 0}};
+  for (size_t i = 0; i < sizeof pins / sizeof pins[0]; i++) {
+    scalebar_score s;
+    if (scalebar_run_only(240, pins[i].seed, 0, pins[i].index, NULL, &s) != 0) return;
+    CHECK(s.cases == 1);
+    CHECK(s.wrong_1_2 + s.wrong_over_2 == 0);
+    if (pins[i].must_read) CHECK(s.correct == 1);
+  }
+}
+
 int main(void) {
+  pinned_cases();
   no_bar_gives_null();
   scalebar_real_bars_read_right();
   scalebar_score s;

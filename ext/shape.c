@@ -260,7 +260,9 @@ void nm_sim_opts_default(nm_sim_opts *o) {
   o->wobble_h2 = 1;
   o->round_weight = 0;
   o->round_lratio_min = 1;
-  o->round_lratio_max = 1.3;
+  o->round_lratio_max = 1.2;
+  o->round_p_min = 1.8;
+  o->round_p_max = 2.3;
   o->p_core_min = 1.5;
   o->p_core_max = 10;
   o->p_core_weight = 0.9;
@@ -321,6 +323,7 @@ static nm_status sim_opts_set1(nm_sim_opts *o, const char *key, double num,
       {"wobble", offsetof(nm_sim_opts, wobble_min), offsetof(nm_sim_opts, wobble_max), 0},
       {"p_core", offsetof(nm_sim_opts, p_core_min), offsetof(nm_sim_opts, p_core_max), 0},
       {"round_lratio", offsetof(nm_sim_opts, round_lratio_min), offsetof(nm_sim_opts, round_lratio_max), 0},
+      {"round_p", offsetof(nm_sim_opts, round_p_min), offsetof(nm_sim_opts, round_p_max), 0},
   };
   for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++) {
     if (strcmp(key, ranges[i].name) != 0) continue;
@@ -365,7 +368,7 @@ static nm_status sim_opts_set1(nm_sim_opts *o, const char *key, double num,
   }
   return nm_fail(err, NM_ERR_ARG,
                  "option '%s' is unknown (known: p, d, lratio, phi, fill, frame, contrast, "
-                 "dose, blur, wobble, wobble_h2, p_core, p_core_weight, round_weight, round_lratio, "
+                 "dose, blur, wobble, wobble_h2, p_core, p_core_weight, round_weight, round_lratio, round_p, "
                  "corner_a, corner_g, noise, size)", key);
 }
 
@@ -386,6 +389,7 @@ nm_status nm_sim_opts_check(const nm_sim_opts *o, nm_error *err) {
   RANGE("wobble", o->wobble_min, o->wobble_max, 0, 0.1);
   RANGE("p_core", o->p_core_min, o->p_core_max, NM_SHAPE_P_MIN, NM_SHAPE_P_MAX);
   RANGE("round_lratio", o->round_lratio_min, o->round_lratio_max, 0.01, NM_SHAPE_L_MAX);
+  RANGE("round_p", o->round_p_min, o->round_p_max, NM_SHAPE_P_MIN, NM_SHAPE_P_MAX);
 #undef RANGE
   if (!(o->p_core_weight >= 0 && o->p_core_weight <= 1))
     return nm_fail(err, NM_ERR_ARG, "option 'p_core_weight' must be in [0, 1]");
@@ -447,7 +451,8 @@ static void draw_params(const nm_sim_opts *o, nm_rng *r, uint64_t seed, int64_t 
   if (sum > 0.45) f *= 0.45 / sum;
   for (int k = 0; k < NM_SHAPE_WOBBLE; k++) s->wob_amp[k] = a[k] * f;
   /* near-round ellipses: with probability round_weight the row is d = 2
-  ** with Lratio in the round range. Drawn from a stream of its own, so
+  ** with Lratio and p in the round ranges (p near 2: an ellipse; d = 2
+  ** with Lratio ≈ 1 and p far from 2 is a 4-fold squircle or diamond). Drawn from a stream of its own, so
   ** weight 0 leaves every row as it was and the weight moves only these. */
   if (o->round_weight > 0 && o->d_min <= 2 && o->d_max >= 2) {
     nm_rng q;
@@ -455,6 +460,7 @@ static void draw_params(const nm_sim_opts *o, nm_rng *r, uint64_t seed, int64_t 
     if (nm_rng_uniform(&q) < o->round_weight) {
       s->d = 2;
       s->lratio = nm_rng_range(&q, o->round_lratio_min, o->round_lratio_max);
+      s->p = nm_rng_range(&q, o->round_p_min, o->round_p_max);
     }
   }
 }

@@ -96,8 +96,10 @@ typedef struct nm_sim_opts {
   double wobble_h2;               /* weight of the wobble's harmonic 2 (an elongation,
                                      i.e. what Lratio of d = 2 describes): 1 */
   double round_weight;            /* probability that a row is a near-round ellipse:
-                                     d = 2, Lratio uniform in round_lratio: 0 */
-  double round_lratio_min, round_lratio_max; /* 1, 1.3 */
+                                     d = 2, Lratio and p uniform in round_lratio,
+                                     round_p: 0 */
+  double round_lratio_min, round_lratio_max; /* 1, 1.2 */
+  double round_p_min, round_p_max;           /* 1.8, 2.3 */
   double p_core_min, p_core_max;  /* p weighting: with probability p_core_weight */
   double p_core_weight;           /* p is log-uniform in the core range (clipped to
                                      p), else in p: 1.5, 10, weight 0.9 */
@@ -112,7 +114,7 @@ void nm_sim_opts_default(nm_sim_opts *o);
 ** Sets one option by name, as the SQL options JSON gives it: a number
 ** (`num`, text NULL), or a JSON array text "[min, max]" for a range (a
 ** number sets min = max). Keys: p, d, lratio, phi, fill, frame, contrast,
-** dose, blur, wobble, p_core, round_lratio (ranges), wobble_h2, p_core_weight,
+** dose, blur, wobble, p_core, round_lratio, round_p (ranges), wobble_h2, p_core_weight,
 ** round_weight, corner_a, corner_g,
 ** noise, size. Unknown keys and bad
 ** values are errors naming the option.

@@ -23,7 +23,7 @@ SELECT 'opts', min(d), max(d), min(p) >= 2, max(p) <= 8, min(lratio), max(lratio
 SELECT 'size', hex(substr(image, 17, 8)) FROM simulate(1, 3, '{"size":32,"noise":false,"frame":[40,40],"fill":[0.7,0.7]}');
 SELECT 'noise off', count(DISTINCT image) FROM (SELECT image FROM simulate(3, 5, '{"noise":false}')
                                               UNION ALL SELECT image FROM simulate(3, 5));
-SELECT 'all opts', count(*) FROM simulate(3, 5, '{"phi":[0,1],"fill":[0.5,0.6],"frame":[20,40],"contrast":[0.3,0.5],"dose":[100,200],"blur":[0.5,0.6],"corner_a":0.2,"corner_g":1.5,"noise":true,"size":48,"wobble":[0,0.02],"p_core":[2,4],"p_core_weight":0.5,"wobble_h2":0.5,"round_weight":0.2,"round_lratio":[1,1.2]}');
+SELECT 'all opts', count(*) FROM simulate(3, 5, '{"phi":[0,1],"fill":[0.5,0.6],"frame":[20,40],"contrast":[0.3,0.5],"dose":[100,200],"blur":[0.5,0.6],"corner_a":0.2,"corner_g":1.5,"noise":true,"size":48,"wobble":[0,0.02],"p_core":[2,4],"p_core_weight":0.5,"wobble_h2":0.5,"round_weight":0.2,"round_lratio":[1,1.2],"round_p":[1.9,2.1]}');
 -- d = 1 stays reachable (default 2..6); p weighting off = plain log-uniform
 SELECT 'd from 1', min(d), max(d) FROM simulate(300, 9, '{"d":[1,6]}');
 SELECT 'p core', sum(p BETWEEN 2 AND 4) > 150 FROM simulate(200, 9, '{"p_core":[2,4],"p_core_weight":1}');

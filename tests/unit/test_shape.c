@@ -271,7 +271,7 @@ int main(void) {
       for (int k = 1; k < NM_SHAPE_WOBBLE; k++) same_h &= b.wob_amp[k] == a.wob_amp[k];
       if (c.d != a.d || c.lratio != a.lratio) {
         moved_r++;
-        kept_r &= c.d == 2 && c.lratio >= 1 && c.lratio <= 1.2 && c.p == a.p;
+        kept_r &= c.d == 2 && c.lratio >= 1 && c.lratio <= 1.2 && c.p >= 1.8 && c.p <= 2.3;
       }
       round_r += c.d == 2 && c.lratio <= 1.2;
     }

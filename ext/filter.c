@@ -755,20 +755,26 @@ void nm_downsample(const float *in, int w, int h, int f, float *out) {
     }
 }
 
+/* Output pixel i of a factor-f upsampling reads source pixels *i0 and *i1
+** (clamped to the n source pixels) with weight *t on *i1: pixel centres
+** aligned, so the same formula serves rows and columns. */
+static void upsample_source(int i, int f, int n, int *i0, int *i1, float *t) {
+  double fi = (i + 0.5) / f - 0.5;
+  if (fi < 0) fi = 0;
+  if (fi > n - 1) fi = n - 1;
+  *i0 = (int)fi;
+  *i1 = imin(*i0 + 1, n - 1);
+  *t = (float)(fi - *i0);
+}
+
 /* The per-pixel formula, for when the row buffers cannot be allocated. */
 static void upsample_plain(const float *in, int sw, int sh, int f, float *out, int w, int h) {
   for (int y = 0; y < h; y++) {
-    double fy = (y + 0.5) / f - 0.5;
-    if (fy < 0) fy = 0;
-    if (fy > sh - 1) fy = sh - 1;
-    int y0 = (int)fy, y1 = imin(y0 + 1, sh - 1);
-    float ty = (float)(fy - y0);
+    int y0, y1, x0, x1;
+    float ty, tx;
+    upsample_source(y, f, sh, &y0, &y1, &ty);
     for (int x = 0; x < w; x++) {
-      double fx = (x + 0.5) / f - 0.5;
-      if (fx < 0) fx = 0;
-      if (fx > sw - 1) fx = sw - 1;
-      int x0 = (int)fx, x1 = imin(x0 + 1, sw - 1);
-      float tx = (float)(fx - x0);
+      upsample_source(x, f, sw, &x0, &x1, &tx);
       float a = in[(size_t)y0 * sw + x0] * (1 - tx) + in[(size_t)y0 * sw + x1] * tx;
       float b = in[(size_t)y1 * sw + x0] * (1 - tx) + in[(size_t)y1 * sw + x1] * tx;
       out[(size_t)y * w + x] = a * (1 - ty) + b * ty;
@@ -791,21 +797,11 @@ void nm_upsample(const float *in, int sw, int sh, int f, float *out, int w, int 
   }
   float *tx = buf, *rows[2] = {buf + 2 * (size_t)w, buf + 3 * (size_t)w};
   int have[2] = {-1, -1};
-  for (int x = 0; x < w; x++) {
-    double fx = (x + 0.5) / f - 0.5;
-    if (fx < 0) fx = 0;
-    if (fx > sw - 1) fx = sw - 1;
-    int x0 = (int)fx;
-    xi[2 * x] = x0;
-    xi[2 * x + 1] = imin(x0 + 1, sw - 1);
-    tx[x] = (float)(fx - x0);
-  }
+  for (int x = 0; x < w; x++) upsample_source(x, f, sw, &xi[2 * x], &xi[2 * x + 1], &tx[x]);
   for (int y = 0; y < h; y++) {
-    double fy = (y + 0.5) / f - 0.5;
-    if (fy < 0) fy = 0;
-    if (fy > sh - 1) fy = sh - 1;
-    int y0 = (int)fy, y1 = imin(y0 + 1, sh - 1);
-    float ty = (float)(fy - y0);
+    int y0, y1;
+    float ty;
+    upsample_source(y, f, sh, &y0, &y1, &ty);
     const float *r01[2];
     for (int k = 0; k < 2; k++) {
       int sy = k ? y1 : y0, slot = -1;

@@ -5,6 +5,7 @@
 #                  fuzz_cluster_model nm_clmodel_parse / nm_clmodel_info (JSON)
 #   options        fuzz_options      every engine *_opts_set / nm_plot_opt_set
 #   label images   fuzz_labels       nm_particles_run with a user label BLOB
+#   pixels         fuzz_segment      nm_segment on drawn or raw pixel values
 #
 #   make fuzz          build every target, run each for FUZZ_SECONDS (default 60), one at a time
 #   make fuzz-ci       every target for FUZZ_CI_SECONDS (default 60), FUZZ_JOBS (2) at a time
@@ -21,7 +22,7 @@
 # samples/ when present, and written by the targets themselves (valid model
 # BLOBs, option lists, label images) — see tests/fuzz/run.sh.
 #
-# fuzz-ci runs 11 targets, 2 at a time: with FUZZ_CI_SECONDS=60 that is
+# fuzz-ci runs 12 targets, 2 at a time: with FUZZ_CI_SECONDS=60 that is
 # 6 rounds, about 6 minutes of wall time plus the build (docs/reliability.md).
 
 FUZZ_CC          ?= clang
@@ -30,7 +31,7 @@ FUZZ_CI_SECONDS  ?= 60
 FUZZ_JOBS        ?= 2
 FUZZ_CORPUS_ROOT ?= ../shared/formats
 FUZZ_READERS     := png tiff dm ser emd mrc
-FUZZ_SURFACES    := cnn_model svm_model cluster_model options labels
+FUZZ_SURFACES    := cnn_model svm_model cluster_model options labels segment
 FUZZ_ALL         := $(FUZZ_READERS) $(FUZZ_SURFACES)
 FUZZ_DIR          = $(BUILD)/fuzz
 FUZZ_SAN         := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
@@ -46,6 +47,7 @@ FUZZ_ROOTS_cnn_model     := ext/cnn.c
 FUZZ_ROOTS_svm_model     := ext/classify.c
 FUZZ_ROOTS_cluster_model := ext/clmodel.c
 FUZZ_ROOTS_labels        := ext/particles.c
+FUZZ_ROOTS_segment       := ext/segment.c
 FUZZ_ROOTS_options       := ext/particles.c ext/fit.c ext/shape.c ext/plot.c
 ifneq ($(filter fuzz% $(FUZZ_DIR)/%,$(MAKECMDGOALS)),)
 fuzz_closure = $(shell tests/fuzz/sources.sh $(1))

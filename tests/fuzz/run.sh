@@ -24,7 +24,7 @@ case $target in
   emd)  globs="$root/emd/*.emd" ;;
   mrc)  globs="$root/mrc/*.mrc" ;;
   cnn_model) globs="samples/*.nmm" ;;
-  svm_model|cluster_model|options|labels) globs="" ;;
+  svm_model|cluster_model|options|labels|segment) globs="" ;;
   *) echo "unknown fuzz target $target" >&2; exit 2 ;;
 esac
 copied=0

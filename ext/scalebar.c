@@ -213,12 +213,31 @@ static double measure_bar_length(const float *px, int w, int h, const nm_scaleba
     /* Interior pixels are whole; the run's end pixels and their outer
     ** neighbours carry the anti-aliased fractions. */
     double length = right - left - 1 + COVERAGE(left, bg_left) + COVERAGE(right, bg_right);
+    TRACE("    row %d: %d-%d beyond %.2f %.2f | %.2f %.2f\n", y, left, right,
+          left - 3 >= 0 ? COVERAGE(left - 3, bg_left) : -1, left - 2 >= 0 ? COVERAGE(left - 2, bg_left) : -1,
+          right + 2 < w ? COVERAGE(right + 2, bg_right) : -1, right + 3 < w ? COVERAGE(right + 3, bg_right) : -1);
     if (left - 1 >= 0) length += COVERAGE(left - 1, bg_left);
     if (right + 1 < w) length += COVERAGE(right + 1, bg_right);
 #undef COVERAGE
     lengths[rows++] = (float)length;
   }
+#ifdef NM_SCALEBAR_TRACE
+  TRACE("    row lengths:");
+  for (int i = 0; i < rows; i++) TRACE(" %.2f", lengths[i]);
+  TRACE("\n");
+#endif
   double length = rows ? median_of(lengths, rows) : NAN;
+  /* A drawn bar has vertical ends: its rows are equally long (JPEG moves an
+  ** end by a fraction of a pixel). Rows that differ by more than 1.5 px (1 %
+  ** of a long bar) end on texture of the bar's level; the median of such
+  ** rows was 2.4 % long on a bright bar ending in bright film (fresh seed
+  ** 53 case 100). Then the run is followed instead, with its own checks. */
+  float lo = rows ? lengths[0] : 0, hi = lo;
+  for (int i = 1; i < rows; i++) {
+    if (lengths[i] < lo) lo = lengths[i];
+    if (lengths[i] > hi) hi = lengths[i];
+  }
+  if (rows && hi - lo > fmax(1.5, 0.01 * length)) length = NAN;
   free(lengths);
   free(plateau);
   return length;
@@ -1898,9 +1917,11 @@ static int read_line(const ink_window *win, const box *boxes, int count, const b
   label_split split = {0};
   enum { MAX_SEEN = 2 + MAX_EXTRA_READINGS };
   double seen[MAX_SEEN];
+  unsigned char seen_free[MAX_SEEN]; /* read without a character whitelist */
   int n_seen = 0;
   int got = read_once(win, boxes, count, line, OCR_LINE_HEIGHT, NULL, NULL, &v, u, sizeof u, &cut,
                       &split, why, why_size, &seen[n_seen]);
+  seen_free[n_seen] = 1;
   n_seen += isfinite(seen[n_seen]);
   if (got == 2) {
     /* Trusted only when a second rendering (34 px) reads the same value:
@@ -1922,7 +1943,7 @@ static int read_line(const ink_window *win, const box *boxes, int count, const b
         return 0;
       }
     }
-    if (isfinite(seen2) && n_seen < MAX_SEEN) seen[n_seen++] = seen2;
+    if (isfinite(seen2) && n_seen < MAX_SEEN) seen_free[n_seen] = 1, seen[n_seen++] = seen2;
   }
   enum { MAX_VOTES = 12 };
   double votes_nm[MAX_VOTES], votes_v[MAX_VOTES];
@@ -1941,6 +1962,7 @@ static int read_line(const ink_window *win, const box *boxes, int count, const b
     (*budget)--;
     int g = read_split(win, boxes, count, line, &split, k ? 34 : OCR_LINE_HEIGHT, &v, u,
                        sizeof u, &seen[n_seen]);
+    seen_free[n_seen] = 0;
     n_seen += isfinite(seen[n_seen]) && n_seen + 1 < MAX_SEEN;
     if (g) VOTE();
   }
@@ -1962,6 +1984,7 @@ static int read_line(const ink_window *win, const box *boxes, int count, const b
     int g = read_once(win, boxes, count, which, passes[k].height, passes[k].style,
                       passes[k].constrained ? LABEL_ALPHABET : NULL, &v, u, sizeof u, &c, NULL,
                       ignored, sizeof ignored, &seen[n_seen]);
+    seen_free[n_seen] = !passes[k].constrained;
     n_seen += isfinite(seen[n_seen]) && n_seen + 1 < MAX_SEEN;
     if (g && n_votes < MAX_VOTES) VOTE();
   }
@@ -1982,6 +2005,17 @@ static int read_line(const ink_window *win, const box *boxes, int count, const b
                votes_v[0], votes_u[0], seen[k]);
       return -1;
     }
+  /* A glyph Tesseract cannot tell, forced through a digit whitelist,
+  ** comes out a digit: a flagless serif '5' read 'J' by every free
+  ** reading and '2' by three constrained ones (seed 1 case 126: 2.5 x
+  ** off). The number must also be read without a whitelist. */
+  int free_read = 0;
+  for (int k = 0; k < n_seen; k++) free_read |= seen_free[k];
+  if (!free_read) {
+    snprintf(why, why_size,
+             "scale bar label number %g read only under a digit whitelist", votes_v[0]);
+    return -1;
+  }
   *value = votes_v[0];
   snprintf(unit, unit_size, "%s", votes_u[0]);
   return 0;

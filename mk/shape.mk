@@ -5,7 +5,7 @@
 #   make bench-shape  the same run, reporting shape_fit particles/s (part of `make bench`)
 #   make docs-crop    regenerates docs/img/crop_*.png for docs/crop.md
 
-$(BUILD)/tools/eval_shape: tools/eval_shape.c $(BUILD)/libnmengine.a
+$(BUILD)/tools/eval_shape: tools/eval_shape.c tools/pairs_tsv.h $(BUILD)/libnmengine.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libnmengine.a $(LDLIBS)
 

@@ -32,6 +32,7 @@
 #include "../ext/image.h"
 #include "../ext/label.h"
 #include "../ext/shape.h"
+#include "pairs_tsv.h"
 #include "sim_canon.h"
 #include "sim_opts_arg.h"
 
@@ -152,25 +153,21 @@ static int eval_image(const char *root, const char *set, const char *img_rel, co
 }
 
 static int eval_set(const char *root, const char *set, subset *subs, int nsub) {
-  char path[4096];
-  snprintf(path, sizeof path, "%s/%s/pairs.tsv", root, set);
-  FILE *f = fopen(path, "r");
+  FILE *f = pairs_open(root, set);
   if (!f) {
-    fprintf(stderr, "cnn_eval: cannot open %s (skipped)\n", path);
+    fprintf(stderr, "cnn_eval: cannot open %s/%s/pairs.tsv (skipped)\n", root, set);
     return 0;
   }
-  char line[8192];
-  while (fgets(line, sizeof line, f)) {
-    char img[1024], gt[1024], kind[64];
-    if (sscanf(line, "%1023s %1023s %63s", img, gt, kind) != 3) continue;
-    const char *base = strrchr(img, '/') ? strrchr(img, '/') + 1 : img;
+  pairs_row r;
+  int rc = 0;
+  while (!rc && pairs_next(f, &r)) {
     subset *s = &subs[0];
     for (int i = 0; i < nsub; i++)
-      if (!strncmp(base, subs[i].name, strlen(subs[i].name))) s = &subs[i];
-    if (eval_image(root, set, img, gt, kind, s)) return 1;
+      if (!strncmp(r.img_base, subs[i].name, strlen(subs[i].name))) s = &subs[i];
+    rc = eval_image(root, set, r.img, r.gt, r.kind, s);
   }
   fclose(f);
-  return 0;
+  return rc;
 }
 
 int main(int argc, char **argv) {

@@ -24,6 +24,7 @@
 #include "../ext/image.h"
 #include "../ext/label.h"
 #include "../ext/shape.h"
+#include "pairs_tsv.h"
 #include "sim_opts_arg.h"
 
 #define KMAX 16
@@ -144,26 +145,23 @@ static int real_image(const char *path, const char *kind, group *g) {
 }
 
 static int real_set(const char *root, const char *set, group *gs, int ng) {
-  char path[8192];
-  snprintf(path, sizeof path, "%s/%s/pairs.tsv", root, set);
-  FILE *f = fopen(path, "r");
+  FILE *f = pairs_open(root, set);
   if (!f) {
-    fprintf(stderr, "cnn_spectrum: cannot open %s (skipped)\n", path);
+    fprintf(stderr, "cnn_spectrum: cannot open %s/%s/pairs.tsv (skipped)\n", root, set);
     return 0;
   }
-  char line[8192];
-  while (fgets(line, sizeof line, f)) {
-    char img[1024], gt[1024], kind[64];
-    if (sscanf(line, "%1023s %1023s %63s", img, gt, kind) != 3) continue;
-    const char *base = strrchr(img, '/') ? strrchr(img, '/') + 1 : img;
+  char path[4096];
+  pairs_row r;
+  int rc = 0;
+  while (!rc && pairs_next(f, &r)) {
     group *g = &gs[0];
     for (int i = 0; i < ng; i++)
-      if (!strncmp(base, gs[i].name, strlen(gs[i].name))) g = &gs[i];
-    snprintf(path, sizeof path, "%s/%s/%s", root, set, gt);
-    if (real_image(path, kind, g)) return 1;
+      if (!strncmp(r.img_base, gs[i].name, strlen(gs[i].name))) g = &gs[i];
+    snprintf(path, sizeof path, "%s/%s/%s", root, set, r.gt);
+    rc = real_image(path, r.kind, g);
   }
   fclose(f);
-  return 0;
+  return rc;
 }
 
 int main(int argc, char **argv) {

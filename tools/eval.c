@@ -39,6 +39,7 @@
 #include "../ext/morph.h"
 #include "../ext/filter.h"
 #include "../ext/segment.h"
+#include "pairs_tsv.h"
 
 typedef struct match_stats {
   long gt, pred, tp;
@@ -490,18 +491,17 @@ static void dump_overlay(const char *img, const nm_image *im, const nm_segmentat
 
 static void eval_set(const char *root, const char *set, const nm_segment_opts *o,
                      int verbose) {
-  char path[4096], line[4096];
-  snprintf(path, sizeof path, "%s/%s/pairs.tsv", root, set);
-  FILE *f = fopen(path, "r");
+  char path[4096];
+  FILE *f = pairs_open(root, set);
   if (!f) return;
   match_stats s;
   memset(&s, 0, sizeof s);
   int is_boxes = 0, is_sparse = 0, dark = 0;
   double scale_sum = 0;
   if (verbose) printf("%s\n", set);
-  while (fgets(line, sizeof line, f)) {
-    char img[1024], gtp[1024], kind[64];
-    if (sscanf(line, "%1023s %1023s %63s", img, gtp, kind) != 3) continue;
+  pairs_row row;
+  while (pairs_next(f, &row)) {
+    const char *img = row.img, *gtp = row.gt, *kind = row.kind;
     if (image_filter && !strstr(img, image_filter)) continue;
     is_boxes = !strcmp(kind, "boxes");
     is_sparse = strstr(kind, "sparse") != NULL;

@@ -17,6 +17,7 @@
 
 #include "../ext/fit.h"
 #include "../ext/image.h"
+#include "pairs_tsv.h"
 
 enum { SET_TETRA, SET_PRISM, SET_ROUND, NSET };
 static const char *set_name[NSET] = {"tetrahedra", "prisms", "round"};
@@ -151,19 +152,16 @@ int main(int argc, char **argv) {
   static const char *sets[2] = {"au-tetra-prism", "msa-bf-tem"};
   for (int s = 0; s < 2; s++) {
     char p[4096];
-    snprintf(p, sizeof p, "%s/%s/pairs.tsv", dir, sets[s]);
-    FILE *f = fopen(p, "r");
+    FILE *f = pairs_open(dir, sets[s]);
     if (!f) {
-      fprintf(stderr, "eval_shape: cannot open %s (data not present?)\n", p);
+      fprintf(stderr, "eval_shape: cannot open %s/%s/pairs.tsv (data not present?)\n", dir, sets[s]);
       return s == 0 ? 0 : 1;
     }
-    char line[2048];
-    while (fgets(line, sizeof line, f)) {
-      char im[1024], gt[1024], kind[64];
-      if (sscanf(line, "%1023s %1023s %63s", im, gt, kind) != 3) continue;
-      int set = s == 1 ? SET_ROUND : strstr(im, "tetra") ? SET_TETRA : SET_PRISM;
-      snprintf(p, sizeof p, "%s/%s/%s", dir, sets[s], gt);
-      run_image(p, strcmp(kind, "labels") != 0, &a[set], cap);
+    pairs_row r;
+    while (pairs_next(f, &r)) {
+      int set = s == 1 ? SET_ROUND : strstr(r.img, "tetra") ? SET_TETRA : SET_PRISM;
+      snprintf(p, sizeof p, "%s/%s/%s", dir, sets[s], r.gt);
+      run_image(p, strcmp(r.kind, "labels") != 0, &a[set], cap);
     }
     fclose(f);
   }

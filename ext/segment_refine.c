@@ -219,25 +219,33 @@ static nm_status edge_levels(const float *img, int w, int h, const int32_t *labe
     free(rc);
     return err && err->code ? err->code : NM_ERR_NOMEM;
   }
-  for (int y = 0; y < h; y++)
+  (void)grad;
+  /* the gradient is taken only where it is read (ring and candidate
+  ** pixels, a small part of the image), row by row */
+  for (int y = 0; y < h; y++) {
+    size_t up = y > 0 ? (size_t)w : 0, dn = y < h - 1 ? (size_t)w : 0;
     for (int x = 0; x < w; x++) {
       size_t p = (size_t)y * w + x;
+      int32_t rl = ring[p];
+      int32_t l = candidate(labels, dist, owner, lim, p);
+      int inring = rl > 0 && rl <= count;
+      if (!inring && (!l || thr[l] != thr[l])) continue;
       float gx = img[p + (x < w - 1)] - img[p - (x > 0)];
-      float gy = img[p + (y < h - 1 ? (size_t)w : 0)] - img[p - (y > 0 ? (size_t)w : 0)];
-      grad[p] = sqrtf(gx * gx + gy * gy);
+      float gy = img[p + dn] - img[p - up];
+      float g = sqrtf(gx * gx + gy * gy);
+      /* the background's own gradient (film texture, noise) around each particle */
+      if (inring) rs[rl] += g, rc[rl]++;
+      if (!l || thr[l] != thr[l]) continue;
+      double f = (img[p] - bg[l]) / (core[l] - bg[l]);
+      /* lround, exactly (half away from zero), without the library call */
+      double t = (f - 0.2) / 0.05;
+      if (!(t > -0.5 && t < NLEV)) continue; /* k < 0 or k >= NLEV (or NaN) */
+      double ti = trunc(t);
+      long k = (long)ti + (t - ti >= 0.5) - (t - ti <= -0.5);
+      if (k < 0 || k >= NLEV) continue;
+      gs[(size_t)l * NLEV + k] += g;
+      gc[(size_t)l * NLEV + k]++;
     }
-  size_t n = (size_t)w * h;
-  /* the background's own gradient (film texture, noise) around each particle */
-  for (size_t p = 0; p < n; p++)
-    if (ring[p] > 0 && ring[p] <= count) rs[ring[p]] += grad[p], rc[ring[p]]++;
-  for (size_t p = 0; p < n; p++) {
-    int32_t l = candidate(labels, dist, owner, lim, p);
-    if (!l || thr[l] != thr[l]) continue;
-    double f = (img[p] - bg[l]) / (core[l] - bg[l]);
-    long k = lround((f - 0.2) / 0.05);
-    if (k < 0 || k >= NLEV) continue;
-    gs[(size_t)l * NLEV + k] += grad[p];
-    gc[(size_t)l * NLEV + k]++;
   }
   /* per particle: the steepest level (bks, -1 none) and how much steeper
   ** than its background ring that iso-line is */
@@ -458,11 +466,15 @@ static nm_status refine_once(const float *img, int w, int h, int32_t *labels, in
     if (dist[p] >= ring[2 * l] && dist[p] <= ring[2 * l + 1]) sel[p] = l;
   }
   medians(img, sel, n, count, 12, vals, off, bg);
-  /* fallback background: unlabelled pixels away from every particle */
+  /* fallback background: unlabelled pixels away from every particle; its
+  ** median is only taken when some particle has no ring */
   {
+    int need = 0;
+    for (int l = 1; l <= count && !need; l++) need = bg[l] != bg[l];
     size_t m = 0;
-    for (size_t p = 0; p < n; p++)
-      if (labels[p] <= 0 && (dist[p] == FAR || dist[p] >= 3)) vals[m++] = img[p];
+    if (need)
+      for (size_t p = 0; p < n; p++)
+        if (labels[p] <= 0 && (dist[p] == FAR || dist[p] >= 3)) vals[m++] = img[p];
     float gbg = NAN;
     if (m >= 65536) {
       uint32_t *hist = nm_malloc(65536, sizeof(uint32_t), err);
@@ -624,12 +636,13 @@ static nm_status noise_shift(const float *img, int w, int h, int32_t *labels, in
   float *sig = nm_malloc((size_t)count + 1, sizeof(float), err);
   float *maxin = nm_calloc((size_t)count + 1, sizeof(float), err);
   size_t *off = nm_malloc((size_t)count + 2, sizeof(size_t), err);
+  double *ringb = nm_malloc(2 * ((size_t)count + 1), sizeof(double), err);
   uint16_t *dist = B->dist;
   int32_t *owner = B->owner, *sel = B->sel;
   uint32_t *q = B->q;
   nm_status st = NM_OK;
   if (!din || !dout || !m || !area || !ps || !pc || !win || !lev || !shift || !core || !bg ||
-      !sig || !maxin || !off) {
+      !sig || !maxin || !off || !ringb) {
     st = err && err->code ? err->code : NM_ERR_NOMEM;
     goto done;
   }
@@ -661,12 +674,19 @@ static nm_status noise_shift(const float *img, int w, int h, int32_t *labels, in
       if (labels[p] > 0) q[qt++] = (uint32_t)p;
     }
     coords cw = {(size_t)w, 1.0 / (double)w};
+    /* per particle once, not per queue element: its ring's bounds (ring,
+    ** 2 per label) and reach (win, reused below for the profile window) */
+    for (int l = 0; l <= count; l++) {
+      double r = sqrt((double)area[l] / M_PI);
+      double ra = fmax(2.0, 0.3 * r), rb = ra + fmax(3.0, 0.5 * r);
+      ringb[2 * l] = ra;
+      ringb[2 * l + 1] = rb;
+      win[l] = fmax(2.0, 0.3 * r) + fmax(3.0, 0.5 * r) + 1;
+    }
     while (qh < qt) {
       size_t p = q[qh++];
       int32_t l = owner[p];
-      double r = sqrt((double)area[l] / M_PI);
-      double reach = fmax(2.0, 0.3 * r) + fmax(3.0, 0.5 * r) + 1;
-      if (dist[p] >= reach || dist[p] >= FAR - 2) continue;
+      if (dist[p] >= win[l] || dist[p] >= FAR - 2) continue;
       int x, y;
       xy_of(&cw, p, &x, &y);
       for (int dy = -1; dy <= 1; dy++) {
@@ -695,9 +715,7 @@ static nm_status noise_shift(const float *img, int w, int h, int32_t *labels, in
     sel[p] = 0;
     if (labels[p] > 0 || dist[p] == FAR || owner[p] <= 0) continue;
     int32_t l = owner[p];
-    double r = sqrt((double)area[l] / M_PI);
-    double ra = fmax(2.0, 0.3 * r), rb = ra + fmax(3.0, 0.5 * r);
-    if (dist[p] >= ra && dist[p] <= rb) sel[p] = l;
+    if (dist[p] >= ringb[2 * l] && dist[p] <= ringb[2 * l + 1]) sel[p] = l;
   }
   medians(img, sel, n, count, 12, B->vals, off, bg);
   for (size_t p = 0; p < n; p++)
@@ -799,6 +817,7 @@ done:
   free(sig);
   free(maxin);
   free(off);
+  free(ringb);
   return st;
 }
 

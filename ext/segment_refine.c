@@ -305,6 +305,8 @@ typedef struct refine_bufs {
   float *vals, *dev;
   uint8_t *iscore;
   int edge_taken; /* the last pass put outlines on their steepest iso-lines */
+  int probe;      /* stop once the gate is decided when it stays closed (the
+                  ** caller then keeps its labels; labels are not yet touched) */
 } refine_bufs;
 
 static nm_status refine_once(const float *img, int w, int h, int32_t *labels, int count,
@@ -502,6 +504,7 @@ static nm_status refine_once(const float *img, int w, int h, int32_t *labels, in
     st = edge_levels(img, w, h, labels, count, dist, owner, lim, core, bg, sel, edge_ratio, thr,
                      vals, &B->edge_taken, err);
     if (st) goto done;
+    if (B->probe && !B->edge_taken) goto done;
   }
 
   /* 3. re-threshold: each pixel has one candidate particle */
@@ -852,6 +855,7 @@ nm_status nm_refine_outlines_fine(const float *img, const float *fine, int w, in
   nm_status st = NM_OK;
   if (!B.dist || !B.owner || !B.sel || !B.q || !B.vals || !B.dev || !B.iscore)
     st = err && err->code ? err->code : NM_ERR_NOMEM;
+  B.probe = 0;
   for (int pass = 0; pass < 2 && st == NM_OK; pass++) {
     B.edge_taken = 0;
     st = refine_once(img, w, h, labels, count, level, grow, edge_search, edge_ratio, anchor,
@@ -868,6 +872,7 @@ nm_status nm_refine_outlines_fine(const float *img, const float *fine, int w, in
     if (keep) {
       memcpy(keep, labels, sizeof(int32_t) * n);
       B.edge_taken = 0;
+      B.probe = stats == NULL; /* stats report the discarded pass too */
       st = refine_once(fine, w, h, labels, count, level, grow, 1, edge_ratio, NAN, 0, fill_holes,
                        stats, &B, err);
       if (st == NM_OK && !B.edge_taken) memcpy(labels, keep, sizeof(int32_t) * n);
@@ -875,6 +880,7 @@ nm_status nm_refine_outlines_fine(const float *img, const float *fine, int w, in
         st = refine_once(fine, w, h, labels, count, level, grow, 1, 0, NAN, 0, fill_holes, stats,
                          &B, err);
       B.edge_taken = 1;
+      B.probe = 0;
       free(keep);
     }
   }

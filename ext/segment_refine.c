@@ -671,11 +671,29 @@ static nm_status noise_shift(const float *img, int w, int h, int32_t *labels, in
   ** from every particle pixel), as far as the background ring reaches */
   {
     size_t qh = 0, qt = 0;
-    for (size_t p = 0; p < n; p++) {
-      owner[p] = labels[p] > 0 ? labels[p] : 0;
-      dist[p] = labels[p] > 0 ? 0 : FAR;
-      if (labels[p] > 0) q[qt++] = (uint32_t)p;
-    }
+    /* a particle pixel with no unlabelled 8-neighbour would expand
+    ** nothing: only the others are queued (their order unchanged) */
+    for (int y = 0; y < h; y++)
+      for (int x = 0; x < w; x++) {
+        size_t p = (size_t)y * w + x;
+        owner[p] = labels[p] > 0 ? labels[p] : 0;
+        dist[p] = labels[p] > 0 ? 0 : FAR;
+        if (labels[p] <= 0) continue;
+        int open = 0;
+        for (int dy = -1; dy <= 1 && !open; dy++) {
+          int yy = y + dy;
+          if (yy < 0 || yy >= h) continue;
+          for (int dx = -1; dx <= 1; dx++) {
+            int xx = x + dx;
+            if (xx < 0 || xx >= w) continue;
+            if (labels[(size_t)yy * w + xx] <= 0) {
+              open = 1;
+              break;
+            }
+          }
+        }
+        if (open) q[qt++] = (uint32_t)p;
+      }
     coords cw = {(size_t)w, 1.0 / (double)w};
     /* per particle once, not per queue element: its ring's bounds (ring,
     ** 2 per label) and reach (win, reused below for the profile window) */

@@ -11,6 +11,7 @@
 */
 #include "scalebar.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -1879,6 +1880,114 @@ static int read_split(const ink_window *win, const box *boxes, int count, const 
   return ok;
 }
 
+/* Reads one glyph alone (Tesseract's single-character mode, digits only):
+** the character, or 0 when nothing single was read. A tie-breaker for
+** readings of a whole line that disagree: a glyph read out of its line is
+** not guessed from its neighbours ('0' beside '5' read '6'). */
+static char ocr_glyph(const ink_window *win, const box *boxes, int count, const box *glyph,
+                      int line_height, const render_style *st) {
+  int ow, oh;
+  unsigned char *canvas = render_line(win, boxes, count, glyph, line_height, st, &ow, &oh);
+  if (!canvas) return 0;
+  char got = 0;
+  pthread_mutex_lock(&ocr_lock);
+  TessBaseAPI *api = ocr_engine();
+  /* Single-character mode returns nothing for some clean glyphs; those are
+  ** read again as a one-word line. */
+  for (int mode = 0; api && mode < 2 && !got; mode++) {
+    TessBaseAPISetPageSegMode(api, mode ? PSM_SINGLE_WORD : PSM_SINGLE_CHAR);
+    TessBaseAPISetVariable(api, "tessedit_char_whitelist", "0123456789");
+    TessBaseAPISetImage(api, canvas, ow, oh, 1, ow);
+    TessBaseAPISetSourceResolution(api, 300);
+    char *text = TessBaseAPIGetUTF8Text(api);
+    if (text) {
+      int n = 0;
+      for (const char *p = text; *p; p++)
+        if (*p >= '0' && *p <= '9') got = *p, n++;
+        else if (!isspace((unsigned char)*p)) n += 2;
+      int conf = TessBaseAPIMeanTextConf(api);
+      TRACE("        glyph x %d-%d h%d m%d: '%s' conf %d\n", glyph->x0, glyph->x1, line_height,
+            mode, text, conf);
+      if (n != 1 || conf < 50) got = 0;
+      TessDeleteText(text);
+    }
+    TessBaseAPIClear(api);
+    TessBaseAPISetPageSegMode(api, PSM_SINGLE_LINE);
+  }
+  pthread_mutex_unlock(&ocr_lock);
+  free(canvas);
+  return got;
+}
+
+/* The number of a split label read glyph by glyph: the components inside
+** the number's columns grouped by overlapping columns, each group a digit
+** unless it is short and sits on the baseline (a decimal point); NAN when
+** a glyph does not read or the number is not one a label carries. */
+#define MAX_GLYPHS 8
+static double read_glyphs(const ink_window *win, const box *boxes, int count, const box *line,
+                          const label_split *sp, int line_height, const render_style *st) {
+  box g[MAX_GLYPHS];
+  int n = 0, top = line->y1, bottom = line->y0;
+  for (int i = 0; i < count; i++) {
+    const box *b = &boxes[i];
+    if (b->x0 < sp->num_x0 || b->x1 > sp->num_x1 || b->y0 < line->y0 || b->y1 > line->y1 ||
+        b->peak < RENDER_MIN_PEAK)
+      continue;
+    int j = 0;
+    while (j < n && !(b->x0 < g[j].x1 && g[j].x0 < b->x1)) j++;
+    if (j == n) {
+      if (n == MAX_GLYPHS) return NAN;
+      g[n++] = *b;
+    } else {
+      g[j].x0 = b->x0 < g[j].x0 ? b->x0 : g[j].x0;
+      g[j].x1 = b->x1 > g[j].x1 ? b->x1 : g[j].x1;
+      g[j].y0 = b->y0 < g[j].y0 ? b->y0 : g[j].y0;
+      g[j].y1 = b->y1 > g[j].y1 ? b->y1 : g[j].y1;
+    }
+  }
+  if (n == 0) return NAN;
+  for (int i = 1; i < n; i++) /* left to right */
+    for (int j = i; j > 0 && g[j].x0 < g[j - 1].x0; j--) {
+      box t = g[j];
+      g[j] = g[j - 1];
+      g[j - 1] = t;
+    }
+  for (int i = 0; i < n; i++) {
+    top = g[i].y0 < top ? g[i].y0 : top;
+    bottom = g[i].y1 > bottom ? g[i].y1 : bottom;
+  }
+  int H = bottom - top;
+  TRACE("      glyph groups %d H %d\n", n, H);
+  if (H < 5) return NAN;
+  char text[MAX_GLYPHS + 8] = "";
+  int points = 0;
+  for (int i = 0; i < n; i++) {
+    if (g[i].y1 - g[i].y0 < H / 2) {
+      if (g[i].y0 < top + H / 2 || i == 0 || i == n - 1 || points++) return NAN;
+      text[i] = '.';
+      continue;
+    }
+    if (g[i].y1 - g[i].y0 < (3 * H) / 4) return NAN;
+    /* The glyph's box spans the whole number's height so its digits are
+    ** drawn at the line's scale, with a margin of a third of H. */
+    int m = H / 3;
+    box one = {g[i].x0 - m, top - m, g[i].x1 + m, bottom + m, 0, 0};
+    if (one.x0 < line->x0) one.x0 = line->x0;
+    if (one.x1 > line->x1) one.x1 = line->x1;
+    if (one.y0 < line->y0) one.y0 = line->y0;
+    if (one.y1 > line->y1) one.y1 = line->y1;
+    /* render_line draws only components wholly inside the box: the
+    ** neighbours reaching into the margin are left out. */
+    char c = ocr_glyph(win, boxes, count, &one, line_height, st);
+    if (!c) return NAN;
+    text[i] = c;
+  }
+  text[n] = 0;
+  if (text[0] == '0' && n > 1 && text[1] != '.') return NAN;
+  TRACE("      glyphs h%d: '%s'\n", line_height, text);
+  return strtod(text, NULL);
+}
+
 /* Reads a label line. The plain reading at OCR_LINE_HEIGHT is trusted
 ** alone when it parses whole. Otherwise the line is read again — at two
 ** other scales, constrained to the characters labels use, and trimmed of
@@ -1993,31 +2102,57 @@ static int read_line(const ink_window *win, const box *boxes, int count, const b
   for (int k = 0; k < n_seen; k++) log_reading(log, line, seen[k], NAN);
   TRACE("      votes %d\n", n_votes);
   if (n_votes < 2) return -1;
-  for (int k = 1; k < n_votes; k++)
-    if (fabs(votes_nm[k] - votes_nm[0]) > 1e-9 * votes_nm[0]) {
+  int dissent = -1, dissent_seen = -1;
+  for (int k = 1; k < n_votes && dissent < 0; k++)
+    if (fabs(votes_nm[k] - votes_nm[0]) > 1e-9 * votes_nm[0]) dissent = k;
+  for (int k = 0; k < n_seen && dissent < 0 && dissent_seen < 0; k++)
+    if (fabs(seen[k] - votes_v[0]) > 1e-9 * votes_v[0]) dissent_seen = k;
+  int chosen = 0;
+  if ((dissent >= 0 || dissent_seen >= 0) && split.found) {
+    /* The tie-breaker: the number read glyph by glyph under two renderings
+    ** that agree, and the votes that read that number agreeing on the
+    ** length in nm; the other votes are taken as misreads. */
+    static const render_style smooth_g = {RENDER_BLACK_FROM, RENDER_WHITE_TO, 1};
+    double g1 = read_glyphs(win, boxes, count, line, &split, OCR_LINE_HEIGHT, NULL);
+    double g2 = isfinite(g1) ? read_glyphs(win, boxes, count, line, &split, 64, &smooth_g) : NAN;
+    chosen = -1;
+    if (isfinite(g1) && g1 > 0 && g1 == g2) {
+      for (int k = 0; k < n_votes; k++) {
+        if (fabs(votes_v[k] - g1) > 1e-9 * g1) continue;
+        if (chosen < 0) chosen = k;
+        else if (fabs(votes_nm[k] - votes_nm[chosen]) > 1e-9 * votes_nm[chosen]) {
+          chosen = -1;
+          break;
+        }
+      }
+    }
+    TRACE("      glyph tie-break: %g %g -> vote %d\n", g1, g2, chosen);
+  } else if (dissent >= 0 || dissent_seen >= 0) {
+    chosen = -1;
+  }
+  if (chosen < 0) {
+    if (dissent >= 0)
       snprintf(why, why_size, "scale bar label readings disagree (%g %s, %g %s)", votes_v[0],
-               votes_u[0], votes_v[k], votes_u[k]);
-      return -1;
-    }
-  for (int k = 0; k < n_seen; k++)
-    if (fabs(seen[k] - votes_v[0]) > 1e-9 * votes_v[0]) {
+               votes_u[0], votes_v[dissent], votes_u[dissent]);
+    else
       snprintf(why, why_size, "scale bar label readings disagree (%g %s, number read %g)",
-               votes_v[0], votes_u[0], seen[k]);
-      return -1;
-    }
+               votes_v[0], votes_u[0], seen[dissent_seen]);
+    return -1;
+  }
   /* A glyph Tesseract cannot tell, forced through a digit whitelist,
   ** comes out a digit: a flagless serif '5' read 'J' by every free
   ** reading and '2' by three constrained ones (seed 1 case 126: 2.5 x
   ** off). The number must also be read without a whitelist. */
   int free_read = 0;
-  for (int k = 0; k < n_seen; k++) free_read |= seen_free[k];
+  for (int k = 0; k < n_seen; k++)
+    free_read |= seen_free[k] && fabs(seen[k] - votes_v[chosen]) <= 1e-9 * votes_v[chosen];
   if (!free_read) {
     snprintf(why, why_size,
-             "scale bar label number %g read only under a digit whitelist", votes_v[0]);
+             "scale bar label number %g read only under a digit whitelist", votes_v[chosen]);
     return -1;
   }
-  *value = votes_v[0];
-  snprintf(unit, unit_size, "%s", votes_u[0]);
+  *value = votes_v[chosen];
+  snprintf(unit, unit_size, "%s", votes_u[chosen]);
   return 0;
 }
 

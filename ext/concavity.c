@@ -300,19 +300,7 @@ static nm_status merge_neckless(int32_t *labels, int w, int h, int count, nm_err
   for (int round = 0; round < 3; round++) {
     /* thickness: the inscribed radius, a pixel next to another piece
     ** counting as outline */
-    for (int y = 0; y < h; y++)
-      for (int x = 0; x < w; x++) {
-        size_t p = (size_t)y * w + x;
-        int32_t l = labels[p];
-        int fb = 0;
-        if (l > 0) {
-          if (x > 0 && labels[p - 1] > 0 && labels[p - 1] != l) fb = 1;
-          if (x < w - 1 && labels[p + 1] > 0 && labels[p + 1] != l) fb = 1;
-          if (y > 0 && labels[p - w] > 0 && labels[p - w] != l) fb = 1;
-          if (y < h - 1 && labels[p + w] > 0 && labels[p + w] != l) fb = 1;
-        }
-        m[p] = l > 0 && !fb;
-      }
+    nm_label_untouched(labels, w, h, m);
     if ((st = nm_edt(m, w, h, 0, dt, err))) goto done;
     for (int l = 0; l <= count; l++) rin[l] = 0, to[l] = l;
     for (size_t p = 0; p < n; p++)

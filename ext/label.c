@@ -154,3 +154,19 @@ int nm_relabel(int32_t *labels, size_t n, int max_label, int32_t *map) {
   }
   return k;
 }
+
+void nm_label_untouched(const int32_t *labels, int w, int h, uint8_t *m) {
+  for (int y = 0; y < h; y++)
+    for (int x = 0; x < w; x++) {
+      size_t p = (size_t)y * w + x;
+      int32_t l = labels[p];
+      int fb = 0;
+      if (l > 0) {
+        if (x > 0 && labels[p - 1] > 0 && labels[p - 1] != l) fb = 1;
+        if (x < w - 1 && labels[p + 1] > 0 && labels[p + 1] != l) fb = 1;
+        if (y > 0 && labels[p - w] > 0 && labels[p - w] != l) fb = 1;
+        if (y < h - 1 && labels[p + w] > 0 && labels[p + w] != l) fb = 1;
+      }
+      m[p] = l > 0 && !fb;
+    }
+}

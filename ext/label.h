@@ -41,6 +41,12 @@ static inline void nm_uf_union(int32_t *p, int32_t a, int32_t b) {
   else if (b < a) p[a] = b;
 }
 
+/* m[p] = 1 where p is a particle pixel (label > 0) with no 4-neighbour of
+** another particle, else 0: the mask whose distance transform measures
+** depth inside a piece, a pixel touching a neighbouring piece counting as
+** outline. */
+void nm_label_untouched(const int32_t *labels, int w, int h, uint8_t *m);
+
 /* Renumbers labels so that the used ones are 1..k in raster order of first
 ** pixel; returns k. map: max_label+1 int32 of scratch. */
 int nm_relabel(int32_t *labels, size_t n, int max_label, int32_t *map);

@@ -115,6 +115,57 @@ static void grow_limits(const int64_t *area, int count, double grow, double *lim
   }
 }
 
+/* One breadth-first step from p (at x, y, owned by l): every unreached
+** 8-neighbour gets distance nd and owner l and is queued, in the order of
+** off8 (rows top to bottom, left to right); returns the new queue tail. */
+static inline size_t expand8(const ptrdiff_t *off8, size_t p, int x, int y, int w, int h,
+                             uint16_t nd, int32_t l, uint16_t *dist, int32_t *owner,
+                             uint32_t *q, size_t qt) {
+  if (x > 0 && y > 0 && x < w - 1 && y < h - 1) {
+    for (int k = 0; k < 8; k++) {
+      size_t s = (size_t)((ptrdiff_t)p + off8[k]);
+      if (dist[s] != FAR) continue;
+      dist[s] = nd;
+      owner[s] = l;
+      q[qt++] = (uint32_t)s;
+    }
+    return qt;
+  }
+  for (int dy = -1; dy <= 1; dy++) {
+    int yy = y + dy;
+    if (yy < 0 || yy >= h) continue;
+    for (int dx = -1; dx <= 1; dx++) {
+      int xx = x + dx;
+      if (xx < 0 || xx >= w || (!dx && !dy)) continue;
+      size_t s = (size_t)yy * w + xx;
+      if (dist[s] != FAR) continue;
+      dist[s] = nd;
+      owner[s] = l;
+      q[qt++] = (uint32_t)s;
+    }
+  }
+  return qt;
+}
+
+/* Neighbour offsets of expand8's interior path. */
+static void offsets8(int w, ptrdiff_t *off8) {
+  const ptrdiff_t W = w;
+  const ptrdiff_t o[8] = {-W - 1, -W, -W + 1, -1, 1, W - 1, W, W + 1};
+  memcpy(off8, o, sizeof o);
+}
+
+/* The background ring of each particle: unlabelled pixels nearest to it
+** between ra and rb (geodesic steps) from its outline, r its equivalent
+** radius; ring[2l] = ra, ring[2l+1] = rb. */
+static void ring_bounds(const int64_t *area, int count, double *ring) {
+  for (int l = 0; l <= count; l++) {
+    double r = sqrt((double)area[l] / M_PI);
+    double ra = fmax(2.0, 0.3 * r), rb = ra + fmax(3.0, 0.5 * r);
+    ring[2 * l] = ra;
+    ring[2 * l + 1] = rb;
+  }
+}
+
 typedef struct vrun {
   int x0, x1;
   int32_t v, id;
@@ -411,9 +462,8 @@ static nm_status refine_once(const float *img, int w, int h, int32_t *labels, in
         dist[p] = FAR;
       }
     }
-  /* neighbour offsets in the order of the general loop below */
-  const ptrdiff_t off8[8] = {-(ptrdiff_t)w - 1, -(ptrdiff_t)w, -(ptrdiff_t)w + 1, -1, 1,
-                             (ptrdiff_t)w - 1, (ptrdiff_t)w, (ptrdiff_t)w + 1};
+  ptrdiff_t off8[8];
+  offsets8(w, off8);
   while (qh < qt) {
     /* the queue runs ahead of the reads: fetch what a later element will
     ** look at (its three rows of dist, its owner) while this one is done */
@@ -427,40 +477,12 @@ static nm_status refine_once(const float *img, int w, int h, int32_t *labels, in
     size_t p = q[qh++];
     int32_t l = owner[p];
     if (dist[p] >= reach[l]) continue;
-    uint16_t nd = dist[p] + 1;
     int x, y;
     xy_of(&cw, p, &x, &y);
-    if (x > 0 && y > 0 && x < w - 1 && y < h - 1) {
-      for (int k = 0; k < 8; k++) {
-        size_t s = (size_t)((ptrdiff_t)p + off8[k]);
-        if (dist[s] != FAR) continue;
-        dist[s] = nd;
-        owner[s] = l;
-        q[qt++] = (uint32_t)s;
-      }
-      continue;
-    }
-    for (int dy = -1; dy <= 1; dy++) {
-      int yy = y + dy;
-      if (yy < 0 || yy >= h) continue;
-      for (int dx = -1; dx <= 1; dx++) {
-        int xx = x + dx;
-        if (xx < 0 || xx >= w || (!dx && !dy)) continue;
-        size_t s = (size_t)yy * w + xx;
-        if (dist[s] != FAR) continue;
-        dist[s] = nd;
-        owner[s] = l;
-        q[qt++] = (uint32_t)s;
-      }
-    }
+    qt = expand8(off8, p, x, y, w, h, (uint16_t)(dist[p] + 1), l, dist, owner, q, qt);
   }
   /* ring: unlabelled pixels nearest to l, between ra and rb from it */
-  for (int l = 0; l <= count; l++) {
-    double r = sqrt((double)area[l] / M_PI);
-    double ra = fmax(2.0, 0.3 * r), rb = ra + fmax(3.0, 0.5 * r);
-    ring[2 * l] = ra;
-    ring[2 * l + 1] = rb;
-  }
+  ring_bounds(area, count, ring);
   for (size_t p = 0; p < n; p++) {
     sel[p] = 0;
     if (labels[p] > 0 || dist[p] == FAR) continue;
@@ -652,19 +674,7 @@ static nm_status noise_shift(const float *img, int w, int h, int32_t *labels, in
   for (size_t p = 0; p < n; p++)
     if (labels[p] > 0 && labels[p] <= count) area[labels[p]]++;
   /* inside distance: to the nearest pixel not of this particle */
-  for (int y = 0; y < h; y++)
-    for (int x = 0; x < w; x++) {
-      size_t p = (size_t)y * w + x;
-      int32_t l = labels[p];
-      int fb = 0;
-      if (l > 0) {
-        if (x > 0 && labels[p - 1] > 0 && labels[p - 1] != l) fb = 1;
-        if (x < w - 1 && labels[p + 1] > 0 && labels[p + 1] != l) fb = 1;
-        if (y > 0 && labels[p - w] > 0 && labels[p - w] != l) fb = 1;
-        if (y < h - 1 && labels[p + w] > 0 && labels[p + w] != l) fb = 1;
-      }
-      m[p] = l > 0 && !fb;
-    }
+  nm_label_untouched(labels, w, h, m);
   st = nm_edt(m, w, h, 0, din, err);
   if (st) goto done;
   /* nearest particle of the unlabelled pixels (8-connected breadth-first
@@ -697,32 +707,17 @@ static nm_status noise_shift(const float *img, int w, int h, int32_t *labels, in
     coords cw = {(size_t)w, 1.0 / (double)w};
     /* per particle once, not per queue element: its ring's bounds (ring,
     ** 2 per label) and reach (win, reused below for the profile window) */
-    for (int l = 0; l <= count; l++) {
-      double r = sqrt((double)area[l] / M_PI);
-      double ra = fmax(2.0, 0.3 * r), rb = ra + fmax(3.0, 0.5 * r);
-      ringb[2 * l] = ra;
-      ringb[2 * l + 1] = rb;
-      win[l] = fmax(2.0, 0.3 * r) + fmax(3.0, 0.5 * r) + 1;
-    }
+    ring_bounds(area, count, ringb);
+    for (int l = 0; l <= count; l++) win[l] = ringb[2 * l + 1] + 1;
+    ptrdiff_t off8[8];
+    offsets8(w, off8);
     while (qh < qt) {
       size_t p = q[qh++];
       int32_t l = owner[p];
       if (dist[p] >= win[l] || dist[p] >= FAR - 2) continue;
       int x, y;
       xy_of(&cw, p, &x, &y);
-      for (int dy = -1; dy <= 1; dy++) {
-        int yy = y + dy;
-        if (yy < 0 || yy >= h) continue;
-        for (int dx = -1; dx <= 1; dx++) {
-          int xx = x + dx;
-          if (xx < 0 || xx >= w || (!dx && !dy)) continue;
-          size_t s = (size_t)yy * w + xx;
-          if (dist[s] != FAR) continue;
-          dist[s] = (uint16_t)(dist[p] + 1);
-          owner[s] = l;
-          q[qt++] = (uint32_t)s;
-        }
-      }
+      qt = expand8(off8, p, x, y, w, h, (uint16_t)(dist[p] + 1), l, dist, owner, q, qt);
     }
   }
   /* core: deep interior (at least half the maximal depth); background and

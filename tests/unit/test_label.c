@@ -68,5 +68,14 @@ int main(void) {
     CHECK(nm_relabel(l, 6, 7, map) == 2);
     CHECK(l[1] == 1 && l[3] == 2);
   }
+  /* untouched: a pixel of one particle next to another particle (4-
+  ** neighbours) is outline, next to the background or the border is not */
+  {
+    int32_t l[12] = {1, 1, 2, 2, /**/ 1, 1, 0, 2, /**/ 0, 1, 1, 0};
+    uint8_t m[12];
+    nm_label_untouched(l, 4, 3, m);
+    const uint8_t want[12] = {1, 0, 0, 1, /**/ 1, 1, 0, 1, /**/ 0, 1, 1, 0};
+    CHECK(memcmp(m, want, sizeof want) == 0);
+  }
   return check_summary("test_label");
 }

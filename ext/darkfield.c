@@ -34,10 +34,12 @@ void nm_darkfield_opts_default(nm_darkfield_opts *o) {
   o->grow_r = 0.5;
   o->marker = 0.5;
   o->kmax = 8;
-  o->fp = 10;
+  o->fp = 3;
   o->tail = 2;
   o->z0 = 2;
   o->plane = 1;
+  o->prior = 0.1;
+  o->prior_bw = 0.35;
 }
 
 static nm_status num_opt(double *dst, const char *key, double v, const char *text, double lo,
@@ -67,6 +69,8 @@ nm_status nm_darkfield_opts_set(nm_darkfield_opts *o, const char *key, double nu
     o->plane = (int)num;
     return NM_OK;
   }
+  if (!strcmp(key, "darkfield_prior")) return num_opt(&o->prior, key, num, text, 0, 1, err);
+  if (!strcmp(key, "darkfield_prior_bw")) return num_opt(&o->prior_bw, key, num, text, 0.05, 5, err);
   if (!strcmp(key, "darkfield_kc")) return num_opt(&o->kc, key, num, text, -100, 100, err);
   if (!strcmp(key, "darkfield_level")) return num_opt(&o->level, key, num, text, 0.01, 0.99, err);
   if (!strcmp(key, "darkfield_detect")) return num_opt(&o->detect, key, num, text, 0, 100, err);
@@ -98,6 +102,7 @@ typedef struct blob {
   float peak; /* brightest smoothed pixel of its core */
   float zd;   /* response over the robust sigma of the response around it */
   float gx, gy; /* the support's slope around it, per px (0: flat) */
+  int lev;    /* its scale level */
 } blob;
 
 typedef struct blobs {
@@ -389,7 +394,7 @@ nm_status nm_darkfield_segment(const float *I, int w, int h, const nm_darkfield_
   }
   memcpy(G, tmp, n * sizeof(float));
   double sd_c = robust_sigma(Dc, w, h, tmp), sd_n = 0;
-  size_t ntested = 0;
+  size_t ntested = 0, nlev[96] = {0};
   for (int k = 0; k < K; k++) {
     if (nm_progress_tick(progress, k, K + 2, "darkfield")) goto interrupted;
     float *next = NULL;
@@ -413,16 +418,17 @@ nm_status nm_darkfield_segment(const float *I, int w, int h, const nm_darkfield_
         size_t i = (size_t)y * w + x;
         if (Dc[i] > thr) {
           if (!is_extremum(Dp, Dc, next, w, i, 1) || ridge(Dc, w, h, x, y, hs, o->edge)) continue;
-          blob b = {x, y, r, Dc[i], 0, 0, 0, 0, 0};
+          blob b = {x, y, r, Dc[i], 0, 0, 0, 0, 0, k};
           if (push_blob(&cand, b)) goto nomem;
         } else if (o->fdr > 0 && -Dc[i] > thr && is_extremum(Dp, Dc, next, w, i, -1)) {
-          blob b = {x, y, r, -Dc[i], 0, 0, 0, 0, 0};
+          blob b = {x, y, r, -Dc[i], 0, 0, 0, 0, 0, k};
           if (push_blob(&dark, b)) goto nomem;
         }
       }
     {
       size_t kept_k = first;
       ntested += cand.n - first;
+      nlev[k] = cand.n - first;
       for (size_t c = first; c < cand.n; c++) {
         cand.v[c].zd = (float)band_z(Dc, w, h, &cand.v[c], 1, o->ring, o->floor * sd_c, tmp);
         if (cand.v[c].zd > o->k) cand.v[kept_k++] = cand.v[c];
@@ -443,22 +449,63 @@ nm_status nm_darkfield_segment(const float *I, int w, int h, const nm_darkfield_
     sd_c = sd_n;
   }
 
-  /* 2a. many tests: every scale-space maximum is one test of "a particle
+  /* 2a. local contrast on a lightly smoothed image (JPEG blocks and pixel
+  ** noise would otherwise set the annulus sigma); it does not depend on
+  ** the threshold below, which uses the blobs that pass it */
+  float *S = D0;
+  nm_gauss(I, S, w, h, 1.0, tmp);
+  double floor_sd = 1e-3;
+  size_t kept = 0;
+  for (size_t c = 0; c < cand.n; c++) {
+    if ((c & 4095) == 0 && nm_progress_tick(progress, K, K + 2, "darkfield")) goto interrupted;
+    if (local_contrast(S, w, h, &cand.v[c], o->kc, floor_sd, o->plane, tmp)) cand.v[kept++] = cand.v[c];
+  }
+  cand.n = kept;
+
+  /* 2b. many tests: every scale-space maximum is one test of "a particle
   ** here", and the support's texture alone makes a z above t with a tail
   ** that falls exponentially, S0(t) = exp(-tail (t - z0)) / 2 (z0 the
   ** median z of a maximum on bare support). Expecting at most fp of the
   ** ntested maxima to pass on texture alone puts the threshold at
   ** z0 + ln(ntested / (2 fp)) / tail (Bonferroni): higher on a large field
-  ** with many maxima, lower on a small one; never under k. */
+  ** with many maxima, lower on a small one; never under k.
+  ** 2c. weighted by scale (two stages): the blobs that pass that threshold
+  ** tell the image's particle sizes; the fp expected texture passes are
+  ** then shared among the scale levels in proportion to that size
+  ** distribution (a kernel density over log radius, mixed with a share
+  ** prior of the uniform split), so a level where the particles are gets
+  ** a lower threshold and one where only texture is a higher one; the sum
+  ** of expected texture passes stays fp. */
   if (o->fp > 0 && o->tail > 0 && ntested > 0) {
     double t = o->z0 + log((double)ntested / (2 * o->fp)) / o->tail;
+    double tl[96];
+    for (int k = 0; k < K; k++) tl[k] = t;
+    if (o->prior < 1) {
+      double dens[96] = {0}, dsum = 0;
+      size_t nconf = 0;
+      for (size_t c = 0; c < cand.n; c++) {
+        if (cand.v[c].zd <= t) continue;
+        nconf++;
+        for (int k = 0; k < K; k++) {
+          double u = log(sqrt(2.0 * sig[k] * sig[k + 1]) / cand.v[c].r) / o->prior_bw;
+          dens[k] += exp(-0.5 * u * u);
+        }
+      }
+      for (int k = 0; k < K; k++) dsum += dens[k];
+      if (nconf >= 5 && dsum > 0)
+        for (int k = 0; k < K; k++) {
+          if (!nlev[k]) continue;
+          double share = (1 - o->prior) * dens[k] / dsum + o->prior * (double)nlev[k] / ntested;
+          tl[k] = o->z0 + log((double)nlev[k] / (2 * o->fp * share)) / o->tail;
+        }
+    }
     size_t kept_t = 0;
     for (size_t c = 0; c < cand.n; c++)
-      if (cand.v[c].zd > t) cand.v[kept_t++] = cand.v[c];
+      if (cand.v[c].zd > tl[cand.v[c].lev]) cand.v[kept_t++] = cand.v[c];
     cand.n = kept_t;
   }
 
-  /* 2b. the image's own false-detection rate: support texture makes dark
+  /* 2d. the image's own false-detection rate: support texture makes dark
   ** blobs as readily as bright ones, particles only bright ones. The
   ** threshold is the lowest z at which the dark blobs above it are at most
   ** fdr times the bright ones (Benjamini-Hochberg style), never under k. */
@@ -488,18 +535,6 @@ nm_status nm_darkfield_segment(const float *I, int w, int h, const nm_darkfield_
       if (cand.v[c].zd >= t) cand.v[kept_t++] = cand.v[c];
     cand.n = kept_t;
   }
-
-  /* 3. local contrast on a lightly smoothed image (JPEG blocks and pixel
-  ** noise would otherwise set the annulus sigma) */
-  float *S = D0;
-  nm_gauss(I, S, w, h, 1.0, tmp);
-  double floor_sd = 1e-3;
-  size_t kept = 0;
-  for (size_t c = 0; c < cand.n; c++) {
-    if ((c & 4095) == 0 && nm_progress_tick(progress, K, K + 2, "darkfield")) goto interrupted;
-    if (local_contrast(S, w, h, &cand.v[c], o->kc, floor_sd, o->plane, tmp)) cand.v[kept++] = cand.v[c];
-  }
-  cand.n = kept;
 
   /* 4. one blob per particle: strongest first; a blob whose centre lies in a
   ** kept blob's disc, or whose disc holds a kept centre, is the same particle */

@@ -36,6 +36,12 @@ typedef struct nm_darkfield_opts {
   double fp;     /* "darkfield_fp": and exceed the z that support texture alone
                  ** passes at about fp of the image's scale-space maxima (a
                  ** threshold that rises with the number of maxima tested; 0: k alone) */
+  double prior;  /* "darkfield_prior": those fp are shared among the scale
+                 ** levels by the sizes of the blobs that pass the plain
+                 ** threshold (two stages), mixed with this share of the
+                 ** uniform split (1: uniform, one threshold for all levels) */
+  double prior_bw; /* "darkfield_prior_bw": that size density's kernel width,
+                 ** in natural log of the radius */
   double tail;   /* "darkfield_tail": that null's exponential tail rate, per unit z */
   double z0;     /* "darkfield_z0": that null's median z */
   double kc;     /* "darkfield_kc": and its core mean must exceed the median of

@@ -1023,7 +1023,7 @@ nm_status nm_segment(const float *px, int width, int height,
     /* sharp edges are placed on a copy smoothed by 1 px only (pixel noise),
     ** flattened alike: W.a + gauss(I, 1) - gauss(I, sigma), see
     ** segment_refine.h */
-    const float *fine = NULL;
+    const float *fine = NULL, *raw = NULL;
     if (edge && rimg == W.a) {
       double sg = o->denoise * d;
       if (sg > 0 && sg < 0.5) sg = 0.5;
@@ -1031,8 +1031,12 @@ nm_status nm_segment(const float *px, int width, int height,
       nm_gauss(I, W.c, w, h, 1.0, W.tmp);
       for (size_t i = 0; i < n; i++) W.c[i] += W.a[i] - W.b[i];
       fine = W.c;
+      /* the same, unsmoothed: each edge's foot is read on it, perimeter-
+      ** averaged (averaging, not smoothing, removes the noise there) */
+      for (size_t i = 0; i < n; i++) W.b[i] = I[i] + W.a[i] - W.b[i];
+      raw = W.b;
     }
-    st = nm_refine_outlines_fine(rimg, fine, w, h, labels, count, o->refine, o->refine_grow,
+    st = nm_refine_outlines_fine(rimg, fine, raw, w, h, labels, count, o->refine, o->refine_grow,
                                  edge, o->refine_edge_ratio, nm_otsu(rimg, n, NULL),
                                  o->refine_anchor, o->fill_holes, NULL, err);
     if (st) goto fail;

@@ -20,6 +20,7 @@
 #include "morph.h"
 
 #define FAR 0xFFFFu
+#define PBINS 64 /* bins of the perimeter-averaged profiles (profile_shift) */
 
 /* x, y of pixel p without a 64-bit division per queue element: the quotient
 ** from a double product (exact to within one), then corrected. */
@@ -356,6 +357,7 @@ typedef struct refine_bufs {
   float *vals, *dev;
   uint8_t *iscore;
   int edge_taken; /* the last pass put outlines on their steepest iso-lines */
+  int fine_taken; /* ... and those were read on the lightly smoothed copy */
   int probe;      /* stop once the gate is decided when it stays closed (the
                   ** caller then keeps its labels; labels are not yet touched) */
 } refine_bufs;
@@ -622,6 +624,47 @@ done:
   return st;
 }
 
+/* The outer foot of a sharp edge from one particle's perimeter-averaged
+** profile (s[k] / cn[k]: mean intensity in PBINS bins of signed distance
+** over [-wl, wl], particle bright): where the tangent at the profile's
+** steepest point meets the background level bg, as a signed distance from
+** the current outline (NAN: no falling edge found). The slope at each
+** position (0.1 px steps within FOOT_SEARCH of the outline) is a
+** least-squares line through the bins within FOOT_HW of it, weighted by
+** their pixel counts: pixel distances to a pixel outline take few values
+** near it (0.5, 0.91, 1.5 ...), so single bins are sparse. Within 0.75 px
+** of a pixel outline those distances are compressed and the slope reads
+** steeper than it is (1.9x on a synthetic linear ramp), so the foot found
+** lies short of the true tangent foot on wide ramps; wider fits (1, 1.5
+** px) read a ramp right but did worse on the data (docs/accuracy.md). */
+#define FOOT_WIN 6.0
+#define FOOT_SEARCH 3.0
+#define FOOT_HW 0.75
+static double foot_offset(const double *s, const int64_t *cn, double wl, double bg) {
+  double bw = 2 * wl / PBINS, best = 0, bx = NAN, bv = 0;
+  for (int i = 0; i <= (int)lround(20 * FOOT_SEARCH); i++) {
+    double c0 = -FOOT_SEARCH + 0.1 * i;
+    double sw = 0, sx = 0, sy = 0, sxx = 0, sxy = 0;
+    for (int k = 0; k < PBINS; k++) {
+      if (!cn[k]) continue;
+      double x = -wl + (k + 0.5) * bw - c0;
+      if (fabs(x) > FOOT_HW) continue;
+      double wt = (double)cn[k], y = s[k] / (double)cn[k];
+      sw += wt, sx += wt * x, sy += wt * y, sxx += wt * x * x, sxy += wt * x * y;
+    }
+    double den = sw * sxx - sx * sx;
+    if (sw < 8 || den <= 1e-12 * sw * sw) continue;
+    double beta = (sw * sxy - sx * sy) / den;
+    if (-beta > best) best = -beta, bx = c0, bv = (sy - beta * sx) / sw;
+  }
+  if (bx != bx || !(bv > bg)) return NAN;
+  /* a step sampled at pixel centres reads its foot half a pixel out (the
+  ** pixel outline's own spread); spreads of independent blurs add in
+  ** quadrature, so that half pixel is taken out the same way */
+  double ft = bx + (bv - bg) / best;
+  return ft > 0.5 ? sqrt(ft * ft - 0.25) : ft > 0 ? 0 : ft;
+}
+
 /* Outlines on a textured film. Where the film's own fluctuation is large
 ** against a particle's contrast, the half-contrast level lies inside the
 ** film's texture band: the pixels above it that connect to the particle
@@ -637,15 +680,22 @@ done:
 ** moved there as a whole (eroded or dilated by that offset, which also
 ** removes texture arms thinner than the offset). Particles whose half
 ** level is already above the film's band keep their outline.
+** foot (sharp edges, on the lightly smoothed copy, after their outlines
+** were put on its steepest iso-lines): every particle's outline is moved
+** the same way to the outer foot of its averaged edge, where the tangent at
+** the steepest point meets the background (foot_offset). The steepest line
+** is where a blurred step is half-way up, but the particle begins where its
+** edge leaves the film: a thinning rim (projected tetrahedra, spheres)
+** makes the edge a blurred ramp whose tangent extrapolates to its foot.
 ** Signed distance: inside, minus the Euclidean distance to the nearest
 ** pixel not of this particle (a pixel touching a neighbour counts as
 ** outline); outside, the distance to the nearest particle, for pixels whose
 ** nearest particle (breadth-first, as in refine_once) is this one. */
 #define NOISE_K 2.0
 #define NOISE_CAP 0.85
-#define PBINS 64
-static nm_status noise_shift(const float *img, int w, int h, int32_t *labels, int count,
-                             double level, double grow, const refine_bufs *B, nm_error *err) {
+static nm_status profile_shift(const float *img, int w, int h, int32_t *labels, int count,
+                               double level, double grow, int foot, const refine_bufs *B,
+                               nm_error *err) {
   size_t n = (size_t)w * h;
   float *din = nm_malloc(n, sizeof(float), err);
   float *dout = nm_malloc(n, sizeof(float), err);
@@ -744,6 +794,11 @@ static nm_status noise_shift(const float *img, int w, int h, int32_t *labels, in
     lev[l] = NAN;
     float c = core[l], b = bg[l];
     if (!(c == c && b == b && sig[l] == sig[l] && c > b) || area[l] == 0) continue;
+    if (foot) {
+      win[l] = FOOT_WIN;
+      lev[l] = 0, any = 1;
+      continue;
+    }
     double f = NOISE_K * 1.4826 * sig[l] / (c - b);
     if (f > NOISE_CAP) f = NOISE_CAP;
     if (f > level) lev[l] = f, any = 1;
@@ -769,6 +824,15 @@ static nm_status noise_shift(const float *img, int w, int h, int32_t *labels, in
     double hl = bg[l] + lev[l] * (core[l] - bg[l]), wl = win[l], bw = 2 * wl / PBINS;
     const double *s = ps + (size_t)l * PBINS;
     const int64_t *cn = pc + (size_t)l * PBINS;
+    if (foot) {
+      shift[l] = foot_offset(s, cn, wl, bg[l]);
+      if (shift[l] == shift[l]) {
+        double r = sqrt((double)area[l] / M_PI);
+        double lo = -0.5 * r, hi = fmax(1.0, grow * r);
+        shift[l] = shift[l] < lo ? lo : shift[l] > hi ? hi : shift[l];
+      }
+      continue;
+    }
     /* the falling crossing (bright inside) nearest the current outline;
     ** bins finer than the pixel distances' spacing may be empty: crossings
     ** are read between consecutive bins that hold pixels */
@@ -844,12 +908,12 @@ nm_status nm_refine_outlines(const float *img, int w, int h, int32_t *labels, in
                              double level, double grow, int edge_search, double edge_ratio,
                              double anchor, double anchor_weight, int fill_holes,
                              nm_refine_stats *stats, nm_error *err) {
-  return nm_refine_outlines_fine(img, NULL, w, h, labels, count, level, grow, edge_search,
+  return nm_refine_outlines_fine(img, NULL, NULL, w, h, labels, count, level, grow, edge_search,
                                  edge_ratio, anchor, anchor_weight, fill_holes, stats, err);
 }
 
-nm_status nm_refine_outlines_fine(const float *img, const float *fine, int w, int h,
-                                  int32_t *labels, int count, double level, double grow,
+nm_status nm_refine_outlines_fine(const float *img, const float *fine, const float *raw, int w,
+                                  int h, int32_t *labels, int count, double level, double grow,
                                   int edge_search, double edge_ratio, double anchor,
                                   double anchor_weight, int fill_holes, nm_refine_stats *stats,
                                   nm_error *err) {
@@ -869,6 +933,7 @@ nm_status nm_refine_outlines_fine(const float *img, const float *fine, int w, in
   if (!B.dist || !B.owner || !B.sel || !B.q || !B.vals || !B.dev || !B.iscore)
     st = err && err->code ? err->code : NM_ERR_NOMEM;
   B.probe = 0;
+  B.fine_taken = 0;
   for (int pass = 0; pass < 2 && st == NM_OK; pass++) {
     B.edge_taken = 0;
     st = refine_once(img, w, h, labels, count, level, grow, edge_search, edge_ratio, anchor,
@@ -889,9 +954,11 @@ nm_status nm_refine_outlines_fine(const float *img, const float *fine, int w, in
       st = refine_once(fine, w, h, labels, count, level, grow, 1, edge_ratio, NAN, 0, fill_holes,
                        stats, &B, err);
       if (st == NM_OK && !B.edge_taken) memcpy(labels, keep, sizeof(int32_t) * n);
-      else if (st == NM_OK)
+      else if (st == NM_OK) {
         st = refine_once(fine, w, h, labels, count, level, grow, 1, 0, NAN, 0, fill_holes, stats,
                          &B, err);
+        B.fine_taken = 1;
+      }
       B.edge_taken = 1;
       B.probe = 0;
       free(keep);
@@ -900,7 +967,10 @@ nm_status nm_refine_outlines_fine(const float *img, const float *fine, int w, in
   /* sharp edges (the steepest iso-lines were taken) stand out of the film's
   ** texture by the gate's own measure: nothing to hide their rim */
   if (st == NM_OK && !B.edge_taken)
-    st = noise_shift(img, w, h, labels, count, level, grow, &B, err);
+    st = profile_shift(img, w, h, labels, count, level, grow, 0, &B, err);
+  /* a sharp edge's outer foot: see profile_shift */
+  if (st == NM_OK && B.fine_taken)
+    st = profile_shift(raw ? raw : fine, w, h, labels, count, level, grow, 1, &B, err);
   free(B.dist);
   free(B.owner);
   free(B.sel);

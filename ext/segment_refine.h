@@ -24,7 +24,9 @@
 ** outline is moved as a whole to where its perimeter-averaged profile
 ** (mean intensity against signed distance from the outline) crosses
 ** background + 2 sigma (at most 0.85 of the contrast). Not done when the
-** image's outlines were put on their steepest iso-lines (sharp edges).
+** image's outlines were put on their steepest iso-lines (sharp edges);
+** those are moved to their edge's outer foot instead (see
+** nm_refine_outlines_fine).
 ** Runs in O(pixels) (breadth-first passes, linear-time medians, distance
 ** transforms).
 */
@@ -61,9 +63,19 @@ nm_status nm_refine_outlines(const float *img, int w, int h, int32_t *labels, in
 ** (two passes, no anchor): the particle-scale smoothing of img moves the
 ** steepest line of an asymmetric edge (a thinning grey rim inside a sharp
 ** step, as on projected tetrahedra and octahedra) inwards by a good part
-** of its sigma. Images whose gate stays closed never read fine. */
-nm_status nm_refine_outlines_fine(const float *img, const float *fine, int w, int h,
-                                  int32_t *labels, int count, double level, double grow,
+** of its sigma. Images whose gate stays closed never read fine.
+** When the gate opens on fine too, every outline is then moved to the outer
+** foot of its edge: where the tangent at the steepest point of the
+** perimeter-averaged profile (mean intensity against signed distance from
+** the outline) meets the background. The steepest line is half-way up a
+** blurred step, but a particle begins where its edge leaves the film, and a
+** thinning rim (projected tetrahedra, spheres) makes the edge a ramp whose
+** tangent runs down to that foot. The profile is read on raw (the same
+** flattening, unsmoothed; NULL: on fine): averaging along the perimeter
+** removes the noise, and smoothing would widen the edge and push its foot
+** out. */
+nm_status nm_refine_outlines_fine(const float *img, const float *fine, const float *raw, int w,
+                                  int h, int32_t *labels, int count, double level, double grow,
                                   int edge_search, double edge_ratio, double anchor,
                                   double anchor_weight, int fill_holes, nm_refine_stats *stats,
                                   nm_error *err);

@@ -68,6 +68,20 @@ static int cmp_double(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
+/* -v: the signed median area error of the matches pushed since index i0
+** (one image's), 0 when none */
+static double signed_median(const match_stats *s, long i0) {
+  long m = s->n_err - i0;
+  if (m <= 0) return 0;
+  double *v = malloc(sizeof(double) * (size_t)m);
+  if (!v) return 0;
+  memcpy(v, s->area_err + i0, sizeof(double) * (size_t)m);
+  qsort(v, (size_t)m, sizeof(double), cmp_double);
+  double r = m % 2 ? v[m / 2] : 0.5 * (v[m / 2 - 1] + v[m / 2]);
+  free(v);
+  return r;
+}
+
 static double now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -167,6 +181,7 @@ static void score_masks(const int32_t *gt, int ng, const uint8_t *ignore,
     prn++;
   }
   double iou0 = s->iou_sum;
+  long err0 = s->n_err;
   char *gu = NULL, *pu = NULL;
   greedy(c, nc, ng, np, ga, pa, s, &tp, &gu, &pu);
   if (verbose) {
@@ -210,8 +225,9 @@ static void score_masks(const int32_t *gt, int ng, const uint8_t *ignore,
   s->pred += prn;
   s->tp += tp;
   if (verbose)
-    printf("  %-40s gt %4ld pred %4ld tp %4ld  F1 %.3f  IoU %.3f\n", name, gtn, prn, tp,
-           gtn + prn ? 2.0 * tp / (gtn + prn) : 1.0, tp ? (s->iou_sum - iou0) / tp : 0);
+    printf("  %-40s gt %4ld pred %4ld tp %4ld  F1 %.3f  IoU %.3f  dA %+.1f %%\n", name, gtn,
+           prn, tp, gtn + prn ? 2.0 * tp / (gtn + prn) : 1.0,
+           tp ? (s->iou_sum - iou0) / tp : 0, 100 * signed_median(s, err0));
   free(ga);
   free(pa);
   free(gedge);
@@ -272,13 +288,15 @@ static void score_boxes(const box *gb, int ng, const int32_t *pred, int np,
   }
   long tp = 0;
   double iou0 = s->iou_sum;
+  long err0 = s->n_err;
   greedy(c, nc, ng, np, ga, pa, s, &tp, NULL, NULL);
   s->gt += gtn;
   s->pred += prn;
   s->tp += tp;
   if (verbose)
-    printf("  %-40s gt %4ld pred %4ld tp %4ld  F1 %.3f  IoU %.3f\n", name, gtn, prn, tp,
-           gtn + prn ? 2.0 * tp / (gtn + prn) : 1.0, tp ? (s->iou_sum - iou0) / tp : 0);
+    printf("  %-40s gt %4ld pred %4ld tp %4ld  F1 %.3f  IoU %.3f  dA %+.1f %%\n", name, gtn,
+           prn, tp, gtn + prn ? 2.0 * tp / (gtn + prn) : 1.0,
+           tp ? (s->iou_sum - iou0) / tp : 0, 100 * signed_median(s, err0));
   free(pb);
   free(ga);
   free(pa);

@@ -255,14 +255,48 @@ int main(void) {
     for (int k = 0; k < 2; k++) {
       for (int y = 0; y < H3; y++)
         for (int x = 0; x < W3; x++) lb[y * W3 + x] = hypot(x - 80, y - 80) <= R + 3;
-      CHECK_OK(nm_refine_outlines_fine(sm, k ? fn : NULL, W3, H3, lb, 1, 0.5, 0.5, 1, 3, NAN, 0,
-                                       1, NULL, &err),
+      CHECK_OK(nm_refine_outlines_fine(sm, k ? fn : NULL, k ? raw : NULL, W3, H3, lb, 1, 0.5,
+                                       0.5, 1, 3, NAN, 0, 1, NULL, &err),
                err);
       areas(lb, (size_t)W3 * H3, 1, k ? a_fn : a_sm);
     }
     CHECK_NEAR(a_fn[1], M_PI * R * R, 0.06 * M_PI * R * R);
     CHECK(a_sm[1] < 0.95 * a_fn[1]);
     free(raw), free(sm), free(fn), free(tmp), free(lb);
+  }
+
+  /* 9. a thinning rim with no step: intensity falling linearly from 1 at
+  ** r = 14 to 0 at R = 24 (a wedge's edge), blurred by 1 px. Every level of
+  ** the ramp is about as steep, so the steepest iso-line can be anywhere on
+  ** it (its middle, r = 19, is 0.63 pi R^2); the particle ends at the
+  ** ramp's foot. The outline moves out towards it but not past it: between
+  ** 0.75 and 1.04 pi R^2 (the slope read within 0.75 px of a pixel outline
+  ** comes out steeper than the ramp's, so the foot is under-reached:
+  ** ~0.83 pi R^2 here) */
+  {
+    enum { W4 = 160, H4 = 160 };
+    float *raw = malloc(sizeof(float) * W4 * H4), *sm = malloc(sizeof(float) * W4 * H4);
+    float *fn = malloc(sizeof(float) * W4 * H4), *tr = malloc(sizeof(float) * W4 * H4);
+    float *tmp = malloc(sizeof(float) * nm_filter_tmp_size(W4, H4));
+    int32_t *lb = malloc(sizeof(int32_t) * W4 * H4);
+    const double R = 24;
+    for (int y = 0; y < H4; y++)
+      for (int x = 0; x < W4; x++) {
+        double r = hypot(x - 80, y - 80);
+        tr[y * W4 + x] = (float)(r < 14 ? 1 : r < R ? (R - r) / (R - 14) : 0);
+      }
+    nm_gauss(tr, raw, W4, H4, 1, tmp);
+    nm_gauss(tr, sm, W4, H4, 4, tmp);
+    nm_gauss(raw, fn, W4, H4, 1, tmp);
+    for (int y = 0; y < H4; y++)
+      for (int x = 0; x < W4; x++) lb[y * W4 + x] = hypot(x - 80, y - 80) <= 19;
+    CHECK_OK(nm_refine_outlines_fine(sm, fn, raw, W4, H4, lb, 1, 0.5, 0.5, 1, 3, NAN, 0, 1, NULL,
+                                     &err),
+             err);
+    double a[2];
+    areas(lb, (size_t)W4 * H4, 1, a);
+    CHECK(a[1] >= 0.75 * M_PI * R * R && a[1] <= 1.04 * M_PI * R * R);
+    free(raw), free(sm), free(fn), free(tr), free(tmp), free(lb);
   }
 
   /* 6. degenerate input */

@@ -39,6 +39,7 @@ void nm_darkfield_opts_default(nm_darkfield_opts *o) {
   o->z0 = 2;
   o->plane = 1;
   o->prior = 0.1;
+  o->half_q = 0.25;
   o->prior_bw = 0.35;
 }
 
@@ -71,6 +72,7 @@ nm_status nm_darkfield_opts_set(nm_darkfield_opts *o, const char *key, double nu
   }
   if (!strcmp(key, "darkfield_prior")) return num_opt(&o->prior, key, num, text, 0, 1, err);
   if (!strcmp(key, "darkfield_prior_bw")) return num_opt(&o->prior_bw, key, num, text, 0.05, 5, err);
+  if (!strcmp(key, "darkfield_half_q")) return num_opt(&o->half_q, key, num, text, 0, 1, err);
   if (!strcmp(key, "darkfield_kc")) return num_opt(&o->kc, key, num, text, -100, 100, err);
   if (!strcmp(key, "darkfield_level")) return num_opt(&o->level, key, num, text, 0.01, 0.99, err);
   if (!strcmp(key, "darkfield_detect")) return num_opt(&o->detect, key, num, text, 0, 100, err);
@@ -227,19 +229,21 @@ static size_t ring_gather(const float *A, int w, int h, const ring_spec *rs, rin
 ** 0 when a half holds under 8 pixels (image edge). *hi: raised to the
 ** brighter half's median. */
 static float ring_slope(const float *S, int w, int h, ring_spec rs, int axis, float *hi,
-                        float *buf) {
+                        double hq, float *buf) {
   double d1 = 0, d2 = 0;
   rs.gx = rs.gy = 0;
   rs.half = 1 + 2 * axis;
   size_t m1 = ring_gather(S, w, h, &rs, NULL, &d1, buf);
   if (m1 < 8) return 0;
   float a = nm_select_kth(buf, m1, m1 / 2);
+  float qa = nm_select_kth(buf, m1, (size_t)(hq * (double)(m1 - 1)));
   rs.half = 2 + 2 * axis;
   size_t m2 = ring_gather(S, w, h, &rs, NULL, &d2, buf);
   if (m2 < 8) return 0;
   float b = nm_select_kth(buf, m2, m2 / 2);
-  if (a > *hi) *hi = a;
-  if (b > *hi) *hi = b;
+  float qb = nm_select_kth(buf, m2, (size_t)(hq * (double)(m2 - 1)));
+  if (qa > *hi) *hi = qa;
+  if (qb > *hi) *hi = qb;
   double dist = d1 / m1 + d2 / m2;
   return dist > 0 ? (float)((a - b) / dist) : 0;
 }
@@ -281,7 +285,7 @@ static int ridge(const float *D, int w, int h, int x, int y, int hs, double rati
 ** mean against the median and robust sigma of an annulus beyond the blob.
 ** buf: room for the annulus. Returns 1 when it passes (bg, peak filled). */
 static int local_contrast(const float *S, int w, int h, blob *b, double k, double floor_sd,
-                          int plane, float *buf) {
+                          int plane, double hq, float *buf) {
   double R = b->r;
   double rc = 0.5 * R < 1 ? 1 : 0.5 * R;
   double ri = 1.5 * R + 1, ro = 2.5 * R + 2;
@@ -289,8 +293,8 @@ static int local_contrast(const float *S, int w, int h, blob *b, double k, doubl
   ring_spec rs = {b->x, b->y, ri, ro, rc, 0, 0, 0};
   float hi = -INFINITY;
   if (plane) {
-    rs.gx = ring_slope(S, w, h, rs, 0, &hi, buf);
-    rs.gy = ring_slope(S, w, h, rs, 1, &hi, buf);
+    rs.gx = ring_slope(S, w, h, rs, 0, &hi, hq, buf);
+    rs.gy = ring_slope(S, w, h, rs, 1, &hi, hq, buf);
   }
   ring_core c;
   size_t m = ring_gather(S, w, h, &rs, &c, NULL, buf);
@@ -458,7 +462,7 @@ nm_status nm_darkfield_segment(const float *I, int w, int h, const nm_darkfield_
   size_t kept = 0;
   for (size_t c = 0; c < cand.n; c++) {
     if ((c & 4095) == 0 && nm_progress_tick(progress, K, K + 2, "darkfield")) goto interrupted;
-    if (local_contrast(S, w, h, &cand.v[c], o->kc, floor_sd, o->plane, tmp)) cand.v[kept++] = cand.v[c];
+    if (local_contrast(S, w, h, &cand.v[c], o->kc, floor_sd, o->plane, o->half_q, tmp)) cand.v[kept++] = cand.v[c];
   }
   cand.n = kept;
 

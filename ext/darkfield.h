@@ -46,6 +46,10 @@ typedef struct nm_darkfield_opts {
   double z0;     /* "darkfield_z0": that null's median z */
   double kc;     /* "darkfield_kc": and its core mean must exceed the median of
                  ** the intensity on a nearer ring by kc robust sigmas of it */
+  double half_q; /* "darkfield_half_q": "every side of the ring" is this
+                 ** quantile of each half-ring (0.5: its median); below the
+                 ** median, a neighbour covering part of one half does not
+                 ** raise it, while a support step covering the half does */
   int plane;     /* "darkfield_plane": the support under a particle is a plane
                  ** through its ring median tilted by the ring's slope (true)
                  ** or flat at the ring median (false) */

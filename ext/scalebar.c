@@ -42,6 +42,9 @@
 ** bar's own level; a high threshold keeps film texture out of the glyphs. */
 #define INK_COVERAGE 0.5f
 #define STRICT_INK_COVERAGE 0.75f
+/* A third level for a white label running onto film nearly as bright
+** (or a black one onto dark film): at 0.75 the film still joins it. */
+#define STRICTEST_INK_COVERAGE 0.9f
 /* Label glyphs are drawn at the bar's own level, so their strokes reach
 ** it; film texture that merely crosses INK_COVERAGE mostly does not. */
 #define GLYPH_PEAK_COVERAGE 0.85f
@@ -184,13 +187,17 @@ static float end_background(const float *px, int w, int h, const nm_scalebar *sb
 ** ringing. */
 static double measure_bar_length(const float *px, int w, int h, const nm_scalebar *sb,
                                  const bar_levels *lv) {
-  float *lengths = malloc(sizeof(float) * (size_t)(sb->bar_h > 0 ? sb->bar_h : 1));
+  size_t n_rows = (size_t)(sb->bar_h > 0 ? sb->bar_h : 1);
+  float *lengths = malloc(sizeof(float) * 6 * n_rows);
   float *plateau = malloc(sizeof(float) * (size_t)(sb->bar_w > 0 ? sb->bar_w : 1));
   if (!lengths || !plateau) {
     free(lengths);
     free(plateau);
     return NAN;
   }
+  /* Per row, how covered the pixels two and three beyond each end are
+  ** (the larger of the two): 0 where the end is clean. */
+  float *beyond_l = lengths + n_rows, *beyond_r = lengths + 2 * n_rows, *kept = lengths + 3 * n_rows;
   float span = lv->bar - lv->background;
   float bg_left = end_background(px, w, h, sb, sb->bar_x, lv->background);
   float bg_right = end_background(px, w, h, sb, sb->bar_x + sb->bar_w - 1, lv->background);
@@ -219,6 +226,8 @@ static double measure_bar_length(const float *px, int w, int h, const nm_scaleba
           right + 2 < w ? COVERAGE(right + 2, bg_right) : -1, right + 3 < w ? COVERAGE(right + 3, bg_right) : -1);
     if (left - 1 >= 0) length += COVERAGE(left - 1, bg_left);
     if (right + 1 < w) length += COVERAGE(right + 1, bg_right);
+    beyond_l[rows] = left - 3 >= 0 ? fmaxf(COVERAGE(left - 2, bg_left), COVERAGE(left - 3, bg_left)) : 1;
+    beyond_r[rows] = right + 3 < w ? fmaxf(COVERAGE(right + 2, bg_right), COVERAGE(right + 3, bg_right)) : 1;
 #undef COVERAGE
     lengths[rows++] = (float)length;
   }
@@ -238,7 +247,32 @@ static double measure_bar_length(const float *px, int w, int h, const nm_scaleba
     if (lengths[i] < lo) lo = lengths[i];
     if (lengths[i] > hi) hi = lengths[i];
   }
-  if (rows && hi - lo > fmax(1.5, 0.01 * length)) length = NAN;
+  if (rows && hi - lo > fmax(1.5, 0.01 * length)) {
+    /* Texture at the bar's level glued to an end lengthens a row, never
+    ** shortens it by more than the noise: rows longer than the shortest by
+    ** over a pixel are dropped when at least two thirds of the rows remain
+    ** and, over those, the pixels beyond each end are clean (median
+    ** coverage two and three past the end under 0.25). A bar ending on a
+    ** particle has every row long and its ends unclean; a too-short row
+    ** leaves too few within a pixel of it. No row may be longer by more
+    ** than 3 px: glued texture adds a pixel or two, a row 10 px long runs
+    ** into another structure at the bar's level (a bar drawn over an
+    ** image's own bar, whose rows are then measured as the old bar's). */
+    int n_kept = 0;
+    for (int i = 0; i < rows; i++)
+      if (lengths[i] <= lo + 1.0f) kept[n_kept++] = lengths[i];
+    length = NAN;
+    if (n_kept >= 2 && 3 * n_kept >= 2 * rows && hi <= lo + 3.0f) {
+      float *bl = lengths + 4 * n_rows, *br = lengths + 5 * n_rows;
+      int k = 0;
+      for (int i = 0; i < rows; i++)
+        if (lengths[i] <= lo + 1.0f) bl[k] = beyond_l[i], br[k] = beyond_r[i], k++;
+      float clean_l = median_of(bl, k), clean_r = median_of(br, k);
+      TRACE("    rows within 1 px of the shortest: %d of %d, ends beyond %.2f %.2f\n", n_kept,
+            rows, clean_l, clean_r);
+      if (clean_l < 0.25f && clean_r < 0.25f) length = median_of(kept, n_kept);
+    }
+  }
   free(lengths);
   free(plateau);
   return length;
@@ -418,6 +452,10 @@ static void line_opening(float *img, int w, int h, int len, int vertical, float 
 
 #define MAX_BAR_CANDIDATES 6
 #define MAX_LOOSE_CANDIDATES 8 /* of the second, loose pass (bars across particles) */
+/* A strip is a bar candidate when at least this many times as long as its
+** rows. Short thick bars exist: 8 % of the side long and 1.5 % thick is
+** 5.3:1 (was 6, which missed them). */
+#define BAR_MIN_ASPECT 4
 
 typedef struct bar_candidate {
   nm_scalebar sb;
@@ -490,7 +528,7 @@ static int bar_candidates_of_polarity(const float *px, int w, int h, float sign,
     for (int r = 0; r < n_open; r++) {
       if (open[r].seen) continue;
       const struct rect *c = &open[r];
-      if (c->rows >= 2 && c->rows < max_thick && c->x1 - c->x0 >= 6 * c->rows &&
+      if (c->rows >= 2 && c->rows < max_thick && c->x1 - c->x0 >= BAR_MIN_ASPECT * c->rows &&
           made < dst_room) {
         dst[made].bright = sign > 0;
         nm_scalebar *sb = &dst[made++].sb;
@@ -504,6 +542,7 @@ static int bar_candidates_of_polarity(const float *px, int w, int h, float sign,
       open[r--] = open[--n_open];
     }
   }
+  TRACE("  %s %s candidates: %d\n", pass ? "loose" : "strict", sign > 0 ? "bright" : "dark", made);
   if (pass) *n_loose = made;
   else found = made;
   }
@@ -624,6 +663,22 @@ static int walk_from_bar_end(const float *px, int w, int h, int x, int y, int dx
   return walk_flat(px, w, h, x, y, dx, 0, level, tol);
 }
 
+/* Share of the pixels along row (horizontal) or column `at`, from..to,
+** that are not at the fill's level. */
+static double off_fill(const float *px, int w, int h, int horizontal, int at, int from, int to,
+                       float level, float tol) {
+  if (at < 0 || at >= (horizontal ? h : w) || to < from) return 1;
+  int off = 0;
+  for (int k = from; k <= to; k++) {
+    int x = horizontal ? k : at, y = horizontal ? at : k;
+    if (x < 0 || y < 0 || x >= w || y >= h) continue;
+    off += fabsf(px[(size_t)y * w + x] - level) > tol;
+  }
+  return (double)off / (to - from + 1);
+}
+static int t0_of(const int top[2]) { return top[0] > top[1] ? top[0] : top[1]; }
+static int b0_of(const int bottom[2]) { return bottom[0] < bottom[1] ? bottom[0] : bottom[1]; }
+
 /* A solid annotation box around the bar: the background beside the bar is
 ** flat (its spread a few % of the bar's contrast, where film texture is
 ** several times that) and continues past both ends of the bar. Its extent
@@ -669,6 +724,26 @@ static int find_panel(const float *px, int w, int h, const nm_scalebar *sb, cons
   disagree += (abs(top[0] - top[1]) > 2) + (abs(bottom[0] - bottom[1]) > 2);
   TRACE("    box? top %d %d bottom %d %d\n", top[0], top[1], bottom[0], bottom[1]);
   if (disagree > 1) return 0;
+  /* A walk stopped short by a speck (JPEG ringing near the box's edge)
+  ** makes the two walks of a side disagree the other way: then the outer
+  ** walk ends on a straight edge (at least 90 % of the line beyond it is
+  ** not fill) and the line beyond the inner walk is mostly fill. That
+  ** side takes its outer walk (the inner one cut a label off the box). */
+  int *walks[4] = {left, top, right, bottom};
+  for (int side = 0; side < 4; side++) {
+    int *wk = walks[side], horizontal = side == 1 || side == 3, outward = side < 2 ? -1 : 1;
+    if (abs(wk[0] - wk[1]) <= 2) continue;
+    int outer_at = (outward < 0 ? (wk[0] < wk[1] ? wk[0] : wk[1]) : (wk[0] > wk[1] ? wk[0] : wk[1]));
+    int inner_at = wk[0] + wk[1] - outer_at;
+    int from = horizontal ? l : t0_of(top), to = horizontal ? r : b0_of(bottom);
+    if (off_fill(px, w, h, horizontal, outer_at + outward, from, to, lv->background, tol) >= 0.9 &&
+        off_fill(px, w, h, horizontal, inner_at + outward, from, to, lv->background, tol) < 0.5) {
+      TRACE("    box? side %d takes its outer walk %d (inner %d stopped short)\n", side, outer_at,
+            inner_at);
+      wk[0] = wk[1] = outer_at;
+    }
+  }
+  l = left[0] > left[1] ? left[0] : left[1], r = right[0] < right[1] ? right[0] : right[1];
   int t = top[0] > top[1] ? top[0] : top[1], b = bottom[0] < bottom[1] ? bottom[0] : bottom[1];
   if (t > sb->bar_y - 3 || b < sb->bar_y + sb->bar_h + 2) return 0;
   /* A box's edge is straight: just beyond each side, along its whole
@@ -2058,9 +2133,17 @@ static int read_line(const ink_window *win, const box *boxes, int count, const b
   double votes_nm[MAX_VOTES], votes_v[MAX_VOTES];
   char votes_u[MAX_VOTES][8];
   int n_votes = 0;
+  /* A vote whose pixel size no TEM gives ('2 mm' over 54 px for '2 µm')
+  ** cannot be the label: its unit is a misread. It is not counted (its
+  ** number is still among those seen, which must all agree). */
 #define VOTE()                                                             \
   do {                                                                     \
     micro_read_as_p(v, u, length);                                         \
+    double per_px_ = v * nm_unit_to_nm(u) / length;                        \
+    if (!(per_px_ >= PLAUSIBLE_MIN_NM_PER_PX && per_px_ <= PLAUSIBLE_MAX_NM_PER_PX)) { \
+      TRACE("        vote %g %s dropped: %g nm/px\n", v, u, per_px_);     \
+      break;                                                               \
+    }                                                                      \
     votes_nm[n_votes] = v * nm_unit_to_nm(u);                              \
     votes_v[n_votes] = v;                                                  \
     snprintf(votes_u[n_votes], sizeof votes_u[n_votes], "%s", u);          \
@@ -2331,15 +2414,28 @@ static int label_claimed_elsewhere(const box *label, const nm_scalebar *bar, int
 ** '0.2 µm' on a bright particle — and the line left is '2 µm', read right
 ** and checked right against its own ink. The merged glyphs still touch the
 ** band beside it; texture that the strict level parted from a label does
-** not reach the label's own level there. */
-static int line_stands_free(const ink_window *win, const box *line) {
-  int lh = line->y1 - line->y0, reach = (int)ceil(fmax(3.0, 0.8 * lh)), inked = 0;
+** not reach the label's own level there. Specks of noisy film that do reach
+** it (components under 0.04 of the line height squared, at least 6 px, and
+** under 0.4 of its height tall) are no patch and do not count: on the
+** noisiest films they stood beside every label. */
+static int line_stands_free(const ink_window *win, const box *boxes, const box *line) {
+  int lh = line->y1 - line->y0, reach = (int)ceil(fmax(3.0, 0.8 * lh)), inked = 0, specks = 0;
+  double speck_area = fmax(6.0, 0.04 * lh * lh);
   for (int side = 0; side < 2; side++) {
     int xa = side ? line->x1 : line->x0 - reach, xb = side ? line->x1 + reach : line->x0;
     for (int y = line->y0; y < line->y1; y++)
-      for (int x = xa < 0 ? 0 : xa; x < xb && x < win->w; x++) inked += win->ink[(size_t)y * win->w + x];
+      for (int x = xa < 0 ? 0 : xa; x < xb && x < win->w; x++) {
+        size_t i = (size_t)y * win->w + x;
+        if (!win->ink[i]) continue;
+        int32_t c = win->comp[i];
+        if (c >= 0 && boxes[c].area < speck_area && boxes[c].y1 - boxes[c].y0 < 0.4 * lh) {
+          specks++;
+          continue;
+        }
+        inked++;
+      }
   }
-  TRACE("      %d ink pixels beside the line\n", inked);
+  TRACE("      %d ink pixels beside the line (and %d in specks)\n", inked, specks);
   return inked < 3;
 }
 
@@ -2380,7 +2476,7 @@ static int read_label_at(const float *px, int width, int height, nm_scalebar *ou
                                 n_others)) {
       snprintf(this_why, sizeof this_why,
                "scale bar label beside the bar sits on another bar-like strip");
-    } else if (ink_level > INK_COVERAGE && !line_stands_free(&win, &lines[i].line)) {
+    } else if (ink_level > INK_COVERAGE && !line_stands_free(&win, boxes, &lines[i].line)) {
       snprintf(this_why, sizeof this_why,
                "scale bar label runs into a bright or dark patch (a lost '0.'?)");
     } else {
@@ -2420,30 +2516,34 @@ static int read_label_at(const float *px, int width, int height, nm_scalebar *ou
 }
 
 /* The label is looked for with the ink at half the bar's contrast; when
-** that does not read, once more at STRICT_INK_COVERAGE: a label drawn at the
-** bar's own level on film whose texture reaches past half of it (dark
-** grains beside a black label) comes apart from the texture there, and
-** every check after it is the same. The first attempt's reason is kept. */
+** that does not read, once more at STRICT_INK_COVERAGE and then at
+** STRICTEST_INK_COVERAGE: a label drawn at the bar's own level on film whose
+** texture reaches past half of it (dark grains beside a black label) comes
+** apart from the texture there, and every check after it is the same. A
+** number read at any earlier level on the same text must agree. The first
+** attempt's reason is kept. */
 static nm_status read_label(const float *px, int width, int height, nm_scalebar *out,
                             const bar_levels *levels, const bar_candidate *others,
                             int n_others, nm_error *err) {
   double length = out->bar_length_px;
-  static const float ink_levels[] = {INK_COVERAGE, STRICT_INK_COVERAGE};
+  static const float ink_levels[] = {INK_COVERAGE, STRICT_INK_COVERAGE, STRICTEST_INK_COVERAGE};
+  enum { LEVELS = sizeof ink_levels / sizeof ink_levels[0] };
   char why[160] = "", later[160];
   int got = 0;
-  reading_log *logs = calloc(2, sizeof *logs);
+  reading_log *logs = calloc(LEVELS, sizeof *logs);
   if (!logs) return nm_fail(err, NM_ERR_NOMEM, "scale bar: out of memory");
   box label;
-  for (size_t k = 0; k < sizeof ink_levels / sizeof ink_levels[0] && got == 0; k++) {
+  for (size_t k = 0; k < LEVELS && got == 0; k++) {
     got = read_label_at(px, width, height, out, levels, others, n_others, ink_levels[k],
-                        &logs[k ? 1 : 0], &label, k ? later : why, k ? sizeof later : sizeof why);
+                        &logs[k], &label, k ? later : why, k ? sizeof later : sizeof why);
     if (got < 0) {
       free(logs);
       return nm_fail(err, NM_ERR_NOMEM, "scale bar: out of memory");
     }
     /* A number read at an earlier level on the same text refuses another. */
-    for (int j = 0; got == 1 && k > 0 && j < logs[0].n; j++) {
-      const box *b = &logs[0].line[j];
+    for (size_t m = 0; m < k; m++)
+    for (int j = 0; got == 1 && j < logs[m].n; j++) {
+      const box *b = &logs[m].line[j];
       int ix = (b->x1 < label.x1 ? b->x1 : label.x1) - (b->x0 > label.x0 ? b->x0 : label.x0);
       int iy = (b->y1 < label.y1 ? b->y1 : label.y1) - (b->y0 > label.y0 ? b->y0 : label.y0);
       long inter = ix > 0 && iy > 0 ? (long)ix * iy : 0;
@@ -2455,19 +2555,19 @@ static nm_status read_label(const float *px, int width, int height, nm_scalebar 
       /* ... except a number only seen (its label failed) that is the
       ** start of this one, cut off by texture: '1' of '100 nm'. */
       char seen_s[32], read_s[32];
-      snprintf(seen_s, sizeof seen_s, "%g", logs[0].number[j]);
+      snprintf(seen_s, sizeof seen_s, "%g", logs[m].number[j]);
       snprintf(read_s, sizeof read_s, "%g", out->value);
       size_t sl = strlen(seen_s);
-      if (isnan(logs[0].nm[j]) && sl < strlen(read_s) && !strncmp(seen_s, read_s, sl) &&
+      if (isnan(logs[m].nm[j]) && sl < strlen(read_s) && !strncmp(seen_s, read_s, sl) &&
           read_s[sl] >= '0' && read_s[sl] <= '9')
         continue;
-      if (fabs(logs[0].number[j] - out->value) > 1e-9 * out->value ||
-          (isfinite(logs[0].nm[j]) && fabs(logs[0].nm[j] - nm) > 1e-9 * nm)) {
+      if (fabs(logs[m].number[j] - out->value) > 1e-9 * out->value ||
+          (isfinite(logs[m].nm[j]) && fabs(logs[m].nm[j] - nm) > 1e-9 * nm)) {
         snprintf(why, sizeof why, "scale bar label readings disagree (%g %s, number read %g)",
-                 out->value, out->unit, logs[0].number[j]);
+                 out->value, out->unit, logs[m].number[j]);
         TRACE("    refused: %s\n", why);
         got = 0;
-        k = sizeof ink_levels / sizeof ink_levels[0]; /* no further level */
+        k = LEVELS; /* no further level */
       }
     }
   }

@@ -12,6 +12,7 @@
 #include "../ext/image.h"
 #include "../ext/scalebar.h"
 #include "../tests/unit/scalebar_synth.h"
+#include "png_file.h"
 
 typedef struct scalebar_score {
   int cases, correct, abstained, wrong_1_2, wrong_over_2;
@@ -44,25 +45,17 @@ static inline void scalebar_dump(const float *px, int w, int h, const synth_case
   if (y0 < 0) y0 = 0;
   if (x1 > w) x1 = w;
   if (y1 > h) y1 = h;
-  int cw = x1 - x0, ch = y1 - y0;
+  /* Scaled up 3x (nearest) so single pixels show when the crop is viewed. */
+  enum { ZOOM = 3 };
+  int cw = (x1 - x0) * ZOOM, ch = (y1 - y0) * ZOOM;
   unsigned char *crop = malloc((size_t)cw * ch);
   if (!crop) return;
   for (int y = 0; y < ch; y++)
     for (int x = 0; x < cw; x++) {
-      float v = px[(size_t)(y + y0) * w + x + x0];
+      float v = px[(size_t)(y / ZOOM + y0) * w + x / ZOOM + x0];
       crop[(size_t)y * cw + x] = (unsigned char)(v < 0 ? 0 : v > 255 ? 255 : v + 0.5f);
     }
-  unsigned char *png = NULL;
-  size_t n = 0;
-  nm_error err;
-  if (nm_png_encode(crop, cw, ch, 8, 1, &png, &n, &err) == NM_OK) {
-    FILE *f = fopen(path, "wb");
-    if (f) {
-      fwrite(png, 1, n, f);
-      fclose(f);
-    }
-    free(png);
-  }
+  png_file_write(path, crop, cw, ch, 1);
   free(crop);
 }
 

@@ -30,7 +30,7 @@ void nm_darkfield_opts_default(nm_darkfield_opts *o) {
   o->ring = 3;
   o->floor = 1;
   o->grow = 2;
-  o->grow_level = 0.25;
+  o->grow_level = 0.2;
   o->grow_r = 0.5;
   o->marker = 0.5;
   o->kmax = 8;
@@ -40,6 +40,7 @@ void nm_darkfield_opts_default(nm_darkfield_opts *o) {
   o->plane = 1;
   o->prior = 0.1;
   o->half_q = 0.25;
+  o->grow_sigma = 0.7;
   o->prior_bw = 0.35;
 }
 
@@ -73,6 +74,7 @@ nm_status nm_darkfield_opts_set(nm_darkfield_opts *o, const char *key, double nu
   if (!strcmp(key, "darkfield_prior")) return num_opt(&o->prior, key, num, text, 0, 1, err);
   if (!strcmp(key, "darkfield_prior_bw")) return num_opt(&o->prior_bw, key, num, text, 0.05, 5, err);
   if (!strcmp(key, "darkfield_half_q")) return num_opt(&o->half_q, key, num, text, 0, 1, err);
+  if (!strcmp(key, "darkfield_grow_sigma")) return num_opt(&o->grow_sigma, key, num, text, 0.3, 5, err);
   if (!strcmp(key, "darkfield_kc")) return num_opt(&o->kc, key, num, text, -100, 100, err);
   if (!strcmp(key, "darkfield_level")) return num_opt(&o->level, key, num, text, 0.01, 0.99, err);
   if (!strcmp(key, "darkfield_detect")) return num_opt(&o->detect, key, num, text, 0, 100, err);
@@ -695,6 +697,11 @@ nm_status nm_darkfield_segment(const float *I, int w, int h, const nm_darkfield_
   /* only pixels next to the last pass's new ones can change: a frontier
   ** list (F) instead of full-frame passes; the decision for a candidate
   ** pixel reads all four of its neighbours as they were before the pass */
+  const float *Sr = S;
+  if (gmax > 0 && o->grow_sigma > 0 && o->grow_sigma != 1.0) {
+    nm_gauss(I, D1, w, h, o->grow_sigma, tmp);
+    Sr = D1;
+  }
   if (gmax > 0) {
     int32_t *F = queue, *C = nm_malloc(n, sizeof(int32_t), err);
     int32_t *L = nm_malloc(n, sizeof(int32_t), err);
@@ -734,7 +741,7 @@ nm_status nm_darkfield_segment(const float *I, int w, int h, const nm_darkfield_
                               y < h - 1 ? i + w : i};
         for (int j = 0; j < 4; j++) {
           int32_t v = labels[nb[j]];
-          if (v && S[i] < blob_level(&cand.v[v - 1], x, y, o->grow_level)) v = 0;
+          if (v && Sr[i] < blob_level(&cand.v[v - 1], x, y, o->grow_level)) v = 0;
           if (v && g >= (int)o->grow && g >= (int)(o->grow_r * cand.v[v - 1].r)) v = 0;
           if (v && l && v != l) clash = 1;
           if (v) l = v;

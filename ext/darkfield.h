@@ -82,6 +82,8 @@ typedef struct nm_darkfield_opts {
   double grow;   /* "darkfield_grow": outlines moved out by up to this many px
                  ** over pixels above support + grow_level (peak - support) */
   double grow_level; /* "darkfield_grow_level" */
+  double grow_sigma; /* "darkfield_grow_sigma": the rim's level is read on the
+                 ** image smoothed by this, px (1: the same as the tests) */
   double grow_r; /* "darkfield_grow_r": or up to this share of the blob radius
                  ** when that is more */
   double dmin;   /* "darkfield_dmin": smallest blob diameter looked for, px (0: 3 px) */

@@ -154,6 +154,11 @@ int main(void) {
   CHECK(nm_darkfield_opts_set(&o, "darkfield_plane", 0, NULL, &err) == NM_OK && o.plane == 0);
   CHECK(nm_darkfield_opts_set(&o, "darkfield_plane", 0.5, NULL, &err) == NM_ERR_ARG);
   CHECK(nm_darkfield_opts_set(&o, "darkfield_fp", -1, NULL, &err) == NM_ERR_ARG);
+  CHECK(nm_darkfield_opts_set(&o, "darkfield_half_q", 0.3, NULL, &err) == NM_OK && o.half_q == 0.3);
+  CHECK(nm_darkfield_opts_set(&o, "darkfield_half_q", 1.5, NULL, &err) == NM_ERR_ARG);
+  CHECK(nm_darkfield_opts_set(&o, "darkfield_prior", 1, NULL, &err) == NM_OK && o.prior == 1);
+  CHECK(nm_darkfield_opts_set(&o, "darkfield_prior", -0.1, NULL, &err) == NM_ERR_ARG);
+  CHECK(nm_darkfield_opts_set(&o, "darkfield_grow_sigma", 0.1, NULL, &err) == NM_ERR_ARG);
 
   /* discs on a support that brightens steeply to the right (0.2 over a
   ** disc's ring): the extent follows the tilted support, so a box stays
@@ -197,6 +202,43 @@ int main(void) {
         CHECK(found2 == 3);
         CHECK(worst <= 2);
       }
+    }
+  }
+
+  /* a particle with three neighbours on its left (a dense field): the
+  ** median of its left half-ring is at the neighbours' level, its lower
+  ** quartile (darkfield_half_q) is still the support's, so it is found
+  ** with the neighbours; isolated reference discs on the same support */
+  {
+    const int W2 = 200, H2 = 160;
+    const disc g[6] = {{100, 80, 10}, {89, 80, 10}, {94.5, 70.5, 10}, {94.5, 89.5, 10},
+                       {40, 40, 10}, {160, 120, 10}};
+    for (int pass = 0; pass < 2; pass++) {
+      seed_state = 4242u;
+      for (int y = 0; y < H2; y++)
+        for (int x = 0; x < W2; x++) {
+          double v = 0.3 + 0.02 * sin(x / 7.0) * sin(y / 9.0), b = 0;
+          for (int k = 0; k < 6; k++) {
+            double c = cover(&g[k], x, y);
+            if (c > b) b = c;
+          }
+          I[(size_t)y * W2 + x] = (float)(v + 0.2 * b + 0.01 * nrand());
+        }
+      nm_darkfield_opts_default(&o);
+      if (pass) o.half_q = 0.5;
+      memset(lab, 0, sizeof(int32_t) * W2 * H2);
+      CHECK_OK(nm_darkfield_segment(I, W2, H2, &o, 0, NULL, lab, &count, &scale, &err), err);
+      int found3 = 0;
+      int32_t seen[6] = {0};
+      for (int k = 0; k < 6; k++) {
+        int32_t l = lab[(size_t)g[k].y * W2 + (size_t)g[k].x];
+        int dup = 0;
+        for (int j = 0; j < k; j++) dup |= l && seen[j] == l;
+        seen[k] = l;
+        found3 += l > 0 && !dup;
+      }
+      fprintf(stderr, "cluster, half_q %.2f: %d of 6 found apart\n", o.half_q, found3);
+      if (!pass) CHECK(found3 == 6);
     }
   }
 

@@ -21,13 +21,13 @@
 **                           logits; training is relaxed winner-takes-all
 **                           (the hypothesis nearest the target learns it)
 **                           plus a cross-entropy teaching the selector which
-**                           one wins; inference answers the most probable
-**                           triplet when the selector gives it a majority
-**                           (p >= 0.5), else the probability-weighted mean.
+**                           one wins; inference answers the mean of the
+**                           hypotheses weighted by the selector's
+**                           probabilities squared (a tempered mean, cnn.c).
 **                           For masks that fit several triplets (a near-circle
 **                           is every d) a d3 regression answers the mean of
 **                           the modes, a shape that is none of them; this
-**                           answers one mode. K in 2..NM_CNN_MAX_HEADS.
+**                           leans to the most probable mode. K in 2..NM_CNN_MAX_HEADS.
 ** e.g. the paper's net at 44 px: "c8,b,r,a,c16,b,r,a,c32,b,r,c32,b,r,d3".
 **
 ** Models serialise to a self-describing little-endian BLOB:
@@ -102,6 +102,14 @@ nm_status nm_cnn_predict(const nm_cnn *net, const float *x, size_t n, int batch,
 ** the tests compare nm_cnn_predict against it. */
 nm_status nm_cnn_predict_reference(const nm_cnn *net, const float *x, size_t n, int batch,
                                    float *out, nm_error *err);
+
+/* The multi-hypothesis head's raw answer (reference path, for studying
+** answer rules): per crop, 4K floats — the K hypotheses' triplets (p, d,
+** Lratio in original units, hypothesis after hypothesis) then the K selector
+** probabilities. K = nm_cnn_heads(net); NM_ERR_ARG for a net without a head. */
+int nm_cnn_heads(const nm_cnn *net);
+nm_status nm_cnn_predict_heads(const nm_cnn *net, const float *x, size_t n, float *out,
+                               nm_error *err);
 
 /* The same, averaged over the 8 symmetries of the square (test-time
 ** augmentation: the triplet does not change under any of them): 8 forward

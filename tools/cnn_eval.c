@@ -15,6 +15,9 @@
 ** -S: simulator options of the model's data set ("key=value;key=[a,b]");
 ** -C delta: also the simulated RMSEs against canonical labels (sim_canon.h);
 ** -T: test-time augmentation (mean over the 8 symmetries of the square);
+** -R rule: another answer rule of the multi-hypothesis head (c<t>: commit
+** at probability >= t, else the mean; t<T>: tempered mean); -V: only the
+** rule study on the simulated validation split (choose rules there);
 ** -D: per-particle TSV (subset, mask, label, area, p, d, Lratio, Jaccard
 ** CNN, Jaccard ellipse, ellipse Lratio). Without -m the built-in default
 ** model is evaluated. Prints JSON lines and a Markdown table (the one in
@@ -43,15 +46,146 @@ typedef struct subset {
 } subset;
 
 static nm_cnn *net;
+
+static double clampd(double v, double lo, double hi) { return v < lo ? lo : v > hi ? hi : v; }
 static int tta;      /* -T: average over the 8 symmetries of the square */
 static FILE *dump;   /* -D: one line per real particle */
 
+/* -R: an answer rule of the multi-hypothesis head instead of the engine's
+** ('c' commit threshold t: the most probable hypothesis when its probability
+** is >= t, else the probability-weighted mean — c0.5 was the engine's rule, c0
+** always commits, c1.01 always averages; 't' tempered mean: weights p^(1/T),
+** t0.5 is the engine's rule). */
+typedef struct rule {
+  char kind; /* 0 = the engine's answer */
+  double v;
+} rule;
+static rule rule_opt;
+
+static void apply_rule(rule r, const float *h, int K, float t[3]) {
+  const float *pr = h + 3 * K;
+  int k = 0;
+  for (int q = 1; q < K; q++)
+    if (pr[q] > pr[k]) k = q;
+  double w[NM_CNN_MAX_HEADS], ws = 0;
+  if (r.kind == 'c' && pr[k] >= r.v) {
+    for (int j = 0; j < 3; j++) t[j] = h[3 * k + j];
+    return;
+  }
+  for (int q = 0; q < K; q++)
+    ws += (w[q] = r.kind == 't' ? pow(pr[q] / pr[k], 1.0 / r.v) : pr[q]);
+  for (int j = 0; j < 3; j++) {
+    double m = 0;
+    for (int q = 0; q < K; q++) m += w[q] * h[3 * q + j];
+    t[j] = (float)(m / ws);
+  }
+}
+
+static int parse_rule(const char *s, rule *r) {
+  if ((s[0] != 'c' && s[0] != 't') || !s[1]) return 0;
+  r->kind = s[0];
+  r->v = atof(s + 1);
+  return r->kind == 'c' || r->v > 0;
+}
+
+static nm_status predict_rule(rule r, const float *x, size_t n, float *out, nm_error *err) {
+  int K = nm_cnn_heads(net);
+  if (!r.kind) return nm_cnn_predict(net, x, n, 256, out, err);
+  float *h = malloc(sizeof(float) * 4 * K * (n ? n : 1));
+  if (!h) return nm_fail(err, NM_ERR_NOMEM, "out of memory");
+  nm_status st = nm_cnn_predict_heads(net, x, n, h, err);
+  for (size_t i = 0; st == NM_OK && i < n; i++) apply_rule(r, h + i * 4 * K, K, out + i * 3);
+  free(h);
+  return st;
+}
+
 static nm_status predict(const float *x, size_t n, float *out, nm_error *err) {
+  if (rule_opt.kind) return predict_rule(rule_opt, x, n, out, err);
   if (!tta) return nm_cnn_predict(net, x, n, 256, out, err);
   return nm_cnn_predict_d4(net, x, n, 256, out, err);
 }
 
-static double clampd(double v, double lo, double hi) { return v < lo ? lo : v > hi ? hi : v; }
+/*
+** -V: the answer rules measured on the simulated VALIDATION split (rows with
+** split 1 of the -S distribution; never the test rows, never real particles),
+** which is where a rule may be chosen: RMSE per parameter, the standardised
+** RMSE training's early stopping uses, and the mean re-simulation Jaccard of
+** the answer on the row's own mask (the crop at >= 1/2, fit.h protocol; every
+** 4th row).
+*/
+static int study_rules(const nm_sim_opts *so, size_t nsim, uint64_t seed) {
+  int size = nm_cnn_input_size(net), K = nm_cnn_heads(net);
+  if (!K) return fprintf(stderr, "cnn_eval: -V needs a multi-hypothesis model\n"), 1;
+  size_t px = (size_t)size * size, nv = 0;
+  for (size_t i = 0; i < nsim; i++) nv += nm_sim_split(seed, (int64_t)i) == 1;
+  float *x = malloc(sizeof(float) * px * nv), *truth = malloc(sizeof(float) * 3 * nv),
+        *h = malloc(sizeof(float) * 4 * K * nv);
+  uint8_t *u = malloc(px * nv);
+  nm_error err;
+  if (!x || !truth || !h || !u) return fprintf(stderr, "cnn_eval: out of memory\n"), 1;
+  size_t k = 0;
+  for (size_t i = 0; i < nsim; i++) {
+    if (nm_sim_split(seed, (int64_t)i) != 1) continue;
+    nm_shape s;
+    if (nm_sim_example(so, seed, (int64_t)i, &s, x + k * px, NULL, NULL, NULL, &err) != NM_OK)
+      return fprintf(stderr, "cnn_eval: simulate row %zu: %s\n", i, err.msg), 1;
+    nm_crop_to_u8(x + k * px, size, u + k * px);
+    for (size_t j = 0; j < px; j++) x[k * px + j] = u[k * px + j] / 255.0f;
+    truth[k * 3] = (float)s.p, truth[k * 3 + 1] = (float)s.d, truth[k * 3 + 2] = (float)s.lratio;
+    k++;
+  }
+  if (nm_cnn_predict_heads(net, x, nv, h, &err) != NM_OK)
+    return fprintf(stderr, "cnn_eval: %s\n", err.msg), 1;
+  free(x);
+  nm_fit_mask **fm = calloc(nv, sizeof *fm);
+  uint8_t *m = malloc(px);
+  for (size_t i = 0; i < nv; i += 4) {
+    for (size_t j = 0; j < px; j++) m[j] = u[i * px + j] >= 128;
+    if (nm_fit_mask_prepare(m, size, size, size, &fm[i], &err) != NM_OK) fm[i] = NULL;
+  }
+  free(m);
+  float mean[3], sd[3];
+  nm_cnn_standardisation(net, mean, sd);
+  static const rule grid[] = {{'c', 0},   {'c', 0.3},  {'c', 0.4},  {'c', 0.45}, {'c', 0.5},
+                              {'c', 0.55}, {'c', 0.6}, {'c', 0.7},  {'c', 0.8},  {'c', 1.01},
+                              {'t', 0.25}, {'t', 0.3}, {'t', 0.35}, {'t', 0.4},  {'t', 0.45},
+                              {'t', 0.5},  {'t', 0.6}, {'t', 0.75}, {'t', 1.5}};
+  printf("\n| rule (simulated validation, n = %zu) | p | p (p <= 10) | d | Lratio | standardised | Jaccard (n = %zu) | committed |\n",
+         nv, (nv + 3) / 4);
+  printf("| --- | --- | --- | --- | --- | --- | --- | --- |\n");
+  for (size_t g = 0; g < sizeof grid / sizeof grid[0]; g++) {
+    double se[3] = {0}, se10 = 0, st = 0, jc = 0;
+    size_t n10 = 0, nj = 0, ncommit = 0;
+    for (size_t i = 0; i < nv; i++) {
+      float t[3];
+      const float *hi = h + i * 4 * K;
+      apply_rule(grid[g], hi, K, t);
+      float pm = 0;
+      for (int q = 0; q < K; q++) pm = hi[3 * K + q] > pm ? hi[3 * K + q] : pm;
+      ncommit += grid[g].kind == 'c' && pm >= grid[g].v;
+      for (int j = 0; j < 3; j++) {
+        double e = t[j] - truth[i * 3 + j];
+        se[j] += e * e;
+        st += e * e / ((double)sd[j] * sd[j]);
+      }
+      if (truth[i * 3] <= 10) se10 += (t[0] - truth[i * 3]) * (t[0] - truth[i * 3]), n10++;
+      double j1 = 0;
+      if (fm[i] && nm_fit_jaccard(fm[i], clampd(t[0], 0.1, 100), clampd(t[1], 0.5, 12),
+                                  clampd(t[2], 1.0, 20), &j1, NULL, &err) == NM_OK)
+        jc += j1, nj++;
+    }
+    printf("| %c%g | %.3f | %.3f | %.3f | %.3f | %.4f | %.4f | %.0f %% |\n", grid[g].kind, grid[g].v,
+           sqrt(se[0] / nv), sqrt(se10 / (n10 ? n10 : 1)), sqrt(se[1] / nv), sqrt(se[2] / nv),
+           sqrt(st / (3.0 * nv)), nj ? jc / nj : 0, 100.0 * ncommit / nv);
+  }
+  for (size_t i = 0; i < nv; i++) nm_fit_mask_free(fm[i]);
+  free(fm);
+  free(u);
+  free(truth);
+  free(h);
+  return 0;
+}
+
 
 /* All interior particles of one ground-truth image, added to subset s. */
 static int eval_image(const char *root, const char *set, const char *img_rel, const char *gt_rel,
@@ -178,8 +312,13 @@ int main(int argc, char **argv) {
   nm_sim_opts so;
   nm_sim_opts_default(&so);
   double canon_delta = -1;
-  while ((c = getopt(argc, argv, "m:r:n:s:S:TD:C:")) != -1) {
+  int study = 0;
+  while ((c = getopt(argc, argv, "m:r:n:s:S:TD:C:R:V")) != -1) {
     if (c == 'm') model = optarg;
+    else if (c == 'V') study = 1;
+    else if (c == 'R') {
+      if (!parse_rule(optarg, &rule_opt)) return fprintf(stderr, "cnn_eval: -R c<t> or t<T>\n"), 2;
+    }
     else if (c == 'S') {
       if (!parse_sim_opts(optarg, &so)) return 2;
     } else if (c == 'T') tta = 1;
@@ -192,7 +331,7 @@ int main(int argc, char **argv) {
     else if (c == 's') seed = strtoull(optarg, NULL, 10);
     else {
       fprintf(stderr, "usage: %s [-m model.nmm] [-r data_root] [-n sim_rows] [-s sim_seed] "
-                      "[-S sim_options] [-T] [-D dump.tsv] [-C canon_delta]\n", argv[0]);
+                      "[-S sim_options] [-T] [-D dump.tsv] [-C canon_delta] [-R rule] [-V]\n", argv[0]);
       return 2;
     }
   }
@@ -221,6 +360,14 @@ int main(int argc, char **argv) {
       fprintf(stderr, "cnn_eval: no usable built-in model\n");
       return 1;
     }
+  }
+
+  if (rule_opt.kind && !nm_cnn_heads(net))
+    return fprintf(stderr, "cnn_eval: -R needs a multi-hypothesis model\n"), 1;
+  if (study) {
+    int rc = study_rules(&so, nsim, seed);
+    nm_cnn_free(net);
+    return rc;
   }
 
   /* 1. simulated test split */

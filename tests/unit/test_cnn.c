@@ -380,6 +380,44 @@ static void test_fast_path(void) {
   }
 }
 
+/* The raw head (nm_cnn_predict_heads) and the engine's answer agree: the
+** answer is the mean of the hypotheses weighted by the probabilities squared
+** (cnn.c, HEAD_TEMP 0.5); a net without a head is refused. */
+static void test_heads(void) {
+  nm_error err;
+  nm_cnn *net = random_model("a,c6,b,r,a,c8,b,r,a,d20,h5", 32, 5);
+  if (!net) return;
+  CHECK(nm_cnn_heads(net) == 5);
+  const int n = 9, K = 5;
+  float *x = malloc(sizeof(float) * n * 32 * 32), h[9 * 4 * 5], ans[9 * 3];
+  for (int i = 0; i < n * 32 * 32; i++) x[i] = (float)urand();
+  CHECK_OK(nm_cnn_predict_heads(net, x, n, h, &err), err);
+  CHECK_OK(nm_cnn_predict_reference(net, x, n, 0, ans, &err), err);
+  for (int i = 0; i < n; i++) {
+    const float *o = h + i * 4 * K;
+    double ps = 0, ws = 0, m[3] = {0};
+    for (int q = 0; q < K; q++) {
+      ps += o[3 * K + q];
+      double w = (double)o[3 * K + q] * o[3 * K + q];
+      ws += w;
+      for (int j = 0; j < 3; j++) m[j] += w * o[3 * q + j];
+    }
+    CHECK_NEAR(ps, 1, 1e-5);
+    for (int j = 0; j < 3; j++) CHECK_NEAR(ans[i * 3 + j], m[j] / ws, 1e-4 * (1 + fabs(m[j] / ws)));
+  }
+  free(x);
+  nm_cnn_free(net);
+  net = random_model("c4,b,r,a,d3", 16, 6);
+  if (net) {
+    float y[16 * 16], o[4];
+    memset(y, 0, sizeof y);
+    CHECK(nm_cnn_heads(net) == 0);
+    CHECK(nm_cnn_predict_heads(net, y, 1, o, &err) == NM_ERR_ARG);
+    CHECK(strstr(err.msg, "head") != NULL);
+    nm_cnn_free(net);
+  }
+}
+
 static void test_default_model(void) {
   size_t n = 0;
   const uint8_t *b = nm_cnn_default_bytes(&n);
@@ -398,6 +436,7 @@ int main(void) {
   test_training_and_io();
   test_interrupt();
   test_fast_path();
+  test_heads();
   test_default_model();
   return check_summary("test_cnn");
 }

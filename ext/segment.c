@@ -24,7 +24,9 @@
 **      dark-field) a grey opening of width ~2d is used instead;
 **   6. threshold: Otsu of the flattened image, or a local mean threshold;
 **      holes filled; components under min_area removed;
-**   7. split: exact EDT, h-maxima markers (h = h_frac x d/2), watershed of the
+**   7. split: exact EDT, h-maxima markers (h = h_frac x d/2; h_sharp in
+**      bright field where the mask's outline is refine_edge_ratio times
+**      steeper than the film around it), watershed of the
 **      inverted EDT inside the mask; pieces still merged (over 1.5 typical
 **      particles, or solidity < 0.8) split again on the EDT weighted by the
 **      image, keeping only cuts along a line clearly below the particle
@@ -71,6 +73,7 @@ struct nm_segment_opts {
   double local_offset;   /* added to the local mean (in stretched units) */
   double threshold_bias; /* multiplies the Otsu threshold of the flattened image */
   double h_frac;         /* h-maxima height as a fraction of d/2 */
+  double h_sharp;        /* ... where the edges are sharp (bright field, sharp_edges) */
   double gap_smooth;     /* Gaussian sigma (fraction of d) of the image the gaps are found in */
   double gap_cut;        /* gap depth (fraction of contrast) cut before the EDT; 0 off */
   double erode;          /* erosion radius as a fraction of d/2 */
@@ -93,7 +96,7 @@ struct nm_segment_opts {
 static const char *const KEYS[] = {
     "polarity", "threshold", "flatten", "scale_px", "stretch_low", "stretch_high",
     "denoise", "median", "background", "local_radius", "local_offset",
-    "threshold_bias", "h", "gap_cut", "gap_smooth", "erode", "min_area", "min_area_px", "refine", "refine_grow", "refine_edge", "refine_edge_ratio", "granulometry", "noise_k", "refine_smooth", "refine_anchor", "split", "split_intensity", "split_concave", "split_concave_depth", "split_concave_gain", "split_concave_smooth", "split_concave_margin",
+    "threshold_bias", "h", "h_sharp", "gap_cut", "gap_smooth", "erode", "min_area", "min_area_px", "refine", "refine_grow", "refine_edge", "refine_edge_ratio", "granulometry", "noise_k", "refine_smooth", "refine_anchor", "split", "split_intensity", "split_concave", "split_concave_depth", "split_concave_gain", "split_concave_smooth", "split_concave_margin",
     "fill_holes", "exclude_edge", "exclude_scale_bar", "darkfield", NULL};
 
 const char *const *nm_segment_opts_keys(void) { return KEYS; }
@@ -124,6 +127,7 @@ nm_segment_opts *nm_segment_opts_new(void) {
   o->local_offset = 0.0;
   o->threshold_bias = 1.0;
   o->h_frac = 0.35;
+  o->h_sharp = 0.2;
   o->gap_cut = 0.25;
   o->gap_smooth = 0.06;
   o->erode = 0.15;
@@ -202,6 +206,7 @@ nm_status nm_segment_opts_set(nm_segment_opts *o, const char *key, double num,
   if (!strcmp(key, "local_offset")) return num_opt(&o->local_offset, key, num, text, -1, 1, err);
   if (!strcmp(key, "threshold_bias")) return num_opt(&o->threshold_bias, key, num, text, 0.1, 10, err);
   if (!strcmp(key, "h")) return num_opt(&o->h_frac, key, num, text, 0, 10, err);
+  if (!strcmp(key, "h_sharp")) return num_opt(&o->h_sharp, key, num, text, 0, 10, err);
   if (!strcmp(key, "gap_smooth")) return num_opt(&o->gap_smooth, key, num, text, 0, 1, err);
   if (!strcmp(key, "gap_cut")) return num_opt(&o->gap_cut, key, num, text, 0, 1, err);
   if (!strcmp(key, "erode")) return num_opt(&o->erode, key, num, text, 0, 0.9, err);
@@ -622,6 +627,36 @@ static nm_status denoise_flatten(ws *W, const float *I, double d, int dark,
   return NM_OK;
 }
 
+/* How much steeper the mask's outline is than the film around it, before
+** any split: mean gradient of W->a on the outline pixels of W->m2 over its
+** mean gradient on the unmasked ring between ra and rb from the mask (the
+** background ring of segment_refine.c for a particle of diameter d). The
+** image-level form of the refinement's steepest-edge gate, which can only
+** be read after the split; 0 when either set is empty. Uses W->c. */
+static nm_status sharp_edges(ws *W, double d, double *ratio, nm_error *err) {
+  int w = W->w, h = W->h;
+  *ratio = 0;
+  nm_status st = nm_edt(W->m2, w, h, 1, W->c, err);
+  if (st) return st;
+  double ra = fmax(2.0, 0.15 * d), rb = ra + fmax(3.0, 0.25 * d);
+  double gb = 0, gr = 0;
+  long nb = 0, nr = 0;
+  const uint8_t *m = W->m2;
+  for (int y = 1; y < h - 1; y++)
+    for (int x = 1; x < w - 1; x++) {
+      size_t p = (size_t)y * w + x;
+      int bnd = m[p] && (!m[p - 1] || !m[p + 1] || !m[p - w] || !m[p + w]);
+      int rng = !m[p] && W->c[p] >= ra && W->c[p] <= rb;
+      if (!bnd && !rng) continue;
+      float gx = W->a[p + 1] - W->a[p - 1], gy = W->a[p + w] - W->a[p - w];
+      float g = sqrtf(gx * gx + gy * gy);
+      if (bnd) gb += g, nb++;
+      else gr += g, nr++;
+    }
+  if (nb && nr && gr > 0) *ratio = (gb / (double)nb) / (gr / (double)nr);
+  return NM_OK;
+}
+
 /* Steps 6-8a on W (at its resolution, d in its pixels) from W->a: the
 ** particles into labels (w*h, zeroed) and *count_out; W->a is kept. */
 static nm_status threshold_split(ws *W, double d, int dark, const nm_segment_opts *o,
@@ -688,9 +723,20 @@ static nm_status threshold_split(ws *W, double d, int dark, const nm_segment_opt
         if (st) return st;
       }
     }
+    /* sharp edges on a clean film: the distance map's maxima are not made
+    ** by outline noise there, so overlapping and touching particles keep
+    ** markers of their own with a lower h, in both splits (sharp_edges;
+    ** measured in docs/accuracy.md) */
+    double hfrac = o->h_frac;
+    if (dark && o->refine_edge != 0) {
+      double ratio = 0;
+      st = sharp_edges(W, d, &ratio, err);
+      if (st) return st;
+      if (ratio >= o->refine_edge_ratio) hfrac = o->h_sharp;
+    }
     st = nm_edt(W->m2, w, h, 0, W->c, err);
     if (st) return st;
-    double hv = o->h_frac * d / 2;
+    double hv = hfrac * d / 2;
     if (hv < 0.5) hv = 0.5;
     st = nm_hmax_markers(W->c, W->m2, w, h, hv, labels, &count, err);
     if (st) return st;
@@ -699,7 +745,7 @@ static nm_status threshold_split(ws *W, double d, int dark, const nm_segment_opt
     if (st) return st;
     /* pieces still merged (too large or non-convex) split again on the
     ** distance weighted by the image (split.h) */
-    st = nm_split_merged_nd(W->a, W->m2, W->c, w, h, labels, &count, d, o->h_frac,
+    st = nm_split_merged_nd(W->a, W->m2, W->c, w, h, labels, &count, d, hfrac,
                             o->split_intensity, progress, err);
     if (st) return st;
     /* bright field: pieces still non-convex are cut between pairs of

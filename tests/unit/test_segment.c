@@ -261,6 +261,9 @@ int main(void) {
     CHECK(strstr(err.msg, "option 'nope' is unknown") != NULL);
     CHECK(nm_segment_opts_set(o, "h", -1, NULL, &err) == NM_ERR_ARG);
     CHECK(strstr(err.msg, "'h'") != NULL);
+    CHECK(nm_segment_opts_set(o, "h_sharp", -1, NULL, &err) == NM_ERR_ARG);
+    CHECK(strstr(err.msg, "'h_sharp'") != NULL);
+    CHECK_OK(nm_segment_opts_set(o, "h_sharp", 0.35, NULL, &err), err);
     CHECK(nm_segment_opts_set(o, "polarity", NAN, "sideways", &err) == NM_ERR_ARG);
     CHECK(strstr(err.msg, "'polarity'") != NULL);
     CHECK(nm_segment_opts_set(o, "split", 2, NULL, &err) == NM_ERR_ARG);

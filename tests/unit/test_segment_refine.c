@@ -44,6 +44,47 @@ static void areas(const int32_t *lab, size_t n, int count, double *a) {
     if (lab[i] > 0 && lab[i] <= count) a[lab[i]]++;
 }
 
+/* A radial particle at the centre of an RW x RW field, intensity f(r):
+** raw is it blurred by `blur` px (0: as drawn), fn raw blurred by 1 px more,
+** sm the drawing blurred by 4 px; lb scratch labels. */
+enum { RW = 160 };
+typedef struct radial_field {
+  float *tr, *raw, *sm, *fn, *tmp;
+  int32_t *lb;
+} radial_field;
+
+static radial_field radial_new(float (*f)(double), double blur) {
+  radial_field F;
+  size_t n = (size_t)RW * RW;
+  F.tr = malloc(sizeof(float) * n), F.raw = malloc(sizeof(float) * n);
+  F.sm = malloc(sizeof(float) * n), F.fn = malloc(sizeof(float) * n);
+  F.tmp = malloc(sizeof(float) * nm_filter_tmp_size(RW, RW));
+  F.lb = malloc(sizeof(int32_t) * n);
+  for (int y = 0; y < RW; y++)
+    for (int x = 0; x < RW; x++) F.tr[y * RW + x] = f(hypot(x - RW / 2, y - RW / 2));
+  if (blur > 0) nm_gauss(F.tr, F.raw, RW, RW, blur, F.tmp);
+  else memcpy(F.raw, F.tr, sizeof(float) * n);
+  nm_gauss(F.tr, F.sm, RW, RW, 4, F.tmp);
+  nm_gauss(F.raw, F.fn, RW, RW, 1, F.tmp);
+  return F;
+}
+
+static void radial_free(radial_field *F) {
+  free(F->tr), free(F->raw), free(F->sm), free(F->fn), free(F->tmp), free(F->lb);
+}
+
+/* lb: one particle, the disc of radius rr at the centre */
+static void radial_disc(int32_t *lb, double rr) {
+  for (int y = 0; y < RW; y++)
+    for (int x = 0; x < RW; x++) lb[y * RW + x] = hypot(x - RW / 2, y - RW / 2) <= rr;
+}
+
+/* grey rim thinning from 1 at r = 12 to 0.5 at 24, then a step to 0 */
+static float rim_step(double r) { return (float)(r < 12 ? 1 : r < 24 ? 1 - 0.5 * (r - 12) / 12 : 0); }
+
+/* linear ramp from 1 at r = 14 to 0 at 24, no step */
+static float ramp(double r) { return (float)(r < 14 ? 1 : r < 24 ? (24 - r) / 10 : 0); }
+
 int main(void) {
   enum { W = 160, H = 100 };
   static float img[W * H];
@@ -238,31 +279,19 @@ int main(void) {
   ** 6 %), and is larger than without it. A clean background opens the gate
   ** on both copies */
   {
-    enum { W3 = 160, H3 = 160 };
-    float *raw = malloc(sizeof(float) * W3 * H3), *sm = malloc(sizeof(float) * W3 * H3);
-    float *fn = malloc(sizeof(float) * W3 * H3);
-    float *tmp = malloc(sizeof(float) * nm_filter_tmp_size(W3, H3));
-    int32_t *lb = malloc(sizeof(int32_t) * W3 * H3);
     const double R = 24;
-    for (int y = 0; y < H3; y++)
-      for (int x = 0; x < W3; x++) {
-        double r = hypot(x - 80, y - 80);
-        raw[y * W3 + x] = (float)(r < 12 ? 1 : r < R ? 1 - 0.5 * (r - 12) / (R - 12) : 0);
-      }
-    nm_gauss(raw, sm, W3, H3, 4, tmp);
-    nm_gauss(raw, fn, W3, H3, 1, tmp);
+    radial_field F = radial_new(rim_step, 0);
     double a_sm[2], a_fn[2];
     for (int k = 0; k < 2; k++) {
-      for (int y = 0; y < H3; y++)
-        for (int x = 0; x < W3; x++) lb[y * W3 + x] = hypot(x - 80, y - 80) <= R + 3;
-      CHECK_OK(nm_refine_outlines_fine(sm, k ? fn : NULL, k ? raw : NULL, W3, H3, lb, 1, 0.5,
-                                       0.5, 1, 3, NAN, 0, 1, NULL, &err),
+      radial_disc(F.lb, R + 3);
+      CHECK_OK(nm_refine_outlines_fine(F.sm, k ? F.fn : NULL, k ? F.raw : NULL, RW, RW, F.lb, 1,
+                                       0.5, 0.5, 1, 3, NAN, 0, 1, NULL, &err),
                err);
-      areas(lb, (size_t)W3 * H3, 1, k ? a_fn : a_sm);
+      areas(F.lb, (size_t)RW * RW, 1, k ? a_fn : a_sm);
     }
     CHECK_NEAR(a_fn[1], M_PI * R * R, 0.06 * M_PI * R * R);
     CHECK(a_sm[1] < 0.95 * a_fn[1]);
-    free(raw), free(sm), free(fn), free(tmp), free(lb);
+    radial_free(&F);
   }
 
   /* 9. a thinning rim with no step: intensity falling linearly from 1 at
@@ -274,29 +303,16 @@ int main(void) {
   ** comes out steeper than the ramp's, so the foot is under-reached:
   ** ~0.83 pi R^2 here) */
   {
-    enum { W4 = 160, H4 = 160 };
-    float *raw = malloc(sizeof(float) * W4 * H4), *sm = malloc(sizeof(float) * W4 * H4);
-    float *fn = malloc(sizeof(float) * W4 * H4), *tr = malloc(sizeof(float) * W4 * H4);
-    float *tmp = malloc(sizeof(float) * nm_filter_tmp_size(W4, H4));
-    int32_t *lb = malloc(sizeof(int32_t) * W4 * H4);
     const double R = 24;
-    for (int y = 0; y < H4; y++)
-      for (int x = 0; x < W4; x++) {
-        double r = hypot(x - 80, y - 80);
-        tr[y * W4 + x] = (float)(r < 14 ? 1 : r < R ? (R - r) / (R - 14) : 0);
-      }
-    nm_gauss(tr, raw, W4, H4, 1, tmp);
-    nm_gauss(tr, sm, W4, H4, 4, tmp);
-    nm_gauss(raw, fn, W4, H4, 1, tmp);
-    for (int y = 0; y < H4; y++)
-      for (int x = 0; x < W4; x++) lb[y * W4 + x] = hypot(x - 80, y - 80) <= 19;
-    CHECK_OK(nm_refine_outlines_fine(sm, fn, raw, W4, H4, lb, 1, 0.5, 0.5, 1, 3, NAN, 0, 1, NULL,
-                                     &err),
+    radial_field F = radial_new(ramp, 1);
+    radial_disc(F.lb, 19);
+    CHECK_OK(nm_refine_outlines_fine(F.sm, F.fn, F.raw, RW, RW, F.lb, 1, 0.5, 0.5, 1, 3, NAN, 0, 1,
+                                     NULL, &err),
              err);
     double a[2];
-    areas(lb, (size_t)W4 * H4, 1, a);
+    areas(F.lb, (size_t)RW * RW, 1, a);
     CHECK(a[1] >= 0.75 * M_PI * R * R && a[1] <= 1.04 * M_PI * R * R);
-    free(raw), free(sm), free(fn), free(tr), free(tmp), free(lb);
+    radial_free(&F);
   }
 
   /* 6. degenerate input */

@@ -13,8 +13,9 @@
 ** (each blob its own scale, so one image may hold particles of very different
 ** sizes); each blob must stand out of the support texture around it (its
 ** band-pass response against a ring of the same response, by a z that
-** rises with the number of maxima tested in the image; its core mean above
-** every side of an annulus, the support being a tilted plane), which
+** rises with the number of maxima tested in the image and is shared among
+** the scales by the sizes of the blobs a first pass finds; its core mean
+** above every side of an annulus, the support being a tilted plane), which
 ** rejects the support's own texture wherever it is strong; each kept blob
 ** then grows by a watershed on intensity from its centre, limited to the
 ** pixels above its own level between the support plane and its core mean,

@@ -42,6 +42,7 @@ void nm_darkfield_opts_default(nm_darkfield_opts *o) {
   o->half_q = 0.25;
   o->grow_sigma = 0.7;
   o->prior_bw = 0.35;
+  o->prior_cap = 0;
 }
 
 static nm_status num_opt(double *dst, const char *key, double v, const char *text, double lo,
@@ -72,6 +73,7 @@ nm_status nm_darkfield_opts_set(nm_darkfield_opts *o, const char *key, double nu
     return NM_OK;
   }
   if (!strcmp(key, "darkfield_prior")) return num_opt(&o->prior, key, num, text, 0, 1, err);
+  if (!strcmp(key, "darkfield_prior_cap")) return num_opt(&o->prior_cap, key, num, text, 0, 1e9, err);
   if (!strcmp(key, "darkfield_prior_bw")) return num_opt(&o->prior_bw, key, num, text, 0.05, 5, err);
   if (!strcmp(key, "darkfield_half_q")) return num_opt(&o->half_q, key, num, text, 0, 1, err);
   if (!strcmp(key, "darkfield_grow_sigma")) return num_opt(&o->grow_sigma, key, num, text, 0.3, 5, err);
@@ -502,6 +504,11 @@ nm_status nm_darkfield_segment(const float *I, int w, int h, const nm_darkfield_
         for (int k = 0; k < K; k++) {
           if (!nlev[k]) continue;
           double share = (1 - o->prior) * dens[k] / dsum + o->prior * (double)nlev[k] / ntested;
+          /* a level with few maxima (the coarse ones) would otherwise get
+          ** a threshold at the floor from a small share: its per-test rate
+          ** stays within prior_cap times the uniform one */
+          if (o->prior_cap > 0 && share > o->prior_cap * (double)nlev[k] / ntested)
+            share = o->prior_cap * (double)nlev[k] / ntested;
           tl[k] = o->z0 + log((double)nlev[k] / (2 * o->fp * share)) / o->tail;
         }
     }

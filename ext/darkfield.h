@@ -41,6 +41,10 @@ typedef struct nm_darkfield_opts {
                  ** levels by the sizes of the blobs that pass the plain
                  ** threshold (two stages), mixed with this share of the
                  ** uniform split (1: uniform, one threshold for all levels) */
+  double prior_cap; /* "darkfield_prior_cap": a level's share of those passes
+                 ** per maximum tested is at most this many times the uniform
+                 ** split's, i.e. its threshold at most ln(cap)/tail under
+                 ** the plain one (0: no cap) */
   double prior_bw; /* "darkfield_prior_bw": that size density's kernel width,
                  ** in natural log of the radius */
   double tail;   /* "darkfield_tail": that null's exponential tail rate, per unit z */

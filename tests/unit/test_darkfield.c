@@ -159,6 +159,8 @@ int main(void) {
   CHECK(nm_darkfield_opts_set(&o, "darkfield_prior", 1, NULL, &err) == NM_OK && o.prior == 1);
   CHECK(nm_darkfield_opts_set(&o, "darkfield_prior", -0.1, NULL, &err) == NM_ERR_ARG);
   CHECK(nm_darkfield_opts_set(&o, "darkfield_grow_sigma", 0.1, NULL, &err) == NM_ERR_ARG);
+  CHECK(nm_darkfield_opts_set(&o, "darkfield_prior_cap", 20, NULL, &err) == NM_OK && o.prior_cap == 20);
+  CHECK(nm_darkfield_opts_set(&o, "darkfield_prior_cap", -1, NULL, &err) == NM_ERR_ARG);
 
   /* discs on a support that brightens steeply to the right (0.2 over a
   ** disc's ring): the extent follows the tilted support, so a box stays

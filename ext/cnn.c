@@ -778,15 +778,23 @@ static int n_out(const nm_cnn *net) {
 ** lowers every validation RMSE of the previous rule (commit at p >= 0.5,
 ** else the plain mean).
 */
+/* The selector's softmax at temperature temp over its K logits z[0],
+** z[stride], ...: unnormalised weights (the largest logit weighs 1, so exp
+** cannot overflow) into w; returns their sum. */
+static double selector_weights(const float *z, size_t stride, int K, double temp, double *w) {
+  double zm = z[0], sum = 0;
+  for (int q = 1; q < K; q++)
+    if (z[(size_t)q * stride] > zm) zm = z[(size_t)q * stride];
+  for (int q = 0; q < K; q++) sum += (w[q] = exp(((double)z[(size_t)q * stride] - zm) / temp));
+  return sum;
+}
+
 #define HEAD_TEMP 0.5
 static void head_triplet(const nm_cnn *net, const float *y, int nb, int b, float t[3]) {
-  int k = 0, K = net->heads;
+  int K = net->heads;
   if (K) {
-    const float *z = y + (size_t)3 * K * nb + b;
-    for (int q = 1; q < K; q++)
-      if (z[(size_t)q * nb] > z[(size_t)k * nb]) k = q;
-    double w[NM_CNN_MAX_HEADS], ws = 0, zm = z[(size_t)k * nb];
-    for (int q = 0; q < K; q++) ws += (w[q] = exp(((double)z[(size_t)q * nb] - zm) / HEAD_TEMP));
+    double w[NM_CNN_MAX_HEADS];
+    double ws = selector_weights(y + (size_t)3 * K * nb + b, (size_t)nb, K, HEAD_TEMP, w);
     for (int j = 0; j < 3; j++) {
       double m = 0;
       for (int q = 0; q < K; q++) m += w[q] * y[(size_t)(3 * q + j) * nb + b];
@@ -844,10 +852,7 @@ static double head_loss(const nm_cnn *net, const float *out, const float *t, int
       e[k] = s / 3.0;
       if (e[k] < dbest) dbest = e[k], w = k;
     }
-    double zm = z[b], zs = 0;
-    for (int k = 1; k < K; k++)
-      if (z[(size_t)k * nb + b] > zm) zm = z[(size_t)k * nb + b];
-    for (int k = 0; k < K; k++) zs += (p[k] = exp((double)z[(size_t)k * nb + b] - zm));
+    double zs = selector_weights(z + b, (size_t)nb, K, 1.0, p);
     double reg = 0;
     for (int k = 0; k < K; k++) {
       double a = k == w ? 1.0 - HEAD_EPS : HEAD_EPS / (K - 1);
@@ -890,39 +895,11 @@ nm_status nm_cnn_loss_grad(nm_cnn *net, const float *x, const float *t, int n,
 
 int nm_cnn_heads(const nm_cnn *net) { return net->heads; }
 
-nm_status nm_cnn_predict_heads(const nm_cnn *net, const float *x, size_t n, float *out,
-                               nm_error *err) {
-  int K = net->heads, batch = 256;
-  if (!K) return nm_fail(err, NM_ERR_ARG, "the model has no multi-hypothesis head");
-  if (n == 0) return NM_OK;
-  if ((size_t)batch > n) batch = (int)n;
-  ws w;
-  nm_status st = ws_init(&w, net, batch, 0, err);
-  if (st != NM_OK) return st;
-  size_t px = (size_t)net->size * net->size;
-  for (size_t i = 0; i < n; i += (size_t)batch) {
-    int nb = (int)((n - i) < (size_t)batch ? (n - i) : (size_t)batch);
-    const float *y = forward_eval(net, x + i * px, nb, &w);
-    for (int b = 0; b < nb; b++) {
-      float *o = out + (i + b) * 4 * (size_t)K;
-      const float *z = y + (size_t)3 * K * nb + b;
-      double zm = z[0], zs = 0, pr[NM_CNN_MAX_HEADS];
-      for (int q = 1; q < K; q++)
-        if (z[(size_t)q * nb] > zm) zm = z[(size_t)q * nb];
-      for (int q = 0; q < K; q++) zs += (pr[q] = exp((double)z[(size_t)q * nb] - zm));
-      for (int q = 0; q < K; q++) {
-        for (int j = 0; j < 3; j++)
-          o[3 * q + j] = y[(size_t)(3 * q + j) * nb + b] * net->tstd[j] + net->tmean[j];
-        o[3 * K + q] = (float)(pr[q] / zs);
-      }
-    }
-  }
-  ws_free(&w);
-  return NM_OK;
-}
-
-nm_status nm_cnn_predict_reference(const nm_cnn *net, const float *x, size_t n, int batch,
-                                   float *out, nm_error *err) {
+/* Runs the layer-by-layer forward pass over x in batches of at most batch
+** images and hands each image's output column to emit. */
+typedef void (*emit_fn)(const nm_cnn *net, const float *y, int nb, int b, float *out);
+static nm_status eval_in_batches(const nm_cnn *net, const float *x, size_t n, int batch,
+                                 emit_fn emit, float *out, size_t out_stride, nm_error *err) {
   if (n == 0) return NM_OK;
   if (batch <= 0) batch = 256;
   if ((size_t)batch > n) batch = (int)n;
@@ -933,14 +910,40 @@ nm_status nm_cnn_predict_reference(const nm_cnn *net, const float *x, size_t n, 
   for (size_t i = 0; i < n; i += (size_t)batch) {
     int nb = (int)((n - i) < (size_t)batch ? (n - i) : (size_t)batch);
     const float *y = forward_eval(net, x + i * px, nb, &w);
-    for (int b = 0; b < nb; b++) {
-      float t[3];
-      head_triplet(net, y, nb, b, t);
-      for (int j = 0; j < 3; j++) out[(i + b) * 3 + j] = t[j] * net->tstd[j] + net->tmean[j];
-    }
+    for (int b = 0; b < nb; b++) emit(net, y, nb, b, out + (i + b) * out_stride);
   }
   ws_free(&w);
   return NM_OK;
+}
+
+/* Every hypothesis in physical units, then the selector's probabilities. */
+static void emit_heads(const nm_cnn *net, const float *y, int nb, int b, float *o) {
+  int K = net->heads;
+  double pr[NM_CNN_MAX_HEADS];
+  double zs = selector_weights(y + (size_t)3 * K * nb + b, (size_t)nb, K, 1.0, pr);
+  for (int q = 0; q < K; q++) {
+    for (int j = 0; j < 3; j++)
+      o[3 * q + j] = y[(size_t)(3 * q + j) * nb + b] * net->tstd[j] + net->tmean[j];
+    o[3 * K + q] = (float)(pr[q] / zs);
+  }
+}
+
+nm_status nm_cnn_predict_heads(const nm_cnn *net, const float *x, size_t n, float *out,
+                               nm_error *err) {
+  if (!net->heads) return nm_fail(err, NM_ERR_ARG, "the model has no multi-hypothesis head");
+  return eval_in_batches(net, x, n, 256, emit_heads, out, 4 * (size_t)net->heads, err);
+}
+
+/* The answer triplet in physical units. */
+static void emit_triplet(const nm_cnn *net, const float *y, int nb, int b, float *o) {
+  float t[3];
+  head_triplet(net, y, nb, b, t);
+  for (int j = 0; j < 3; j++) o[j] = t[j] * net->tstd[j] + net->tmean[j];
+}
+
+nm_status nm_cnn_predict_reference(const nm_cnn *net, const float *x, size_t n, int batch,
+                                   float *out, nm_error *err) {
+  return eval_in_batches(net, x, n, batch, emit_triplet, out, 3, err);
 }
 
 /* dst = src (size×size) under symmetry t of the square: bit 0 transposes,
@@ -1272,11 +1275,7 @@ static void *predict_worker(void *arg) {
     int nb = (int)(j->i1 - i < mb ? j->i1 - i : mb);
     if (!j->d4) {
       const float *y = plan_forward(j->p, j->x + i * px, nb, buf, col);
-      for (int b = 0; b < nb; b++) {
-        float t[3];
-        head_triplet(net, y, nb, b, t);
-        for (int k = 0; k < 3; k++) j->out[(i + b) * 3 + k] = t[k] * net->tstd[k] + net->tmean[k];
-      }
+      for (int b = 0; b < nb; b++) emit_triplet(net, y, nb, b, j->out + (i + b) * 3);
       continue;
     }
     memset(acc, 0, sizeof acc);

@@ -30,7 +30,9 @@
 **      inverted EDT inside the mask; pieces still merged (over 1.5 typical
 **      particles, or solidity < 0.8) split again on the EDT weighted by the
 **      image, keeping only cuts along a line clearly below the particle
-**      level of both pieces (split.h); bright field: pieces still clearly
+**      level of both pieces (split.h; where h_sharp applies, weak cuts are
+**      merged back only up to split_merge_cap typical particles, so that
+**      the weak cuts of a raft do not chain into one piece); bright field: pieces still clearly
 **      less convex than the image's typical piece are cut between pairs of
 **      concave outline points (overlapping particles, concavity.h);
 **   8. each particle eroded by erode x d/2 then dilated by as much within its
@@ -88,6 +90,7 @@ struct nm_segment_opts {
   int granulometry;      /* dark field: scale from the top-hat's granulometry */
   double noise_k;        /* dark field: threshold at least median + k sigma of the top-hat */
   double split_intensity; /* exponent of the image weight of the second split; 0 off */
+  double split_merge_cap; /* sharp edges: largest merge of weak cuts, typical particles */
   nm_concave_opts concave; /* convexity-defect split (concavity.h) */
   int split, fill_holes, exclude_edge, exclude_scale_bar;
   nm_darkfield_opts darkfield; /* its own pipeline for dark field (darkfield.h) */
@@ -96,7 +99,7 @@ struct nm_segment_opts {
 static const char *const KEYS[] = {
     "polarity", "threshold", "flatten", "scale_px", "stretch_low", "stretch_high",
     "denoise", "median", "background", "local_radius", "local_offset",
-    "threshold_bias", "h", "h_sharp", "gap_cut", "gap_smooth", "erode", "min_area", "min_area_px", "refine", "refine_grow", "refine_edge", "refine_edge_ratio", "granulometry", "noise_k", "refine_smooth", "refine_anchor", "split", "split_intensity", "split_concave", "split_concave_depth", "split_concave_gain", "split_concave_smooth", "split_concave_margin",
+    "threshold_bias", "h", "h_sharp", "gap_cut", "gap_smooth", "erode", "min_area", "min_area_px", "refine", "refine_grow", "refine_edge", "refine_edge_ratio", "granulometry", "noise_k", "refine_smooth", "refine_anchor", "split", "split_intensity", "split_merge_cap", "split_concave", "split_concave_depth", "split_concave_gain", "split_concave_smooth", "split_concave_margin",
     "fill_holes", "exclude_edge", "exclude_scale_bar", "darkfield", NULL};
 
 const char *const *nm_segment_opts_keys(void) { return KEYS; }
@@ -143,6 +146,7 @@ nm_segment_opts *nm_segment_opts_new(void) {
   o->refine_anchor = 0.5;
   o->split = 1;
   o->split_intensity = 3;
+  o->split_merge_cap = 1.5;
   o->concave.min_solidity = 0.9;
   o->concave.depth = 0.05;
   o->concave.gain = 0.05;
@@ -217,6 +221,8 @@ nm_status nm_segment_opts_set(nm_segment_opts *o, const char *key, double num,
   if (!strcmp(key, "refine_smooth")) return num_opt(&o->refine_smooth, key, num, text, 0, 1, err);
   if (!strcmp(key, "refine_anchor")) return num_opt(&o->refine_anchor, key, num, text, 0, 1, err);
   if (!strcmp(key, "split_intensity")) return num_opt(&o->split_intensity, key, num, text, 0, 10, err);
+  if (!strcmp(key, "split_merge_cap"))
+    return num_opt(&o->split_merge_cap, key, num, text, 0, 1000, err);
   if (!strcmp(key, "split_concave")) return num_opt(&o->concave.min_solidity, key, num, text, 0, 1, err);
   if (!strcmp(key, "split_concave_depth")) return num_opt(&o->concave.depth, key, num, text, 0, 1, err);
   if (!strcmp(key, "split_concave_gain")) return num_opt(&o->concave.gain, key, num, text, 0, 1, err);
@@ -727,12 +733,12 @@ static nm_status threshold_split(ws *W, double d, int dark, const nm_segment_opt
     ** by outline noise there, so overlapping and touching particles keep
     ** markers of their own with a lower h, in both splits (sharp_edges;
     ** measured in docs/accuracy.md) */
-    double hfrac = o->h_frac;
+    double hfrac = o->h_frac, cap = 0;
     if (dark && o->refine_edge != 0) {
       double ratio = 0;
       st = sharp_edges(W, d, &ratio, err);
       if (st) return st;
-      if (ratio >= o->refine_edge_ratio) hfrac = o->h_sharp;
+      if (ratio >= o->refine_edge_ratio) hfrac = o->h_sharp, cap = o->split_merge_cap;
     }
     st = nm_edt(W->m2, w, h, 0, W->c, err);
     if (st) return st;
@@ -746,7 +752,7 @@ static nm_status threshold_split(ws *W, double d, int dark, const nm_segment_opt
     /* pieces still merged (too large or non-convex) split again on the
     ** distance weighted by the image (split.h) */
     st = nm_split_merged_nd(W->a, W->m2, W->c, w, h, labels, &count, d, hfrac,
-                            o->split_intensity, progress, err);
+                            o->split_intensity, cap, progress, err);
     if (st) return st;
     /* bright field: pieces still non-convex are cut between pairs of
     ** concave outline points (overlapping particles, concavity.h); not

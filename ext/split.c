@@ -133,8 +133,15 @@ static int cmp_edge(const void *x, const void *y) {
 /* Merges adjacent pieces of the same parent whose shared boundary is
 ** shallow: mean depth (dep, where roi) along it below thr. A gap line is
 ** deep along its whole length; a cut through texture is not. */
+static int cmp_edge_dep(const void *x, const void *y) {
+  const edge *p = x, *q = y;
+  if (p->dep != q->dep) return p->dep < q->dep ? -1 : 1;
+  return cmp_edge(x, y);
+}
+
 static nm_status merge_weak(int32_t *mk, int nm, const uint8_t *roi, const int32_t *parent,
-                            const float *dep, int w, int h, double thr, nm_error *err) {
+                            const float *dep, int w, int h, double thr, double amax,
+                            nm_error *err) {
   size_t cap = 1024, ne = 0;
   edge *e = malloc(sizeof(edge) * cap);
   int32_t *par = malloc(sizeof(int32_t) * ((size_t)nm + 1));
@@ -179,14 +186,28 @@ static nm_status merge_weak(int32_t *mk, int nm, const uint8_t *roi, const int32
     if (roi[i] && mk[i] > 0) inner[mk[i]] += dep[i], cnt[mk[i]]++;
   for (int32_t l = 1; l <= nm; l++) inner[l] = cnt[l] > 0 ? inner[l] / cnt[l] : 0;
   for (int32_t l = 0; l <= nm; l++) par[l] = l;
+  /* one entry per weak pair (compacted in place), then merged weakest
+  ** first; a merge whose result would be larger than amax is refused:
+  ** merges undo cuts through one particle, and chained merges of many
+  ** weak cuts otherwise rebuild a whole raft (docs/accuracy.md) */
+  size_t np = 0;
   for (size_t i = 0; i < ne;) {
     size_t j = i;
     double sum = 0;
     while (j < ne && e[j].a == e[i].a && e[j].b == e[i].b) sum += e[j++].dep;
     double in = inner[e[i].a] > inner[e[i].b] ? inner[e[i].a] : inner[e[i].b];
-    if (sum / (double)(j - i) < thr || sum / (double)(j - i) < 2 * in)
-      nm_uf_union(par, e[i].a, e[i].b);
+    double mean = sum / (double)(j - i);
+    if (mean < thr || mean < 2 * in) e[np++] = (edge){e[i].a, e[i].b, (float)mean};
     i = j;
+  }
+  qsort(e, np, sizeof *e, cmp_edge_dep);
+  for (size_t i = 0; i < np; i++) {
+    int32_t ra = nm_uf_find(par, e[i].a), rb = nm_uf_find(par, e[i].b);
+    if (ra == rb) continue;
+    if (amax > 0 && cnt[ra] + cnt[rb] > amax) continue;
+    nm_uf_union(par, ra, rb);
+    int32_t r = nm_uf_find(par, ra);
+    cnt[r] = cnt[ra] + cnt[rb];
   }
   for (size_t i = 0; i < (size_t)w * h; i++)
     if (roi[i] && mk[i] > 0) mk[i] = nm_uf_find(par, mk[i]);
@@ -200,13 +221,14 @@ static nm_status merge_weak(int32_t *mk, int nm, const uint8_t *roi, const int32
 nm_status nm_split_merged(const float *img, const uint8_t *mask, int w, int h, int32_t *labels,
                           int *count, double d, double h_frac, double power,
                           const nm_progress *progress, nm_error *err) {
-  return nm_split_merged_nd(img, mask, NULL, w, h, labels, count, d, h_frac, power, progress,
+  return nm_split_merged_nd(img, mask, NULL, w, h, labels, count, d, h_frac, power, 0, progress,
                             err);
 }
 
 nm_status nm_split_merged_nd(const float *img, const uint8_t *mask, const float *neg_dist, int w,
                              int h, int32_t *labels, int *count, double d, double h_frac,
-                             double power, const nm_progress *progress, nm_error *err) {
+                             double power, double merge_cap, const nm_progress *progress,
+                             nm_error *err) {
   if (!(power > 0) || *count <= 0 || !(d > 0)) return NM_OK;
   size_t n = (size_t)w * h, nl = (size_t)*count + 1;
   nm_status st = NM_OK;
@@ -290,7 +312,7 @@ nm_status nm_split_merged_nd(const float *img, const uint8_t *mask, const float 
   for (size_t i = 0; i < n; i++) f[i] = -f[i];
   st = nm_watershed(f, roi, w, h, mk, progress, err);
   if (st) goto done;
-  st = merge_weak(mk, nm, roi, labels, c, w, h, 0.1, err);
+  st = merge_weak(mk, nm, roi, labels, c, w, h, 0.1, merge_cap * typical, err);
   if (st) goto done;
   /* pixels no marker reached keep their old piece */
   for (size_t i = 0; i < n; i++)

@@ -22,7 +22,12 @@
 ** deep by chance; on small particles this only keeps more merges), is at least 0.1 and at least twice the mean
 ** depth inside either piece (texture inside a particle is as deep inside
 ** as on any line through it). Pieces of normal size and shape are not
-** touched.
+** touched. With merge_cap (segment.c: sharp-edged bright field), the weak
+** cuts are merged back weakest first and a merge whose piece would exceed
+** merge_cap typical particles is refused: on a raft of touching crystals
+** many cuts are weak (faint lines, crystals of different darkness), and
+** merged transitively they rebuilt the whole raft as one piece, which then
+** touched the image border and was lost (docs/accuracy.md, session 6).
 ** Measured on ../shared/data (docs/accuracy.md): au-tetra-prism F1 0.592 ->
 ** 0.70, nanoshapes 0.734 -> 0.79, tem-np-sparse and msa-bf-tem unchanged
 ** within noise.
@@ -61,9 +66,13 @@ nm_status nm_split_merged(const float *img, const uint8_t *mask, int w, int h, i
                           int *count, double d, double h_frac, double power,
                           const nm_progress *progress, nm_error *err);
 /* The same, given neg_dist: the negated exact distance transform of mask
-** (what the first split floods), so it is not computed again. */
+** (what the first split floods), so it is not computed again; merge_cap > 0:
+** weak cuts are merged back weakest first, and a merge whose piece would be
+** larger than merge_cap typical particles is refused (0: every weak cut is
+** merged, whatever the size of the chain of pieces it joins). */
 nm_status nm_split_merged_nd(const float *img, const uint8_t *mask, const float *neg_dist, int w,
                              int h, int32_t *labels, int *count, double d, double h_frac,
-                             double power, const nm_progress *progress, nm_error *err);
+                             double power, double merge_cap, const nm_progress *progress,
+                             nm_error *err);
 
 #endif /* NM_SPLIT_H */

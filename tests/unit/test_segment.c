@@ -272,6 +272,9 @@ int main(void) {
     CHECK(nm_segment_opts_set(o, "refine_anchor", -0.1, NULL, &err) == NM_ERR_ARG);
     CHECK(nm_segment_opts_set(o, "granulometry", 0.5, NULL, &err) == NM_ERR_ARG);
     CHECK_OK(nm_segment_opts_set(o, "noise_k", 3, NULL, &err), err);
+    CHECK_OK(nm_segment_opts_set(o, "split_merge_cap", 2, NULL, &err), err);
+    CHECK(nm_segment_opts_set(o, "split_merge_cap", -1, NULL, &err) == NM_ERR_ARG);
+    CHECK(strstr(err.msg, "'split_merge_cap'") != NULL);
     CHECK_OK(nm_segment_opts_set(o, "refine_edge", 1, NULL, &err), err);
     CHECK(nm_segment_opts_set(o, "min_area", 0.5, "x", &err) == NM_ERR_ARG);
     CHECK_OK(nm_segment_opts_set(o, "polarity", NAN, "dark", &err), err);
@@ -305,6 +308,9 @@ int main(void) {
     for (int pass = 0; pass < 2; pass++) {
       nm_segment_opts *o = nm_segment_opts_new();
       if (pass == 0) CHECK_OK(nm_segment_opts_set(o, "gap_cut", 0, NULL, &err), err);
+      /* the control isolates the gap cut: with the merge cap (sharp edges)
+      ** the second split's cut along the line is kept even without it */
+      if (pass == 0) CHECK_OK(nm_segment_opts_set(o, "split_merge_cap", 0, NULL, &err), err);
       /* a line this thin and shallow needs the unsmoothed image and a low
       ** depth fraction (the defaults favour wider gaps over texture) */
       if (pass == 1) CHECK_OK(nm_segment_opts_set(o, "gap_smooth", 0, NULL, &err), err);

@@ -32,7 +32,7 @@ model: $(BUILD)/tools/cnn_model
 	OPENBLAS_NUM_THREADS=$(MODEL_BLAS_THREADS) nice $(BUILD)/tools/cnn_model -n $(MODEL_N) -s $(MODEL_SEED) -o $(MODEL_OUT) $(MODEL_ARGS) \
 	  | tee $(BUILD)/model-report.json
 
-$(BUILD)/tools/cnn_eval: tools/cnn_eval.c tools/pairs_tsv.h tools/sim_opts_arg.h tools/sim_canon.h $(BUILD)/libnmengine.a
+$(BUILD)/tools/cnn_eval: tools/cnn_eval.c tools/pairs_tsv.h tools/gt_labels.h tools/sim_opts_arg.h tools/sim_canon.h $(BUILD)/libnmengine.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libnmengine.a $(LDLIBS)
 
@@ -62,6 +62,6 @@ bench-cnn: $(BUILD)/tools/cnn_bench $(BUILD)/nanomorph.so
 BENCH_TARGETS += bench-cnn
 
 # Outline spectra of real and simulated crops (docs/cnn.md, round 5).
-$(BUILD)/tools/cnn_spectrum: tools/cnn_spectrum.c tools/pairs_tsv.h tools/sim_opts_arg.h $(BUILD)/libnmengine.a
+$(BUILD)/tools/cnn_spectrum: tools/cnn_spectrum.c tools/pairs_tsv.h tools/gt_labels.h tools/sim_opts_arg.h $(BUILD)/libnmengine.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libnmengine.a $(LDLIBS)

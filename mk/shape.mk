@@ -5,11 +5,11 @@
 #   make bench-shape  the same run, reporting shape_fit particles/s (part of `make bench`)
 #   make docs-crop    regenerates docs/img/crop_*.png for docs/crop.md
 
-$(BUILD)/tools/eval_shape: tools/eval_shape.c tools/pairs_tsv.h $(BUILD)/libnmengine.a
+$(BUILD)/tools/eval_shape: tools/eval_shape.c tools/pairs_tsv.h tools/gt_labels.h $(BUILD)/libnmengine.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libnmengine.a $(LDLIBS)
 
-$(BUILD)/tools/crop_figures: tools/crop_figures.c $(BUILD)/libnmengine.a
+$(BUILD)/tools/crop_figures: tools/crop_figures.c tools/gt_labels.h tools/png_file.h $(BUILD)/libnmengine.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libnmengine.a $(LDLIBS)
 

@@ -35,6 +35,7 @@
 #include "../ext/image.h"
 #include "../ext/label.h"
 #include "../ext/shape.h"
+#include "gt_labels.h"
 #include "pairs_tsv.h"
 #include "sim_canon.h"
 #include "sim_opts_arg.h"
@@ -201,22 +202,13 @@ static int eval_image(const char *root, const char *set, const char *img_rel, co
     fprintf(stderr, "cnn_eval: %s\n", err.msg);
     return 1;
   }
-  int w = im.width, h = im.height;
-  size_t npx = (size_t)w * h;
-  int32_t *lab = malloc(sizeof(int32_t) * npx);
-  int count = 0;
-  if (!strcmp(kind, "labels")) {
-    for (size_t i = 0; i < npx; i++) {
-      lab[i] = (int32_t)im.px[i];
-      if (lab[i] > count) count = lab[i];
-    }
-  } else {
-    uint8_t *m = malloc(npx);
-    for (size_t i = 0; i < npx; i++) m[i] = im.px[i] > 0;
-    nm_label(m, w, h, 1, lab, &count, &err);
-    free(m);
-  }
+  int w = im.width, h = im.height, count = 0;
+  int32_t *lab = gt_labels(&im, !strcmp(kind, "labels"), &count);
   nm_image_free(&im);
+  if (!lab) {
+    fprintf(stderr, "cnn_eval: cannot label %s\n", path);
+    return 1;
+  }
   /* Boxes and border contact per label. */
   int *x0 = malloc(sizeof(int) * (count + 1) * 4), *y0 = x0 + count + 1, *x1 = y0 + count + 1,
       *y1 = x1 + count + 1;

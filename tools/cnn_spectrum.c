@@ -24,6 +24,7 @@
 #include "../ext/image.h"
 #include "../ext/label.h"
 #include "../ext/shape.h"
+#include "gt_labels.h"
 #include "pairs_tsv.h"
 #include "sim_opts_arg.h"
 
@@ -99,20 +100,12 @@ static int real_image(const char *path, const char *kind, group *g) {
     return 1;
   }
   int w = im.width, h = im.height, count = 0;
-  size_t npx = (size_t)w * h;
-  int32_t *lab = malloc(sizeof(int32_t) * npx);
-  if (!strcmp(kind, "labels")) {
-    for (size_t i = 0; i < npx; i++) {
-      lab[i] = (int32_t)im.px[i];
-      if (lab[i] > count) count = lab[i];
-    }
-  } else {
-    uint8_t *m = malloc(npx);
-    for (size_t i = 0; i < npx; i++) m[i] = im.px[i] > 0;
-    nm_label(m, w, h, 1, lab, &count, &err);
-    free(m);
-  }
+  int32_t *lab = gt_labels(&im, !strcmp(kind, "labels"), &count);
   nm_image_free(&im);
+  if (!lab) {
+    fprintf(stderr, "cnn_spectrum: cannot label %s\n", path);
+    return 1;
+  }
   int *bx = malloc(sizeof(int) * (count + 1) * 4);
   long *area = calloc(count + 1, sizeof(long));
   for (int k = 0; k <= count; k++) bx[4 * k] = bx[4 * k + 1] = 1 << 30, bx[4 * k + 2] = bx[4 * k + 3] = -1;

@@ -19,6 +19,8 @@
 #include "../ext/crop.h"
 #include "../ext/image.h"
 #include "../ext/shape.h"
+#include "gt_labels.h"
+#include "png_file.h"
 
 #define T NM_CROP_SIZE
 
@@ -49,19 +51,6 @@ static void tile_crop(const float *c, uint8_t *dst, int stride) {
     for (int x = 0; x < T; x++) dst[(size_t)y * stride + x] = (uint8_t)(255 * c[y * T + x] + 0.5f);
 }
 
-static int save(const char *path, const uint8_t *px, int w, int h) {
-  unsigned char *png;
-  size_t n;
-  nm_error err;
-  if (nm_png_encode(px, w, h, 8, 1, &png, &n, &err) != NM_OK) return 1;
-  FILE *f = fopen(path, "wb");
-  if (!f) return 1;
-  fwrite(png, 1, n, f);
-  fclose(f);
-  free(png);
-  return 0;
-}
-
 /* up to `want` interior particles of one image pair, into tiles */
 static int real_pairs(const char *img_path, const char *lab_path, int binary, int want,
                       uint8_t *fig, int W, int *slot, int max_slots) {
@@ -77,32 +66,13 @@ static int real_pairs(const char *img_path, const char *lab_path, int binary, in
     return 0;
   }
   int w = lb.width, h = lb.height, got = 0;
-  int32_t *lab = malloc(sizeof(int32_t) * (size_t)w * h);
-  for (size_t i = 0; i < (size_t)w * h; i++) lab[i] = (int32_t)lb.px[i];
-  if (binary) {
-    /* components by flood fill, 8-connected */
-    int32_t *st = malloc(sizeof(int32_t) * (size_t)w * h), nl = 0;
-    for (size_t i = 0; i < (size_t)w * h; i++) lab[i] = lb.px[i] > 0 ? -1 : 0;
-    for (size_t i = 0; i < (size_t)w * h; i++) {
-      if (lab[i] != -1) continue;
-      lab[i] = ++nl;
-      size_t sp = 0;
-      st[sp++] = (int32_t)i;
-      while (sp) {
-        int32_t q = st[--sp];
-        for (int dy = -1; dy <= 1; dy++)
-          for (int dx = -1; dx <= 1; dx++) {
-            int x = q % w + dx, y = q / w + dy;
-            if (x < 0 || y < 0 || x >= w || y >= h) continue;
-            size_t j = (size_t)y * w + x;
-            if (lab[j] == -1) {
-              lab[j] = nl;
-              st[sp++] = (int32_t)j;
-            }
-          }
-      }
-    }
-    free(st);
+  int nl = 0;
+  int32_t *lab = gt_labels(&lb, !binary, &nl);
+  if (!lab) {
+    fprintf(stderr, "crop_figures: cannot label %s\n", lab_path);
+    nm_image_free(&im);
+    nm_image_free(&lb);
+    return 0;
   }
   float crop[T * T];
   for (int k = 1; k < 10000 && got < want && *slot < max_slots; k++) {
@@ -161,7 +131,7 @@ int main(int argc, char **argv) {
     real_pairs(a, b, i >= 3, take[i], fig, W, &slot, ROWS * 4);
   }
   snprintf(out, sizeof out, "%s/crop_real.png", argv[2]);
-  if (save(out, fig, W, H)) return 1;
+  if (png_file_write(out, fig, W, H, 1)) return 1;
 
   memset(fig, 0, (size_t)W * H);
   nm_sim_opts o;
@@ -180,7 +150,7 @@ int main(int argc, char **argv) {
     free(grey);
   }
   snprintf(out, sizeof out, "%s/crop_sim.png", argv[2]);
-  if (save(out, fig, W, H)) return 1;
+  if (png_file_write(out, fig, W, H, 1)) return 1;
   free(fig);
   return 0;
 }

@@ -39,6 +39,8 @@
 #include "../ext/morph.h"
 #include "../ext/filter.h"
 #include "../ext/segment.h"
+#include "gt_labels.h"
+#include "png_file.h"
 #include "pairs_tsv.h"
 
 typedef struct match_stats {
@@ -489,21 +491,10 @@ static void dump_overlay(const char *img, const nm_image *im, const nm_segmentat
       h = ch;
     }
   }
-  unsigned char *png = NULL;
-  size_t pn = 0;
-  nm_error err;
-  nm_error_clear(&err);
-  if (nm_png_encode(rgb, w, h, 8, 3, &png, &pn, &err) == NM_OK) {
-    char path[4096];
-    const char *base = strrchr(img, '/') ? strrchr(img, '/') + 1 : img;
-    snprintf(path, sizeof path, "%s/%s", dump_dir, base);
-    FILE *f = fopen(path, "wb");
-    if (f) {
-      fwrite(png, 1, pn, f);
-      fclose(f);
-    }
-  }
-  free(png);
+  char path[4096];
+  const char *base = strrchr(img, '/') ? strrchr(img, '/') + 1 : img;
+  snprintf(path, sizeof path, "%s/%s", dump_dir, base);
+  if (png_file_write(path, rgb, w, h, 3)) fprintf(stderr, "eval: cannot write %s\n", path);
   free(rgb);
 }
 
@@ -528,6 +519,8 @@ static void eval_set(const char *root, const char *set, const nm_segment_opts *o
     nm_read_opts_default(&ro);
     nm_image im, gi;
     memset(&gi, 0, sizeof gi);
+    int32_t *gl = NULL; /* the ground truth's labels (gt_labels.h) */
+    int ng = 0;
     nm_error err;
     nm_error_clear(&err);
     snprintf(path, sizeof path, "%s/%s/%s", root, set, img);
@@ -566,20 +559,7 @@ static void eval_set(const char *root, const char *set, const nm_segment_opts *o
         fprintf(stderr, "eval: cannot read %s\n", path);
       }
     } else if (nm_image_read_file(path, &ro, &gi, &err) == NM_OK && gi.width == w &&
-               gi.height == h) {
-      int32_t *gl = malloc(sizeof(int32_t) * n);
-      int ng = 0;
-      if (is_labels) {
-        for (size_t i = 0; i < n; i++) {
-          gl[i] = (int32_t)gi.px[i];
-          if (gl[i] > ng) ng = gl[i];
-        }
-      } else {
-        uint8_t *m = malloc(n);
-        for (size_t i = 0; i < n; i++) m[i] = gi.px[i] > 0;
-        nm_label(m, w, h, 1, gl, &ng, &err);
-        free(m);
-      }
+               gi.height == h && (gl = gt_labels(&gi, is_labels, &ng)) != NULL) {
       uint8_t *ignore = NULL;
       char ov[4096];
       snprintf(ov, sizeof ov, "%s/%s/overlap/%s", root, set, strrchr(gtp, '/') ? strrchr(gtp, '/') + 1 : gtp);

@@ -17,6 +17,7 @@
 
 #include "../ext/fit.h"
 #include "../ext/image.h"
+#include "gt_labels.h"
 #include "pairs_tsv.h"
 
 enum { SET_TETRA, SET_PRISM, SET_ROUND, NSET };
@@ -34,36 +35,6 @@ static double cpu_now(void) {
   return t.tv_sec + t.tv_nsec * 1e-9;
 }
 
-/* 8-connected components of a binary image into labels 1..n. */
-static int label_binary(const float *px, int w, int h, int32_t *lab) {
-  size_t n = (size_t)w * h;
-  int32_t *stack = malloc(sizeof(int32_t) * n);
-  int nl = 0;
-  memset(lab, 0, sizeof(int32_t) * n);
-  for (size_t i = 0; i < n; i++) {
-    if (px[i] <= 0 || lab[i]) continue;
-    lab[i] = ++nl;
-    size_t sp = 0;
-    stack[sp++] = (int32_t)i;
-    while (sp) {
-      int32_t q = stack[--sp];
-      int qx = q % w, qy = q / w;
-      for (int dy = -1; dy <= 1; dy++)
-        for (int dx = -1; dx <= 1; dx++) {
-          int x = qx + dx, y = qy + dy;
-          if (x < 0 || y < 0 || x >= w || y >= h) continue;
-          size_t j = (size_t)y * w + x;
-          if (px[j] > 0 && !lab[j]) {
-            lab[j] = nl;
-            stack[sp++] = (int32_t)j;
-          }
-        }
-    }
-  }
-  free(stack);
-  return nl;
-}
-
 static void run_image(const char *path, int binary, acc *a, long cap) {
   nm_image img;
   nm_read_opts ro;
@@ -74,16 +45,12 @@ static void run_image(const char *path, int binary, acc *a, long cap) {
     fprintf(stderr, "%s\n", err.msg);
     return;
   }
-  int w = img.width, h = img.height;
-  int32_t *lab = malloc(sizeof(int32_t) * (size_t)w * h);
-  int nl = 0;
-  if (binary) {
-    nl = label_binary(img.px, w, h, lab);
-  } else {
-    for (size_t i = 0; i < (size_t)w * h; i++) {
-      lab[i] = (int32_t)img.px[i];
-      if (lab[i] > nl) nl = lab[i];
-    }
+  int w = img.width, h = img.height, nl = 0;
+  int32_t *lab = gt_labels(&img, !binary, &nl);
+  if (!lab) {
+    fprintf(stderr, "eval_shape: cannot label %s\n", path);
+    nm_image_free(&img);
+    return;
   }
   int *x0 = malloc(sizeof(int) * (nl + 1) * 5), *x1 = x0 + nl + 1, *y0 = x1 + nl + 1,
       *y1 = y0 + nl + 1, *cnt = y1 + nl + 1;

@@ -43,6 +43,7 @@ void nm_darkfield_opts_default(nm_darkfield_opts *o) {
   o->grow_sigma = 0.7;
   o->prior_bw = 0.35;
   o->prior_cap = 0;
+  o->merged = 8;
 }
 
 static nm_status num_opt(double *dst, const char *key, double v, const char *text, double lo,
@@ -75,6 +76,7 @@ nm_status nm_darkfield_opts_set(nm_darkfield_opts *o, const char *key, double nu
   if (!strcmp(key, "darkfield_prior")) return num_opt(&o->prior, key, num, text, 0, 1, err);
   if (!strcmp(key, "darkfield_prior_cap")) return num_opt(&o->prior_cap, key, num, text, 0, 1e9, err);
   if (!strcmp(key, "darkfield_prior_bw")) return num_opt(&o->prior_bw, key, num, text, 0.05, 5, err);
+  if (!strcmp(key, "darkfield_merged")) return num_opt(&o->merged, key, num, text, 0, 100, err);
   if (!strcmp(key, "darkfield_half_q")) return num_opt(&o->half_q, key, num, text, 0, 1, err);
   if (!strcmp(key, "darkfield_grow_sigma")) return num_opt(&o->grow_sigma, key, num, text, 0.3, 5, err);
   if (!strcmp(key, "darkfield_kc")) return num_opt(&o->kc, key, num, text, -100, 100, err);
@@ -355,7 +357,7 @@ nm_status nm_darkfield_segment(const float *I, int w, int h, const nm_darkfield_
   if (w < 8 || h < 8) return NM_OK; /* nothing a blob test can use: declined */
   size_t n = (size_t)w * h;
   nm_status st = NM_OK;
-  blobs cand = {0}, dark = {0};
+  blobs cand = {0}, dark = {0}, sec = {0};
   float *G = nm_malloc(n, sizeof(float), err);
   float *D0 = nm_malloc(n, sizeof(float), err);
   float *D1 = nm_malloc(n, sizeof(float), err);
@@ -417,15 +419,28 @@ nm_status nm_darkfield_segment(const float *I, int w, int h, const nm_darkfield_
       next = Dn;
     }
     double thr = o->detect * (sd_c > 1e-4 ? sd_c : 1e-4);
+    double thr_sec = o->merged * (sd_c > 1e-4 ? sd_c : 1e-4);
     float r = (float)sqrt(2.0 * sig[k] * sig[k + 1]);
-    size_t first = cand.n, first_dark = dark.n;
+    size_t first = cand.n, first_dark = dark.n, first_sec = sec.n;
     int hs = (int)lround(0.5 * sig[k]);
     if (hs < 1) hs = 1;
     for (int y = 1; y < h - 1; y++)
       for (int x = 1; x < w - 1; x++) {
         size_t i = (size_t)y * w + x;
         if (Dc[i] > thr) {
-          if (!is_extremum(Dp, Dc, next, w, i, 1) || ridge(Dc, w, h, x, y, hs, o->edge)) continue;
+          if (!is_extremum(Dp, Dc, next, w, i, 1)) {
+            /* a maximum in position and over the finer scale that only the
+            ** coarser scale beats (a particle seen below the scale where it
+            ** is tested, or merged there with a neighbour or a support
+            ** lump): tested too when strong (merged x the level's sigma) */
+            if (o->merged > 0 && next && Dc[i] > thr_sec && is_extremum(Dp, Dc, NULL, w, i, 1) &&
+                !ridge(Dc, w, h, x, y, hs, o->edge)) {
+              blob b = {x, y, r, Dc[i], 0, 0, 0, 0, 0, k};
+              if (push_blob(&sec, b)) goto nomem;
+            }
+            continue;
+          }
+          if (ridge(Dc, w, h, x, y, hs, o->edge)) continue;
           blob b = {x, y, r, Dc[i], 0, 0, 0, 0, 0, k};
           if (push_blob(&cand, b)) goto nomem;
         } else if (o->fdr > 0 && -Dc[i] > thr && is_extremum(Dp, Dc, next, w, i, -1)) {
@@ -437,6 +452,9 @@ nm_status nm_darkfield_segment(const float *I, int w, int h, const nm_darkfield_
       size_t kept_k = first;
       ntested += cand.n - first;
       nlev[k] = cand.n - first;
+      /* each is one more test of "a particle here" */
+      ntested += sec.n - first_sec;
+      nlev[k] += sec.n - first_sec;
       for (size_t c = first; c < cand.n; c++) {
         cand.v[c].zd = (float)band_z(Dc, w, h, &cand.v[c], 1, o->ring, o->floor * sd_c, tmp);
         if (cand.v[c].zd > o->k) cand.v[kept_k++] = cand.v[c];
@@ -448,6 +466,12 @@ nm_status nm_darkfield_segment(const float *I, int w, int h, const nm_darkfield_
         if (dark.v[c].zd > o->k) dark.v[kept_k++] = dark.v[c];
       }
       dark.n = kept_k;
+      kept_k = first_sec;
+      for (size_t c = first_sec; c < sec.n; c++) {
+        sec.v[c].zd = (float)band_z(Dc, w, h, &sec.v[c], 1, o->ring, o->floor * sd_c, tmp);
+        if (sec.v[c].zd > o->k) sec.v[kept_k++] = sec.v[c];
+      }
+      sec.n = kept_k;
     }
     /* rotate: prev <- cur <- next */
     float *old = Dp ? Dp : D2;
@@ -516,7 +540,17 @@ nm_status nm_darkfield_segment(const float *I, int w, int h, const nm_darkfield_
     for (size_t c = 0; c < cand.n; c++)
       if (cand.v[c].zd > tl[cand.v[c].lev]) cand.v[kept_t++] = cand.v[c];
     cand.n = kept_t;
+    kept_t = 0;
+    for (size_t c = 0; c < sec.n; c++)
+      if (sec.v[c].zd > tl[sec.v[c].lev]) sec.v[kept_t++] = sec.v[c];
+    sec.n = kept_t;
   }
+  /* the maxima only a coarser scale beats take no part in the size
+  ** density: their intensity test can wait for the threshold (fewer) */
+  kept = 0;
+  for (size_t c = 0; c < sec.n; c++)
+    if (local_contrast(S, w, h, &sec.v[c], o->kc, floor_sd, o->plane, o->half_q, tmp)) sec.v[kept++] = sec.v[c];
+  sec.n = kept;
 
   /* 2d. the image's own false-detection rate: support texture makes dark
   ** blobs as readily as bright ones, particles only bright ones. The
@@ -549,9 +583,17 @@ nm_status nm_darkfield_segment(const float *I, int w, int h, const nm_darkfield_
     cand.n = kept_t;
   }
 
+  /* 4a. the maxima that only a coarser scale beats come after the full
+  ** maxima (strongest first among themselves): where a full maximum's
+  ** disc holds one, it is that particle seen at a finer scale */
+  size_t nprim = cand.n;
+  if (nprim > 1) qsort(cand.v, nprim, sizeof(blob), by_resp);
+  if (sec.n > 1) qsort(sec.v, sec.n, sizeof(blob), by_resp);
+  for (size_t c = 0; c < sec.n; c++)
+    if (push_blob(&cand, sec.v[c])) goto nomem;
+
   /* 4. one blob per particle: strongest first; a blob whose centre lies in a
   ** kept blob's disc, or whose disc holds a kept centre, is the same particle */
-  if (cand.n > 1) qsort(cand.v, cand.n, sizeof(blob), by_resp);
   int32_t *owner = labels; /* disc owners, cleared afterwards */
   uint8_t *centre = NULL;
   roi = nm_calloc(n, 1, err);
@@ -594,6 +636,7 @@ nm_status nm_darkfield_segment(const float *I, int w, int h, const nm_darkfield_
   }
   cand.n = kept;
   memset(labels, 0, n * sizeof(int32_t));
+
   memset(roi, 0, n);
   if (cand.n > INT32_MAX - 1) cand.n = INT32_MAX - 1;
 
@@ -801,6 +844,7 @@ fail:
 done:
   free(cand.v);
   free(dark.v);
+  free(sec.v);
   free(G);
   free(D0);
   free(D1);

@@ -49,6 +49,11 @@ typedef struct nm_darkfield_opts {
                  ** in natural log of the radius */
   double tail;   /* "darkfield_tail": that null's exponential tail rate, per unit z */
   double z0;     /* "darkfield_z0": that null's median z */
+  double merged; /* "darkfield_merged": maxima in position and over the finer
+                 ** scale that only the coarser scale beats are candidates too
+                 ** (counted as tests, after the full maxima in "one blob per
+                 ** particle") when their response exceeds this many robust
+                 ** sigmas of their level (0: off) */
   double kc;     /* "darkfield_kc": and its core mean must exceed the median of
                  ** the intensity on a nearer ring by kc robust sigmas of it */
   double half_q; /* "darkfield_half_q": "every side of the ring" is this

@@ -11,7 +11,8 @@
 ** Method (docs/darkfield.md): a difference-of-Gaussians scale space finds
 ** bright blobs at every size between a few pixels and a tenth of the field
 ** (each blob its own scale, so one image may hold particles of very different
-** sizes); each blob must stand out of the support texture around it (its
+** sizes; a point beaten only by the coarser scale, where a particle merges
+** with a neighbour or a lump, counts too when strong); each blob must stand out of the support texture around it (its
 ** band-pass response against a ring of the same response, by a z that
 ** rises with the number of maxima tested in the image and is shared among
 ** the scales by the sizes of the blobs a first pass finds; its core mean

@@ -39,6 +39,40 @@ static double cover(const disc *c, int x, int y) {
   return in / 16.0;
 }
 
+/* A 200 x 160 test field: film 0.3 with a faint ripple, the discs at
+** contrast 0.2 (overlaps take the larger cover), a Gaussian support lump of
+** height lump at (52, 80), noise 0.01 from the given seed. */
+enum { FIELD_W = 200, FIELD_H = 160 };
+static void draw_field(float *I, const disc *g, int n, double lump, unsigned seed) {
+  seed_state = seed;
+  for (int y = 0; y < FIELD_H; y++)
+    for (int x = 0; x < FIELD_W; x++) {
+      double dx = x - 52.0, dy = y - 80.0;
+      double v = 0.3 + 0.02 * sin(x / 7.0) * sin(y / 9.0) +
+                 lump * exp(-(dx * dx + dy * dy) / (2 * 8.0 * 8.0)), b = 0;
+      for (int k = 0; k < n; k++) {
+        double c = cover(&g[k], x, y);
+        if (c > b) b = c;
+      }
+      I[(size_t)y * FIELD_W + x] = (float)(v + 0.2 * b + 0.01 * nrand());
+    }
+}
+
+/* How many of the discs carry a label at their centre that no earlier disc
+** carries: each particle found once, apart from its neighbours. */
+static int found_apart(const int32_t *lab, int w, const disc *g, int n) {
+  int found = 0;
+  int32_t seen[16] = {0};
+  for (int k = 0; k < n && k < 16; k++) {
+    int32_t l = lab[(size_t)g[k].y * w + (size_t)g[k].x];
+    int dup = 0;
+    for (int j = 0; j < k; j++) dup |= l && seen[j] == l;
+    seen[k] = l;
+    found += l > 0 && !dup;
+  }
+  return found;
+}
+
 int main(void) {
   const int W = 320, H = 320;
   disc discs[32];
@@ -212,33 +246,15 @@ int main(void) {
   ** quartile (darkfield_half_q) is still the support's, so it is found
   ** with the neighbours; isolated reference discs on the same support */
   {
-    const int W2 = 200, H2 = 160;
     const disc g[6] = {{100, 80, 10}, {89, 80, 10}, {94.5, 70.5, 10}, {94.5, 89.5, 10},
                        {40, 40, 10}, {160, 120, 10}};
     for (int pass = 0; pass < 2; pass++) {
-      seed_state = 4242u;
-      for (int y = 0; y < H2; y++)
-        for (int x = 0; x < W2; x++) {
-          double v = 0.3 + 0.02 * sin(x / 7.0) * sin(y / 9.0), b = 0;
-          for (int k = 0; k < 6; k++) {
-            double c = cover(&g[k], x, y);
-            if (c > b) b = c;
-          }
-          I[(size_t)y * W2 + x] = (float)(v + 0.2 * b + 0.01 * nrand());
-        }
+      draw_field(I, g, 6, 0.0, 4242u);
       nm_darkfield_opts_default(&o);
       if (pass) o.half_q = 0.5;
-      memset(lab, 0, sizeof(int32_t) * W2 * H2);
-      CHECK_OK(nm_darkfield_segment(I, W2, H2, &o, 0, NULL, lab, &count, &scale, &err), err);
-      int found3 = 0;
-      int32_t seen[6] = {0};
-      for (int k = 0; k < 6; k++) {
-        int32_t l = lab[(size_t)g[k].y * W2 + (size_t)g[k].x];
-        int dup = 0;
-        for (int j = 0; j < k; j++) dup |= l && seen[j] == l;
-        seen[k] = l;
-        found3 += l > 0 && !dup;
-      }
+      memset(lab, 0, sizeof(int32_t) * FIELD_W * FIELD_H);
+      CHECK_OK(nm_darkfield_segment(I, FIELD_W, FIELD_H, &o, 0, NULL, lab, &count, &scale, &err), err);
+      int found3 = found_apart(lab, FIELD_W, g, 6);
       fprintf(stderr, "cluster, half_q %.2f: %d of 6 found apart\n", o.half_q, found3);
       if (!pass) CHECK(found3 == 6);
     }
@@ -252,35 +268,15 @@ int main(void) {
   ** field both are found either way (printed); asserted: with the default
   ** every one is found once and nothing else is labelled */
   {
-    const int W2 = 200, H2 = 160;
     const disc g[5] = {{50, 80, 10}, {120, 75, 10}, {120, 85, 10}, {170, 40, 10}, {170, 125, 10}};
     int found_on = -1;
     for (int pass = 0; pass < 2; pass++) {
-      seed_state = 777u;
-      for (int y = 0; y < H2; y++)
-        for (int x = 0; x < W2; x++) {
-          double dx = x - 52.0, dy = y - 80.0;
-          double v = 0.3 + 0.02 * sin(x / 7.0) * sin(y / 9.0) +
-                     0.3 * exp(-(dx * dx + dy * dy) / (2 * 8.0 * 8.0)), b = 0;
-          for (int k = 0; k < 5; k++) {
-            double c = cover(&g[k], x, y);
-            if (c > b) b = c;
-          }
-          I[(size_t)y * W2 + x] = (float)(v + 0.2 * b + 0.01 * nrand());
-        }
+      draw_field(I, g, 5, 0.3, 777u);
       nm_darkfield_opts_default(&o);
       if (pass) o.merged = 0;
-      memset(lab, 0, sizeof(int32_t) * W2 * H2);
-      CHECK_OK(nm_darkfield_segment(I, W2, H2, &o, 0, NULL, lab, &count, &scale, &err), err);
-      int found4 = 0;
-      int32_t seen[5] = {0};
-      for (int k = 0; k < 5; k++) {
-        int32_t l = lab[(size_t)g[k].y * W2 + (size_t)g[k].x];
-        int dup = 0;
-        for (int j = 0; j < k; j++) dup |= l && seen[j] == l;
-        seen[k] = l;
-        found4 += l > 0 && !dup;
-      }
+      memset(lab, 0, sizeof(int32_t) * FIELD_W * FIELD_H);
+      CHECK_OK(nm_darkfield_segment(I, FIELD_W, FIELD_H, &o, 0, NULL, lab, &count, &scale, &err), err);
+      int found4 = found_apart(lab, FIELD_W, g, 5);
       fprintf(stderr, "lump and pair, merged %g: %d of 5 found apart, %d labels\n", o.merged,
               found4, count);
       if (!pass) {

@@ -19,7 +19,9 @@
 ** at probability >= t, else the mean; t<T>: tempered mean); -V: only the
 ** rule study on the simulated validation split (choose rules there);
 ** -D: per-particle TSV (subset, mask, label, area, p, d, Lratio, Jaccard
-** CNN, Jaccard ellipse, ellipse Lratio). Without -m the built-in default
+** CNN, Jaccard ellipse, ellipse Lratio; with a multi-hypothesis model then
+** p, d, Lratio, probability, Jaccard of each hypothesis; last shape_fit's
+** p, d, Lratio, Jaccard from its own search). Without -m the built-in default
 ** model is evaluated. Prints JSON lines and a Markdown table (the one in
 ** docs/cnn.md).
 */
@@ -244,6 +246,13 @@ static int eval_image(const char *root, const char *set, const char *img_rel, co
     fprintf(stderr, "cnn_eval: %s\n", err.msg);
     return 1;
   }
+  /* -D with a multi-hypothesis model: the raw hypotheses too. */
+  int K = dump ? nm_cnn_heads(net) : 0;
+  float *heads = K && n ? malloc(sizeof(float) * 4 * K * n) : NULL;
+  if (heads && nm_cnn_predict_heads(net, crops, (size_t)n, heads, &err) != NM_OK) {
+    fprintf(stderr, "cnn_eval: %s\n", err.msg);
+    return 1;
+  }
   for (int i = 0; i < n; i++) {
     int k = ids[i], bw = x1[k] - x0[k] + 1, bh = y1[k] - y0[k] + 1;
     uint8_t *m = malloc((size_t)bw * bh);
@@ -257,12 +266,29 @@ static int eval_image(const char *root, const char *set, const char *img_rel, co
              l = clampd(pred[i * 3 + 2], 1.0, 20);
       if (nm_fit_jaccard(fm, p, d, l, &jc, NULL, &err) != NM_OK) jc = 0;
       if (nm_fit_baselines(fm, &jo, &je, &le, &err) != NM_OK) je = jo = 0;
+      if (dump) {
+        fprintf(dump, "%s\t%s\t%d\t%ld\t%.3f\t%.3f\t%.3f\t%.4f\t%.4f\t%.3f", s->name, gt_rel, k,
+                area[k], pred[i * 3], pred[i * 3 + 1], pred[i * 3 + 2], jc, je, le);
+        /* then per hypothesis: p, d, Lratio, probability, its Jaccard */
+        for (int q = 0; heads && q < K; q++) {
+          const float *hq = heads + (size_t)i * 4 * K;
+          double jq = 0;
+          if (nm_fit_jaccard(fm, clampd(hq[3 * q], 0.1, 100), clampd(hq[3 * q + 1], 0.5, 12),
+                             clampd(hq[3 * q + 2], 1.0, 20), &jq, NULL, &err) != NM_OK)
+            jq = 0;
+          fprintf(dump, "\t%.3f\t%.3f\t%.3f\t%.3f\t%.4f", hq[3 * q], hq[3 * q + 1], hq[3 * q + 2],
+                  hq[3 * K + q], jq);
+        }
+        /* then shape_fit's own seeded search (not started from the CNN): p, d, Lratio, Jaccard */
+        nm_fit_opts fo;
+        nm_fit_opts_default(&fo);
+        nm_fit_result fr;
+        if (nm_shape_fit(fm, &fo, &fr, &err) != NM_OK) memset(&fr, 0, sizeof fr);
+        fprintf(dump, "\t%.3f\t%.0f\t%.3f\t%.4f\n", fr.p, fr.d, fr.lratio, fr.jaccard);
+      }
       nm_fit_mask_free(fm);
     }
     free(m);
-    if (dump)
-      fprintf(dump, "%s\t%s\t%d\t%ld\t%.3f\t%.3f\t%.3f\t%.4f\t%.4f\t%.3f\n", s->name, gt_rel, k,
-              area[k], pred[i * 3], pred[i * 3 + 1], pred[i * 3 + 2], jc, je, le);
     s->jc_cnn += jc;
     s->jc_ell += je;
     s->jc_circ += jo;
@@ -274,6 +300,7 @@ static int eval_image(const char *root, const char *set, const char *img_rel, co
   free(area);
   free(crops);
   free(pred);
+  free(heads);
   free(ids);
   return 0;
 }

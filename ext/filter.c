@@ -829,26 +829,83 @@ void nm_upsample(const float *in, int sw, int sh, int f, float *out, int w, int 
   free(buf);
 }
 
-float nm_select_kth(float *v, size_t n, size_t k) {
-  size_t lo = 0, hi = n - 1;
-  while (lo < hi) {
-    float piv = v[lo + (hi - lo) / 2];
-    size_t i = lo, j = hi;
-    while (i <= j) {
-      while (v[i] < piv) i++;
-      while (v[j] > piv) j--;
-      if (i <= j) {
-        float t = v[i];
-        v[i] = v[j];
-        v[j] = t;
-        i++;
-        if (j == 0) break;
-        j--;
-      }
+/* Moves the values of v[lo..hi) that satisfy `x < p` (le 0) or `x <= p`
+** (le 1) to its front, keeping the others behind them; returns the end of
+** the front part. Lomuto's scheme without a branch on the comparison (the
+** swap is unconditional, the write index advances by the comparison's
+** value): on data in no order, a branch per value mispredicts half the time,
+** which is most of a plain partition's cost. */
+static size_t partition_lt(float *v, size_t lo, size_t hi, float p, int le) {
+  size_t w = lo;
+  if (le) {
+    for (size_t i = lo; i < hi; i++) {
+      float x = v[i];
+      size_t s = x <= p;
+      v[i] = v[w];
+      v[w] = x;
+      w += s;
     }
-    if (k <= j) hi = j;
-    else if (k >= i) lo = i;
-    else return v[k];
+  } else {
+    for (size_t i = lo; i < hi; i++) {
+      float x = v[i];
+      size_t s = x < p;
+      v[i] = v[w];
+      v[w] = x;
+      w += s;
+    }
+  }
+  return w;
+}
+
+static int cmp_float(const void *a, const void *b) {
+  float x = *(const float *)a, y = *(const float *)b;
+  return (x > y) - (x < y);
+}
+
+/* Quickselect: the pivot is the median of three values at pseudo-random
+** places (a fixed sequence, so the same input is always reordered the same
+** way; the partition's own reordering of sorted input cannot then starve
+** it), the partition is branchless (partition_lt); a pivot that leaves
+** almost nothing below it (often a run of values equal to it) has its
+** equals split off too, so ties cannot make it quadratic. Ranges of 16 and
+** fewer are insertion-sorted. The k-th value is unique whatever the
+** algorithm, and v ends partitioned around k, as before. */
+float nm_select_kth(float *v, size_t n, size_t k) {
+  size_t lo = 0, hi = n;
+  uint64_t st = 0x9E3779B97F4A7C15u;
+  int rounds = 0;
+  while (hi - lo > 16) {
+    size_t len = hi - lo;
+    if (++rounds > 200) {
+      /* cannot happen but with absurd luck: bound the cost */
+      qsort(v + lo, len, sizeof(float), cmp_float);
+      return v[k];
+    }
+    st = st * 6364136223846793005u + 1442695040888963407u;
+    float a = v[lo + (size_t)((st >> 33) % len)], b = v[lo + (size_t)((st >> 11) % len)],
+          c = v[lo + (size_t)(((st >> 43) * len) >> 21)];
+    float p = a < b ? (b < c ? b : (a < c ? c : a)) : (a < c ? a : (b < c ? c : b));
+    size_t m = partition_lt(v, lo, hi, p, 0); /* [lo, m) < p */
+    if (k < m) {
+      hi = m;
+      continue;
+    }
+    if ((m - lo) * 16 < len) {
+      size_t e = partition_lt(v, m, hi, p, 1); /* [m, e) == p, not empty */
+      if (k < e) return v[k];
+      lo = e;
+    } else {
+      lo = m;
+    }
+  }
+  for (size_t i = lo + 1; i < hi; i++) {
+    float x = v[i];
+    size_t j = i;
+    while (j > lo && v[j - 1] > x) {
+      v[j] = v[j - 1];
+      j--;
+    }
+    v[j] = x;
   }
   return v[k];
 }

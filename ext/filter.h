@@ -27,8 +27,10 @@ void nm_range(const float *px, size_t n, float *lo, float *hi);
 /* Value at percentile pct (0..100) of px[0..n), from a 4096-bin histogram
 ** between the min and the max (exact to 1/4096 of the range). NaNs ignored. */
 float nm_percentile(const float *px, size_t n, double pct);
-/* k-th smallest (0-based) of v[0..n), n > 0, k < n: Hoare's selection,
-** exact, reorders v. No NaNs in v. */
+/* k-th smallest (0-based) of v[0..n), n > 0, k < n: quickselect, exact,
+** reorders v (partitioned around k on return: v[i] <= v[k] for i < k,
+** v[i] >= v[k] for i > k, so a second order statistic of the same values
+** can be selected from one side only). No NaNs in v. */
 float nm_select_kth(float *v, size_t n, size_t k);
 
 /* Maps [lo_pct, hi_pct] percentiles to [0, 1], clipping outside. Returns 0

@@ -6,6 +6,11 @@
 #include "../../ext/filter.h"
 #include "check.h"
 
+static int cmp_f(const void *a, const void *b) {
+  float x = *(const float *)a, y = *(const float *)b;
+  return (x > y) - (x < y);
+}
+
 int main(void) {
   /* stretch: a ramp 0..999 maps its 1st/99th percentiles to 0 and 1 */
   {
@@ -102,6 +107,37 @@ int main(void) {
     CHECK_NEAR(small[0], 1.0, 1e-5);
     nm_upsample(small, 20, 15, 2, back, w, h);
     CHECK_NEAR(back[15 * w + 20], 35.0, 0.01);
+  }
+  /* selection: the k-th value of a sorted copy, for random values, runs of
+  ** ties, sorted and reversed input, and every k of small arrays; the
+  ** values end partitioned around k */
+  {
+    enum { N = 3001 };
+    static float v[N], srt[N];
+    unsigned s = 11;
+    int bad = 0, badpart = 0;
+    for (int kind = 0; kind < 5; kind++)
+      for (int n = 1; n <= N; n = n < 40 ? n + 1 : n * 3 + 1) {
+        for (int i = 0; i < n; i++) {
+          s = s * 1103515245u + 12345u;
+          float r = (float)((s >> 9) % 100000) / 1000.0f;
+          v[i] = kind == 0 ? r : kind == 1 ? (float)((s >> 9) % 3) : kind == 2 ? (float)i
+               : kind == 3 ? (float)(n - i) : 5.0f;
+        }
+        memcpy(srt, v, sizeof(float) * (size_t)n);
+        qsort(srt, (size_t)n, sizeof(float), cmp_f);
+        size_t ks[3] = {0, (size_t)n / 2, (size_t)n - 1};
+        for (int j = 0; j < 3; j++) {
+          static float c[N];
+          memcpy(c, v, sizeof(float) * (size_t)n);
+          size_t k = ks[j];
+          float got = nm_select_kth(c, (size_t)n, k);
+          bad += got != srt[k] || c[k] != got;
+          for (int i = 0; i < n; i++) badpart += (i < (int)k && c[i] > got) || (i > (int)k && c[i] < got);
+        }
+      }
+    CHECK(bad == 0);
+    CHECK(badpart == 0);
   }
   return check_summary("test_filter");
 }

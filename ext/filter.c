@@ -4,7 +4,11 @@
 ** columns from there into the output, computed a whole row at a time so
 ** every pass runs at unit stride without transposing, and nothing is
 ** allocated per call. Each output value goes through the same float
-** operations in the same order as a plain per-pixel loop would.
+** operations in the same order as a plain per-pixel loop would. On one
+** thread the Gaussian and the box mean run their passes row by row through
+** small row rings instead (box_stream, kern_stream: the image crosses
+** memory once, not twice per pass), with the same operations per value, so
+** the bytes do not depend on the thread count.
 */
 #include "filter.h"
 
@@ -25,6 +29,46 @@
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC optimize("tree-vectorize", "vect-cost-model=dynamic")
 #endif
+
+/* The whole-row loops below also get an AVX2 clone, picked at load time
+** when the processor has it (GCC's function multi-versioning, through an
+** ifunc): twice the lanes, the same IEEE operations per lane (AVX2 alone
+** has no fused multiply-add, and ISO C mode does not contract a*b+c), so
+** the same bytes out. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define NM_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define NM_CLONES
+#endif
+
+#if defined(__GNUC__)
+/* Eight floats as one value (GCC/Clang vector extension): two SSE
+** registers by default, one in the AVX2 clones; lane-wise IEEE operations. */
+typedef float v8f __attribute__((vector_size(32)));
+#define LD8(v, p) memcpy(&(v), (p), sizeof(v8f))
+#define ST8(p, v) memcpy((p), &(v), sizeof(v8f))
+#endif
+
+/* Copies n floats. Not memcpy: for the row-sized copies into the padded
+** line buffers (a few KiB, the destination offset by the padding) glibc
+** picks `rep movsb`, which on the AMD machine measured ran at a fraction of
+** the speed of plain vector moves (54 % of an exact-kernel Gaussian's time
+** went into it). GCC would turn the loop back into memcpy without the
+** attribute. */
+#if defined(__GNUC__) && !defined(__clang__)
+__attribute__((optimize("no-tree-loop-distribute-patterns")))
+#endif
+static void copy_floats(float *d, const float *s, size_t n) {
+  size_t i = 0;
+#if defined(__GNUC__)
+  for (; i + 8 <= n; i += 8) {
+    v8f t;
+    LD8(t, s + i);
+    ST8(d + i, t);
+  }
+#endif
+  for (; i < n; i++) d[i] = s[i];
+}
 
 #define HIST_BINS 4096
 
@@ -227,7 +271,7 @@ static void rows_pass(const float *in, float *out, int w, int h, int r, line_fn 
   for (int y = 0; y < h; y++) {
     const float *row = in + (size_t)y * w;
     for (int i = 0; i < r; i++) src[i] = row[0];
-    memcpy(src + r, row, sizeof(float) * (size_t)w);
+    copy_floats(src + r, row, (size_t)w);
     for (int i = 0; i < r; i++) src[r + w + i] = row[w - 1];
     fn(src, out + (size_t)y * w, w, r, arg, scr);
   }
@@ -249,7 +293,7 @@ static void line_box(const float *src, float *dst, int n, int r, void *arg, floa
 /* Box mean of radius r along columns into dst (w x h), row by row with one
 ** running sum per column: unit stride, no transpose. Borders replicate.
 ** acc: w doubles (taken from the line buffers). src != dst. */
-static void box_cols(const float *src, float *dst, int w, int h, int r, int x0, int x1,
+NM_CLONES static void box_cols(const float *src, float *dst, int w, int h, int r, int x0, int x1,
                      double *acc) {
   float inv = 1.0f / (float)(2 * r + 1);
   int nx = x1 - x0;
@@ -361,7 +405,7 @@ static void box_rows(const float *in, float *out, int w, int h, int r, int y0, i
       const float *row = in + (size_t)(y + j) * w;
       float *src = lb + (size_t)j * stride;
       for (int i = 0; i < r; i++) src[i] = row[0];
-      memcpy(src + r, row, sizeof(float) * (size_t)w);
+      copy_floats(src + r, row, (size_t)w);
       for (int i = 0; i < r; i++) src[r + w + i] = row[w - 1];
       P[j] = src;
       D[j] = out + (size_t)(y + j) * w;
@@ -395,20 +439,34 @@ static void box_rows(const float *in, float *out, int w, int h, int r, int y0, i
 /* Each output sums its taps in order j = 0..2r from 0 (the same float
 ** operations as a per-pixel loop), accumulated tap by tap over the line so
 ** that the inner loop runs over contiguous pixels. */
-static void line_kernel(const float *src, float *dst, int n, int r, void *arg, float *scr) {
+NM_CLONES static void line_kernel(const float *src, float *dst, int n, int r, void *arg, float *scr) {
   (void)scr;
   const float *kern = arg; /* 2r+1 taps */
-  for (int i = 0; i < n; i++) dst[i] = 0.0f;
+  int i = 0;
+#if defined(__GNUC__)
+  /* eight outputs in a register while the taps are summed (the same sum
+  ** in the same order, without a store and load of dst per tap) */
+  for (; i + 8 <= n; i += 8) {
+    v8f acc = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (int j = 0; j <= 2 * r; j++) {
+      v8f t;
+      LD8(t, src + i + j);
+      acc = acc + t * kern[j];
+    }
+    ST8(dst + i, acc);
+  }
+#endif
+  for (int x = i; x < n; x++) dst[x] = 0.0f;
   for (int j = 0; j <= 2 * r; j++) {
     const float *p = src + j;
     float kj = kern[j];
-    for (int i = 0; i < n; i++) dst[i] += p[i] * kj;
+    for (int x = i; x < n; x++) dst[x] += p[x] * kj;
   }
 }
 
 /* The same along columns, from src into output rows [y0, y1) of dst
 ** (src != dst). */
-static void cols_kernel(const float *src, float *dst, int w, int h, int r, const float *kern,
+NM_CLONES static void cols_kernel(const float *src, float *dst, int w, int h, int r, const float *kern,
                         int y0, int y1) {
   for (int y = y0; y < y1; y++) {
     float *o = dst + (size_t)y * w;
@@ -454,7 +512,7 @@ static void line_minmax(const float *src, float *dst, int n, int r, void *arg, f
 ** of line_minmax, in the same order. Rows [y0, y1): groups of eight, the
 ** rest through line_minmax. il: 16 * (w + 2r) floats; lb: a line buffer. */
 #define ROWS_MINMAX8(NAME, OP, LINE)                                              \
-  static void NAME(const float *in, float *out, int w, int r, int y0, int y1, float *il, \
+  NM_CLONES static void NAME(const float *in, float *out, int w, int r, int y0, int y1, float *il, \
                    float *lb) {                                                   \
     int k = 2 * r + 1, len = w + 2 * r;                                           \
     float *S = il, *H = il + (size_t)8 * len;                                     \
@@ -507,7 +565,7 @@ ROWS_MINMAX8(rows_min8, VMIN, is_max_0)
 ** dst, the prefix extrema g run in one row (run: x1 - x0 floats), and
 ** dst[y] = OP(hh[y], g[y + k - 1]). */
 #define COLS_MINMAX(NAME, OP)                                                    \
-  static void NAME(const float *src, float *dst, int w, int h, int r, int x0, int x1, \
+  NM_CLONES static void NAME(const float *src, float *dst, int w, int h, int r, int x0, int x1, \
                    float *run) {                                                 \
     int k = 2 * r + 1, len = h + 2 * r, nx = x1 - x0;                            \
     src += x0;                                                                   \
@@ -516,14 +574,14 @@ ROWS_MINMAX8(rows_min8, VMIN, is_max_0)
       const float *s = src + (size_t)imin(imax(i - r, 0), h - 1) * w;            \
       float *d = i < h ? dst + (size_t)i * w : run;                              \
       const float *prev = i + 1 < h ? dst + (size_t)(i + 1) * w : run;           \
-      if (i == len - 1 || c == k - 1) memcpy(d, s, sizeof(float) * (size_t)nx);  \
+      if (i == len - 1 || c == k - 1) copy_floats(d, s, (size_t)nx);            \
       else                                                                       \
         for (int x = 0; x < nx; x++) d[x] = OP(prev[x], s[x]);                   \
       c = c == 0 ? k - 1 : c - 1;                                                \
     }                                                                            \
     for (int t = 0, c = 0; t < len; t++) {                                       \
       const float *s = src + (size_t)imin(imax(t - r, 0), h - 1) * w;            \
-      if (c == 0) memcpy(run, s, sizeof(float) * (size_t)nx);                    \
+      if (c == 0) copy_floats(run, s, (size_t)nx);                              \
       else                                                                       \
         for (int x = 0; x < nx; x++) run[x] = OP(run[x], s[x]);                  \
       if (++c == k) c = 0;                                                       \
@@ -634,6 +692,197 @@ static void run_pass(team *T, int kind, const float *in, float *out, int w, int 
   nm_parallel(T->nt, run_slice, &P);
 }
 
+#if defined(__SSE2__)
+/* ---- one thread: the box passes streamed through row rings ----
+**
+** With one thread, a cascade of box means (the Gaussian's three, or one)
+** runs row by row instead of pass by pass: stage k keeps its row-pass
+** output in a ring of rows (enough for its column window), and the column
+** running sums turn them into its output rows, which go straight into the
+** next stage's row pass. The image then crosses memory once in and once out
+** instead of twice per pass. Every value goes through the operations of
+** box_rows / box_cols in the same order (each row's sum runs from x = 0,
+** each column's from y = 0), so the bytes are those of the passes. Rows
+** are fetched in groups of four (box_rows4_sse2; a last short group row by
+** row through line_box, as box_rows does). */
+typedef struct bstage {
+  int r, rs;          /* radius; ring rows (a multiple of 4) */
+  float *ring;        /* rs rows: row-pass output row j at slot j % rs */
+  double *acc;        /* column sums, w */
+  float *grp;         /* the previous stage's output group (4 rows), stage > 0 */
+  int have;           /* rows [0, have) fetched into the ring */
+  int next;           /* next output row */
+} bstage;
+
+typedef struct bstream {
+  const float *in;
+  float *out;
+  int w, h, nb;
+  float *S, *line;    /* box_rows4_sse2 scratch; a padded line + scratch */
+  bstage st[3];
+} bstream;
+
+static void bs_produce(bstream *B, int k, int y0, int y1, float *dst);
+
+/* Fetches the next group of rows of stage k's row pass into its ring. */
+static void bs_fetch(bstream *B, int k) {
+  bstage *S = &B->st[k];
+  int w = B->w, g0 = S->have, g1 = imin(g0 + 4, B->h);
+  const float *src;
+  if (k == 0) {
+    src = B->in + (size_t)g0 * w;
+  } else {
+    bs_produce(B, k - 1, g0, g1, S->grp);
+    src = S->grp;
+  }
+  float *dst = S->ring + (size_t)(g0 % S->rs) * w;
+  if (g1 - g0 == 4) {
+    box_rows4_sse2(src, dst, w, S->r, 0, B->S);
+  } else {
+    int r = S->r;
+    float *pad = B->line, *scr = B->line + (w + 2 * r + 2);
+    for (int j = 0; j < g1 - g0; j++) {
+      const float *row = src + (size_t)j * w;
+      for (int i = 0; i < r; i++) pad[i] = row[0];
+      copy_floats(pad + r, row, (size_t)w);
+      for (int i = 0; i < r; i++) pad[r + w + i] = row[w - 1];
+      line_box(pad, dst + (size_t)j * w, w, r, NULL, scr);
+    }
+  }
+  S->have = g1;
+}
+
+static const float *bs_row(bstream *B, int k, int j) {
+  bstage *S = &B->st[k];
+  while (S->have <= j) bs_fetch(B, k);
+  return S->ring + (size_t)(j % S->rs) * B->w;
+}
+
+NM_CLONES static void bs_cols_out(float *o, const double *acc, float inv, int w) {
+  for (int x = 0; x < w; x++) o[x] = (float)acc[x] * inv;
+}
+
+NM_CLONES static void bs_cols_step(double *acc, const float *add, const float *sub, int w) {
+  for (int x = 0; x < w; x++) acc[x] += add[x] - sub[x];
+}
+
+NM_CLONES static void bs_cols_add(double *acc, const float *row, int w) {
+  for (int x = 0; x < w; x++) acc[x] += row[x];
+}
+
+/* Output rows [y0, y1) of stage k (the next ones in order) into dst. */
+static void bs_produce(bstream *B, int k, int y0, int y1, float *dst) {
+  bstage *S = &B->st[k];
+  int w = B->w, h = B->h, r = S->r;
+  float inv = 1.0f / (float)(2 * r + 1);
+  for (int y = y0; y < y1; y++, dst += w) {
+    if (y == 0) {
+      for (int x = 0; x < w; x++) S->acc[x] = 0;
+      for (int j = -r; j <= r; j++) bs_cols_add(S->acc, bs_row(B, k, imin(imax(j, 0), h - 1)), w);
+    }
+    bs_cols_out(dst, S->acc, inv, w);
+    if (y + 1 < h) {
+      const float *add = bs_row(B, k, imin(y + r + 1, h - 1));
+      const float *sub = bs_row(B, k, imax(y - r, 0));
+      bs_cols_step(S->acc, add, sub, w);
+    }
+  }
+  S->next = y1;
+}
+
+/* Runs the cascade of nb box means of radii r[] from in to out (out may be
+** in) in the second image of tmp and its line buffers; returns 0 (nothing
+** done) when the rings do not fit there. */
+static int box_stream(const float *in, float *out, int w, int h, const int *r, int nb,
+                      float *tmp) {
+  size_t n = (size_t)w * h, need = 0;
+  int rmax = 0;
+  for (int k = 0; k < nb; k++) {
+    int rs = (2 * r[k] + 5 + 3) / 4 * 4;
+    need += (size_t)rs * w + 2 * (size_t)w + 8 + (k ? 4 * (size_t)w : 0);
+    rmax = imax(rmax, r[k]);
+  }
+  need += 4 * ((size_t)w + 2 * (size_t)rmax) + 3 * ((size_t)w + 2 * (size_t)rmax + 2) + 8;
+  if (nb > 3 || need > n) return 0;
+  bstream B;
+  B.in = in, B.out = out, B.w = w, B.h = h, B.nb = nb;
+  float *p = tmp + n;
+  for (int k = 0; k < nb; k++) {
+    bstage *S = &B.st[k];
+    S->r = r[k];
+    S->rs = (2 * r[k] + 5 + 3) / 4 * 4;
+    S->acc = (double *)(void *)(((uintptr_t)p + 7) & ~(uintptr_t)7);
+    p = (float *)(void *)(S->acc + w);
+    S->ring = p;
+    p += (size_t)S->rs * w;
+    S->grp = k ? p : NULL;
+    p += k ? 4 * (size_t)w : 0;
+    S->have = S->next = 0;
+  }
+  B.S = p;
+  p += 4 * ((size_t)w + 2 * (size_t)rmax);
+  B.line = p;
+  for (int y = 0; y < h; y += 4) {
+    int y1 = imin(y + 4, h);
+    bs_produce(&B, nb - 1, y, y1, out + (size_t)y * w);
+  }
+  return 1;
+}
+#endif
+
+/* ---- one thread: the exact-kernel Gaussian streamed the same way ----
+** The row pass of each input row (rows_pass's padded line through
+** line_kernel) goes into a ring of 2r+2 rows, and each output row is
+** cols_kernel's sum over the ring, as soon as its rows are in. Returns 0
+** when the ring does not fit in the second image of tmp. */
+NM_CLONES static void ks_col_row(float *o, const float *const *rows, const float *kern, int r,
+                                 int w) {
+  int x0 = 0;
+#if defined(__GNUC__)
+  for (; x0 + 8 <= w; x0 += 8) {
+    v8f acc = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (int j = 0; j <= 2 * r; j++) {
+      v8f t;
+      LD8(t, rows[j] + x0);
+      acc = acc + t * kern[j];
+    }
+    ST8(o + x0, acc);
+  }
+#endif
+  for (int x = x0; x < w; x++) o[x] = 0.0f;
+  for (int j = 0; j <= 2 * r; j++) {
+    const float *row = rows[j];
+    float kj = kern[j];
+    for (int x = x0; x < w; x++) o[x] += row[x] * kj;
+  }
+}
+
+static int kern_stream(const float *in, float *out, int w, int h, int r, const float *kern,
+                       float *tmp) {
+  size_t n = (size_t)w * h;
+  int rs = 2 * r + 2;
+  size_t need = (size_t)rs * w + 3 * ((size_t)w + 2 * (size_t)r + 2) + 8;
+  if (r > 7 || need > n) return 0;
+  float *ring = tmp + n, *pad = ring + (size_t)rs * w, *scr = pad + (w + 2 * r + 2);
+  int have = 0;
+  const float *rows[15];
+  for (int y = 0; y < h; y++) {
+    int last = imin(y + r, h - 1);
+    while (have <= last) {
+      const float *row = in + (size_t)have * w;
+      for (int i = 0; i < r; i++) pad[i] = row[0];
+      copy_floats(pad + r, row, (size_t)w);
+      for (int i = 0; i < r; i++) pad[r + w + i] = row[w - 1];
+      line_kernel(pad, ring + (size_t)(have % rs) * w, w, r, (void *)kern, scr);
+      have++;
+    }
+    for (int j = 0; j <= 2 * r; j++)
+      rows[j] = ring + (size_t)(imin(imax(y - r + j, 0), h - 1) % rs) * w;
+    ks_col_row(out + (size_t)y * w, rows, kern, r, w);
+  }
+  return 1;
+}
+
 /* 2-D box mean: rows from in into tr, then columns from tr into out. */
 static void box2d(team *T, const float *in, float *out, int w, int h, int r, float *tr) {
   run_pass(T, P_BOX_ROWS, in, tr, w, h, r, 0, NULL);
@@ -645,6 +894,12 @@ void nm_box_mean(const float *in, float *out, int w, int h, int r, float *tmp) {
   float *lb = tmp + 2 * (size_t)w * h;
   team T;
   team_init(&T, w, h, r, lb, 0);
+#if defined(__SSE2__)
+  if (T.nt == 1 && box_stream(in, out, w, h, &r, 1, tmp)) {
+    team_free(&T);
+    return;
+  }
+#endif
   box2d(&T, in, out, w, h, r, tmp + (size_t)w * h);
   team_free(&T);
 }
@@ -685,6 +940,10 @@ void nm_gauss(const float *in, float *out, int w, int h, double sigma, float *tm
     for (int j = -r; j <= r; j++) s += kern[j + r] = (float)exp(-0.5 * j * j / (sigma * sigma));
     for (int j = 0; j <= 2 * r; j++) kern[j] = (float)(kern[j] / s);
     team_init(&T, w, h, r, lb, 0);
+    if (T.nt == 1 && kern_stream(in, out, w, h, r, kern, tmp)) {
+      team_free(&T);
+      return;
+    }
     run_pass(&T, P_KERN_ROWS, in, tr, w, h, r, 0, kern);
     run_pass(&T, P_KERN_COLS, tr, out, w, h, r, 0, kern);
     team_free(&T);
@@ -701,6 +960,16 @@ void nm_gauss(const float *in, float *out, int w, int h, double sigma, float *tm
   int m = (int)lround(mi);
   const float *src = in;
   team_init(&T, w, h, 0, lb, 0);
+#if defined(__SSE2__)
+  if (T.nt == 1) {
+    int rr[3];
+    for (int i = 0; i < nb; i++) rr[i] = imin(((i < m ? wl : wu) - 1) / 2, imax(w, h));
+    if (box_stream(in, out, w, h, rr, nb, tmp)) {
+      team_free(&T);
+      return;
+    }
+  }
+#endif
   for (int i = 0; i < nb; i++) {
     int r = ((i < m ? wl : wu) - 1) / 2;
     r = imin(r, imax(w, h));

@@ -105,6 +105,7 @@ typedef struct edt_job {
   const uint8_t *mask;
   int w, h, invert, root;
   float *dist2, *below;
+  double bound; /* parabolas with f > bound left out (erode/dilate); BIG: none */
   double *buf[64]; /* per slice: f, d, z (4m + 4) */
   int *v[64];      /* per slice: m + 1 */
 } edt_job;
@@ -158,16 +159,17 @@ static void edt_rows(void *arg, int t, int nt) {
     ** comparisons as selects, minps(cap, r) being r > cap ? cap : r and
     ** sqrtps the correctly rounded square root, as sqrtf) */
     const __m128d half = _mm_set1_pd(BIG / 2), big = _mm_set1_pd(BIG);
-    const __m128d thr = _mm_set1_pd((double)(float)(BIG / 2));
+    const __m128d thr = _mm_set1_pd((double)(float)(BIG / 2)), bnd = _mm_set1_pd(J->bound);
     for (; x + 4 <= w; x += 4) {
       __m128 r4 = _mm_loadu_ps(row + x);
       __m128d lo = _mm_cvtps_pd(r4), hi = _mm_cvtps_pd(_mm_movehl_ps(r4, r4));
-      __m128d ml = _mm_cmpge_pd(lo, thr), mh = _mm_cmpge_pd(hi, thr);
+      __m128d ml = _mm_or_pd(_mm_cmpge_pd(lo, thr), _mm_cmpgt_pd(lo, bnd));
+      __m128d mh = _mm_or_pd(_mm_cmpge_pd(hi, thr), _mm_cmpgt_pd(hi, bnd));
       _mm_storeu_pd(f + x, _mm_or_pd(_mm_and_pd(ml, big), _mm_andnot_pd(ml, lo)));
       _mm_storeu_pd(f + x + 2, _mm_or_pd(_mm_and_pd(mh, big), _mm_andnot_pd(mh, hi)));
     }
 #endif
-    for (; x < w; x++) f[x] = row[x] >= (float)(BIG / 2) ? BIG : row[x];
+    for (; x < w; x++) f[x] = row[x] >= (float)(BIG / 2) || row[x] > J->bound ? BIG : row[x];
     edt_row(f, d, w, v, z);
     x = 0;
 #if defined(__SSE2__)
@@ -198,7 +200,7 @@ static void edt_rows(void *arg, int t, int nt) {
 /* The squared EDT, or its square root (root: sqrtf of the same float,
 ** taken row by row while the row is in cache). */
 static nm_status edt_any(const uint8_t *mask, int w, int h, int invert, float *dist2, int root,
-                         nm_error *err) {
+                         double bound, nm_error *err) {
   int m = w > h ? w : h;
   int nt = nm_threads_for((size_t)w * h);
   if (nt > 64) nt = 64;
@@ -221,7 +223,7 @@ static nm_status edt_any(const uint8_t *mask, int w, int h, int invert, float *d
     if (err && !err->code) nm_fail(err, NM_ERR_NOMEM, "edt: out of memory");
     return err ? err->code : NM_ERR_NOMEM;
   }
-  edt_job J = {mask, w, h, invert, root, dist2, below, {0}, {0}};
+  edt_job J = {mask, w, h, invert, root, dist2, below, bound, {0}, {0}};
   for (int t = 0; t < nt; t++) {
     J.buf[t] = buf + (size_t)t * per;
     J.v[t] = v + (size_t)t * perv;
@@ -236,20 +238,26 @@ static nm_status edt_any(const uint8_t *mask, int w, int h, int invert, float *d
 
 nm_status nm_edt_sq(const uint8_t *mask, int w, int h, int invert, float *dist2,
                     nm_error *err) {
-  return edt_any(mask, w, h, invert, dist2, 0, err);
+  return edt_any(mask, w, h, invert, dist2, 0, BIG, err);
 }
 
 nm_status nm_edt(const uint8_t *mask, int w, int h, int invert, float *dist,
                  nm_error *err) {
-  return edt_any(mask, w, h, invert, dist, 1, err);
+  return edt_any(mask, w, h, invert, dist, 1, BIG, err);
 }
 
+/* Erosion and dilation only ask whether a squared distance d (an integer)
+** is over r2: the row pass leaves out the parabolas whose f is over r2
+** (edt_job.bound). The one giving the minimum has f <= d, so where d <= r2
+** it stays in and the value is exact; where d > r2 the value found is still
+** over r2 (or BIG). Inside large particles, far from the border, nearly
+** every parabola is left out. */
 nm_status nm_erode_disc(const uint8_t *in, uint8_t *out, int w, int h, double r,
                         float *dist2, nm_error *err) {
-  nm_status st = nm_edt_sq(in, w, h, 0, dist2, err);
+  float r2 = (float)(r * r);
+  nm_status st = edt_any(in, w, h, 0, dist2, 0, r2 >= 0 ? (double)r2 : 0, err);
   if (st) return st;
   size_t n = (size_t)w * h;
-  float r2 = (float)(r * r);
   /* a pixel survives when the whole disc of radius r around it is inside */
   for (size_t i = 0; i < n; i++) out[i] = in[i] && dist2[i] > r2;
   return NM_OK;
@@ -257,10 +265,10 @@ nm_status nm_erode_disc(const uint8_t *in, uint8_t *out, int w, int h, double r,
 
 nm_status nm_dilate_disc(const uint8_t *in, uint8_t *out, int w, int h, double r,
                          float *dist2, nm_error *err) {
-  nm_status st = nm_edt_sq(in, w, h, 1, dist2, err);
+  float r2 = (float)(r * r);
+  nm_status st = edt_any(in, w, h, 1, dist2, 0, r2 >= 0 ? (double)r2 : 0, err);
   if (st) return st;
   size_t n = (size_t)w * h;
-  float r2 = (float)(r * r);
   for (size_t i = 0; i < n; i++) out[i] = in[i] || dist2[i] <= r2;
   return NM_OK;
 }

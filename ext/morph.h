@@ -25,7 +25,8 @@ nm_status nm_edt_sq(const uint8_t *mask, int w, int h, int invert, float *dist2,
 
 /* Erosion (keep pixels farther than r from the background) and dilation
 ** (add pixels within r of the foreground) by a Euclidean disc of radius r.
-** in == out allowed. dist2: w*h floats of scratch. */
+** in == out allowed. dist2: w*h floats of scratch (afterwards it holds
+** squared distances that are exact only up to r^2). */
 nm_status nm_erode_disc(const uint8_t *in, uint8_t *out, int w, int h, double r,
                         float *dist2, nm_error *err);
 nm_status nm_dilate_disc(const uint8_t *in, uint8_t *out, int w, int h, double r,

@@ -111,5 +111,45 @@ int main(void) {
     nm_fill_holes(m, w, h, q);
     CHECK(m[15 * w + 20] == 0); /* the inside is open at the right border */
   }
+  /* disc erosion and dilation (whose row pass leaves out the parabolas
+  ** beyond r^2) agree with thresholding the full squared EDT, on random
+  ** blobs with salt noise, for radii from 0 to past the image */
+  {
+    int w = 97, h = 61;
+    size_t n = (size_t)w * h;
+    uint8_t *m = calloc(n, 1), *o = malloc(n);
+    float *d = malloc(sizeof(float) * n), *full = malloc(sizeof(float) * n);
+    unsigned s = 5;
+    for (int b = 0; b < 12; b++) {
+      s = s * 1103515245u + 12345u;
+      int cx = (int)((s >> 8) % (unsigned)w);
+      s = s * 1103515245u + 12345u;
+      int cy = (int)((s >> 8) % (unsigned)h), r = 3 + b;
+      for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++)
+          if ((x - cx) * (x - cx) + (y - cy) * (y - cy) <= r * r) m[(size_t)y * w + x] = 1;
+    }
+    for (size_t i = 0; i < n; i++) {
+      s = s * 1103515245u + 12345u;
+      if (((s >> 10) & 31) == 0) m[i] ^= 1;
+    }
+    double radii[7] = {0, 0.5, 1.5, 2.9, 6, 13.3, 500};
+    int bad_e = 0, bad_d = 0;
+    for (int k = 0; k < 7; k++) {
+      float r2 = (float)(radii[k] * radii[k]);
+      CHECK_OK(nm_edt_sq(m, w, h, 0, full, &err), err);
+      CHECK_OK(nm_erode_disc(m, o, w, h, radii[k], d, &err), err);
+      for (size_t i = 0; i < n; i++) bad_e += o[i] != (m[i] && full[i] > r2);
+      CHECK_OK(nm_edt_sq(m, w, h, 1, full, &err), err);
+      CHECK_OK(nm_dilate_disc(m, o, w, h, radii[k], d, &err), err);
+      for (size_t i = 0; i < n; i++) bad_d += o[i] != (m[i] || full[i] <= r2);
+    }
+    CHECK(bad_e == 0);
+    CHECK(bad_d == 0);
+    free(m);
+    free(o);
+    free(d);
+    free(full);
+  }
   return check_summary("test_morph");
 }

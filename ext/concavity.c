@@ -434,7 +434,7 @@ nm_status nm_split_concave(int32_t *labels, int w, int h, int *count, double d,
   }
   if (!(thr > 0)) {
     free(bx);
-    return merge_neckless(labels, w, h, n0, err);
+    return o->keep_cuts ? NM_OK : merge_neckless(labels, w, h, n0, err);
   }
   /* the work list: bx[1..nb) */
   nb = (size_t)n0 + 1;

@@ -37,6 +37,9 @@
 ** inscribed radius) of the thinner one are one particle cut along its
 ** wiggles, and are merged (strongest first, each piece once per round, three
 ** rounds). Labels merged away are left without pixels (*count unchanged).
+** Not with keep_cuts (segment.c sets it where the second split read its
+** lines on the 1 px copy: sharp edges, particles smooth inside, so the
+** irregular pieces come from cuts along image lines, not from texture).
 ** Measured: tem-np-sparse F1 0.879 -> 0.924 (oversplit particles 25 -> 8),
 ** nanoshapes 0.837 -> 0.840 (two raft images), others unchanged.
 ** Measured on ../shared/data (docs/accuracy.md): au-tetra-prism F1 0.702 ->
@@ -57,6 +60,7 @@ typedef struct nm_concave_opts {
   double margin;       /* ... and below the image's median piece solidity less this;
                           nothing is cut when that median is below min_solidity - margin */
   double smooth;       /* closing radius of the piece first, fraction of d */
+  int keep_cuts;       /* 1: never merge the earlier splits' cuts (see above) */
 } nm_concave_opts;
 
 /* labels: w*h, 0..*count; pieces cut are given new labels after *count

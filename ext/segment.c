@@ -832,7 +832,14 @@ static nm_status threshold_split(ws *W, const float *I, double d, int dark,
     ** concave outline points (overlapping particles, concavity.h); not
     ** measured on dark field, whose pipeline is being replaced (darkfield.h) */
     if (dark) {
-      st = nm_split_concave(labels, w, h, &count, d, &o->concave, progress, err);
+      /* where the second split read the 1 px copy, the particles were
+      ** measured smooth inside (no texture to cut along) and its cuts
+      ** follow lines in the image: irregular pieces there are no sign of
+      ** textured particles cut along their wiggles, so the neck-free
+      ** merge (concavity.h) does not undo those cuts (docs/accuracy.md) */
+      nm_concave_opts co = o->concave;
+      co.keep_cuts = simg != W->a;
+      st = nm_split_concave(labels, w, h, &count, d, &co, progress, err);
       if (st) return st;
     }
   } else {

@@ -112,6 +112,15 @@ int main(void) {
   size_t changed = 0;
   for (size_t i = 0; i < n; i++) changed += before[i] != lab[i] && before[i] != 13 && before[i] != 14;
   CHECK(changed == 0);
+  /* keep_cuts (segment.c: the cuts were read along lines of a smooth,
+  ** sharp-edged image): the same field keeps the disc's cut, and nothing
+  ** else changes either */
+  memcpy(lab, before, n * sizeof(int32_t));
+  count = 16;
+  o.keep_cuts = 1;
+  CHECK_OK(nm_split_concave(lab, w, h, &count, 45, &o, NULL, &err), err);
+  CHECK(count == 16);
+  CHECK(memcmp(before, lab, n * sizeof(int32_t)) == 0);
   free(before);
   free(lab);
   return check_summary("concavity");

@@ -20,7 +20,7 @@
 
 #define BIG 1e20
 
-/* 1-D squared EDT of f[0..n) into d; v scratch of n, z of 2n + 2.
+/* 1-D squared EDT of f[0..n) into d; v scratch of n, z of 3n + 3.
 ** Infinite samples (>= BIG / 2: no target in that column) have no parabola
 ** at all; when no sample is finite d is BIG. Intersections are kept as
 ** fractions num / den (den > 0) and compared by cross-multiplying: every
@@ -31,18 +31,22 @@
 ** the same double); which of two equal parabolas wins a tie does not
 ** matter, they give equal values. */
 static void edt_1d(const double *f, double *d, int n, int *v, double *z) {
-  double *zn = z, *zd = z + n + 1;
+  /* g[k] = f[v[k]] + v[k]^2 of the envelope's parabolas, kept beside v so
+  ** the pops do not go back to f through v (the same exact values) */
+  double *zn = z, *zd = z + n + 1, *g = z + 2 * (size_t)n + 2;
   int k = -1;
   for (int q = 0; q < n; q++) {
     if (f[q] >= BIG / 2) continue;
+    double fq = f[q] + (double)q * q;
     if (k < 0) {
       v[k = 0] = q;
+      g[0] = fq;
       continue;
     }
-    double a, b, fq = f[q] + (double)q * q;
+    double a, b;
     for (;;) {
       int p = v[k];
-      a = fq - (f[p] + (double)p * p);
+      a = fq - g[k];
       b = 2.0 * (q - p);
       /* s = a / b <= z[k] = zn / zd (z[0] = -infinity: never) */
       if (k > 0 && a * zd[k] <= zn[k] * b) {
@@ -53,6 +57,7 @@ static void edt_1d(const double *f, double *d, int n, int *v, double *z) {
     }
     k++;
     v[k] = q;
+    g[k] = fq;
     zn[k] = a;
     zd[k] = b;
   }
@@ -62,11 +67,18 @@ static void edt_1d(const double *f, double *d, int n, int *v, double *z) {
   }
   int top = k;
   k = 0;
+  int vk = v[0];
+  double fk = f[vk];
   for (int q = 0; q < n; q++) {
     /* z[k + 1] < q */
-    while (k < top && zn[k + 1] < (double)q * zd[k + 1]) k++;
-    double dq = q - v[k];
-    d[q] = dq * dq + f[v[k]];
+    if (k < top && zn[k + 1] < (double)q * zd[k + 1]) {
+      do k++;
+      while (k < top && zn[k + 1] < (double)q * zd[k + 1]);
+      vk = v[k];
+      fk = f[vk];
+    }
+    double dq = q - vk;
+    d[q] = dq * dq + fk;
   }
 }
 
@@ -106,7 +118,7 @@ typedef struct edt_job {
   int w, h, invert, root;
   float *dist2, *below;
   double bound; /* parabolas with f > bound left out (erode/dilate); BIG: none */
-  double *buf[64]; /* per slice: f, d, z (4m + 4) */
+  double *buf[64]; /* per slice: f, d, z (5m + 5) */
   int *v[64];      /* per slice: m + 1 */
 } edt_job;
 
@@ -204,7 +216,7 @@ static nm_status edt_any(const uint8_t *mask, int w, int h, int invert, float *d
   int m = w > h ? w : h;
   int nt = nm_threads_for((size_t)w * h);
   if (nt > 64) nt = 64;
-  size_t per = (size_t)4 * m + 4, perv = (size_t)m + 1;
+  size_t per = (size_t)5 * m + 5, perv = (size_t)m + 1;
   double *buf = NULL;
   int *v = NULL;
   for (;;) {

@@ -178,6 +178,55 @@ static float end_background(const float *px, int w, int h, const nm_scalebar *sb
   return k ? median_of(v, k) : fallback;
 }
 
+/* Whether the film two and three pixels past the bar's ends (median
+** coverage over the rows measured, `left` and `right`) is clean enough to
+** trust the ends: under 0.5 (a particle at the bar's level is near 1;
+** grainy film and lattice fringes reach 0.3-0.5). Film over 0.25 can lend
+** the end's anti-aliased pixel up to half a pixel, so each such end needs
+** the bar to be 50 px long for that half pixel to stay under 1 %. */
+static int end_clean_enough(float left, float right, double length) {
+  if (!(left < 0.5f && right < 0.5f)) return 0;
+  double slack = (left >= 0.25f ? 0.5 : 0.0) + (right >= 0.25f ? 0.5 : 0.0);
+  return slack <= 0.01 * length;
+}
+
+/* The two ends measured apart, when the rows' lengths disagree. Texture at
+** the bar's level glued to an end moves that end of a row outwards, never
+** inwards by more than the noise, and it rarely touches both ends of the
+** same rows: so at each end the rows ending innermost (within 0.75 px of
+** the innermost) mark the drawn end, when they are at least half of the
+** rows (two at least) and no row runs past them by more than 3 px (a longer
+** run is another structure at the bar's level), and past them the film is
+** clean enough (end_clean_enough). NAN otherwise. */
+static double measure_ends_apart(const float *starts, const float *ends, const float *beyond_l,
+                                 const float *beyond_r, int rows, float *scratch) {
+  if (rows < 3) return NAN;
+  double at[2];
+  float dirt_at[2];
+  for (int end = 0; end < 2; end++) {
+    const float *pos = end ? ends : starts, *beyond = end ? beyond_r : beyond_l;
+    /* inward: larger starts, smaller ends */
+    float inner = pos[0], outer = pos[0];
+    for (int i = 1; i < rows; i++) {
+      if (end ? pos[i] < inner : pos[i] > inner) inner = pos[i];
+      if (end ? pos[i] > outer : pos[i] < outer) outer = pos[i];
+    }
+    if (fabsf(outer - inner) > 3.0f) return NAN;
+    int k = 0;
+    float *near = scratch, *clean = scratch + rows;
+    for (int i = 0; i < rows; i++)
+      if (fabsf(pos[i] - inner) <= 0.75f) near[k] = pos[i], clean[k] = beyond[i], k++;
+    float dirt = k ? median_of(clean, k) : 1.0f;
+    TRACE("    %s end: %d of %d rows within 0.75 px of the innermost, beyond %.2f\n",
+          end ? "right" : "left", k, rows, dirt);
+    if (k < 2 || 2 * k < rows) return NAN;
+    dirt_at[end] = dirt;
+    at[end] = median_of(near, k);
+  }
+  double length = at[1] - at[0];
+  return end_clean_enough(dirt_at[0], dirt_at[1], length) ? length : NAN;
+}
+
 /* Length of the bar to a fraction of a pixel. In each row of the bar: the
 ** run of pixels more than half covered that contains the bar's middle, plus
 ** the coverage (0 background .. 1 bar) of the one pixel beyond each end —
@@ -188,7 +237,7 @@ static float end_background(const float *px, int w, int h, const nm_scalebar *sb
 static double measure_bar_length(const float *px, int w, int h, const nm_scalebar *sb,
                                  const bar_levels *lv) {
   size_t n_rows = (size_t)(sb->bar_h > 0 ? sb->bar_h : 1);
-  float *lengths = malloc(sizeof(float) * 6 * n_rows);
+  float *lengths = malloc(sizeof(float) * 10 * n_rows);
   float *plateau = malloc(sizeof(float) * (size_t)(sb->bar_w > 0 ? sb->bar_w : 1));
   if (!lengths || !plateau) {
     free(lengths);
@@ -198,6 +247,9 @@ static double measure_bar_length(const float *px, int w, int h, const nm_scaleba
   /* Per row, how covered the pixels two and three beyond each end are
   ** (the larger of the two): 0 where the end is clean. */
   float *beyond_l = lengths + n_rows, *beyond_r = lengths + 2 * n_rows, *kept = lengths + 3 * n_rows;
+  /* Where each row starts and ends, to a fraction of a pixel (pixel x
+  ** covers [x, x + 1)). */
+  float *starts = lengths + 6 * n_rows, *ends = lengths + 7 * n_rows;
   float span = lv->bar - lv->background;
   float bg_left = end_background(px, w, h, sb, sb->bar_x, lv->background);
   float bg_right = end_background(px, w, h, sb, sb->bar_x + sb->bar_w - 1, lv->background);
@@ -226,6 +278,10 @@ static double measure_bar_length(const float *px, int w, int h, const nm_scaleba
           right + 2 < w ? COVERAGE(right + 2, bg_right) : -1, right + 3 < w ? COVERAGE(right + 3, bg_right) : -1);
     if (left - 1 >= 0) length += COVERAGE(left - 1, bg_left);
     if (right + 1 < w) length += COVERAGE(right + 1, bg_right);
+    starts[rows] = (float)(left + 1) - COVERAGE(left, bg_left) -
+                   (left - 1 >= 0 ? COVERAGE(left - 1, bg_left) : 0.0f);
+    ends[rows] = (float)right + COVERAGE(right, bg_right) +
+                 (right + 1 < w ? COVERAGE(right + 1, bg_right) : 0.0f);
     beyond_l[rows] = left - 3 >= 0 ? fmaxf(COVERAGE(left - 2, bg_left), COVERAGE(left - 3, bg_left)) : 1;
     beyond_r[rows] = right + 3 < w ? fmaxf(COVERAGE(right + 2, bg_right), COVERAGE(right + 3, bg_right)) : 1;
 #undef COVERAGE
@@ -236,7 +292,10 @@ static double measure_bar_length(const float *px, int w, int h, const nm_scaleba
   for (int i = 0; i < rows; i++) TRACE(" %.2f", lengths[i]);
   TRACE("\n");
 #endif
-  double length = rows ? median_of(lengths, rows) : NAN;
+  /* (the median sorts a copy: lengths[i] stays row i's, beside beyond_l[i]
+  ** and beyond_r[i]) */
+  for (int i = 0; i < rows; i++) kept[i] = lengths[i];
+  double length = rows ? median_of(kept, rows) : NAN;
   /* A drawn bar has vertical ends: its rows are equally long (JPEG moves an
   ** end by a fraction of a pixel). Rows that differ by more than 1.5 px (1 %
   ** of a long bar) end on texture of the bar's level; the median of such
@@ -251,8 +310,8 @@ static double measure_bar_length(const float *px, int w, int h, const nm_scaleba
     /* Texture at the bar's level glued to an end lengthens a row, never
     ** shortens it by more than the noise: rows longer than the shortest by
     ** over a pixel are dropped when at least two thirds of the rows remain
-    ** and, over those, the pixels beyond each end are clean (median
-    ** coverage two and three past the end under 0.25). A bar ending on a
+    ** and, over those, the pixels beyond each end are clean enough
+    ** (end_clean_enough). A bar ending on a
     ** particle has every row long and its ends unclean; a too-short row
     ** leaves too few within a pixel of it. No row may be longer by more
     ** than 3 px: glued texture adds a pixel or two, a row 10 px long runs
@@ -270,8 +329,11 @@ static double measure_bar_length(const float *px, int w, int h, const nm_scaleba
       float clean_l = median_of(bl, k), clean_r = median_of(br, k);
       TRACE("    rows within 1 px of the shortest: %d of %d, ends beyond %.2f %.2f\n", n_kept,
             rows, clean_l, clean_r);
-      if (clean_l < 0.25f && clean_r < 0.25f) length = median_of(kept, n_kept);
+      length = median_of(kept, n_kept);
+      if (!end_clean_enough(clean_l, clean_r, length)) length = NAN;
     }
+    if (isnan(length))
+      length = measure_ends_apart(starts, ends, beyond_l, beyond_r, rows, lengths + 8 * n_rows);
   }
   free(lengths);
   free(plateau);
@@ -1550,10 +1612,14 @@ static int ink_disagrees(const ink_window *win, const box *boxes, int count, con
   if (n_passed > 0 && passed[n_passed - 1] == c) n_passed--; /* the first digit itself */
   while (c < n && cols[c].area < min_area) c++;
   if (c == n) return 1;
-  /* A label starts with a digit: it fixes the digits' top and baseline. */
+  /* A label starts with a digit: it fixes the digits' top and baseline.
+  ** Digits are most of the line's height; a mark under half of it is a
+  ** speck, not the first digit (a speck before '10 nm', once the lone
+  ** digit word Tesseract made of it was dropped, gave a 4 px band on a
+  ** 35 px line, and every later check measured against that band). */
   int top = cols[c].y0, baseline = cols[c].y1;
   double H = baseline - top;
-  if (H < 4) return 1;
+  if (H < 4 || H < 0.5 * lh) return 1;
   /* The rules above pass over stray marks before the label; passing over
   ** a glyph loses it. At the strict ink levels the thin strokes of a
   ** '0' fall apart into two arcs (taken for box edges or for short marks
@@ -1869,6 +1935,27 @@ static int read_once(const ink_window *win, const box *boxes, int count, const b
     return 0;
   }
   label_span(&r, &first, &last);
+  /* A lone digit word before a whole label ('8 2nm', '3, 0.5um') is a
+  ** speck read as a digit: a label has one number. It is dropped like a
+  ** stray word, so the ink check must pass over its mark as a speck set
+  ** apart from the label (a real digit split off by a wide gap, '2 5 nm',
+  ** is digit-shaped and fails there); kept, its number would be taken for
+  ** a dissenting reading of the label's. */
+  {
+    int e = first + 1;
+    while (e < last && !r.sym[e].word_start) e++;
+    const char *a = r.sym[first].utf8;
+    if (e < last && e - first <= 2 && a[0] >= '0' && a[0] <= '9' && !a[1] &&
+        (e - first == 1 || is_punctuation_symbol(r.sym[first + 1].utf8)) &&
+        r.sym[e].utf8[0] >= '0' && r.sym[e].utf8[0] <= '9') {
+      char rest[96], ignored[160], u_[8];
+      float rest_least;
+      double v_;
+      span_text(&r, e, last, rest, sizeof rest, &rest_least);
+      if (parse_label(rest, rest_least, -1, &v_, u_, sizeof u_, ignored, sizeof ignored, NULL) == 0)
+        first = e;
+    }
+  }
   span_text(&r, first, last, text, sizeof text, &least);
 #ifdef NM_SCALEBAR_TRACE
   {
@@ -2023,10 +2110,12 @@ static char ocr_glyph(const ink_window *win, const box *boxes, int count, const 
 ** unless it is short and sits on the baseline (a decimal point); NAN when
 ** a glyph does not read or the number is not one a label carries. */
 #define MAX_GLYPHS 8
-static double read_glyphs(const ink_window *win, const box *boxes, int count, const box *line,
-                          const label_split *sp, int line_height, const render_style *st) {
-  box g[MAX_GLYPHS];
-  int n = 0, top = line->y1, bottom = line->y0;
+/* The number's glyphs (ink components inside its columns, at the render
+** peak, grouped by overlapping columns), left to right: their count, or -1
+** when there are more than MAX_GLYPHS. */
+static int number_glyph_groups(const box *boxes, int count, const box *line,
+                               const label_split *sp, box *g) {
+  int n = 0;
   for (int i = 0; i < count; i++) {
     const box *b = &boxes[i];
     if (b->x0 < sp->num_x0 || b->x1 > sp->num_x1 || b->y0 < line->y0 || b->y1 > line->y1 ||
@@ -2035,7 +2124,7 @@ static double read_glyphs(const ink_window *win, const box *boxes, int count, co
     int j = 0;
     while (j < n && !(b->x0 < g[j].x1 && g[j].x0 < b->x1)) j++;
     if (j == n) {
-      if (n == MAX_GLYPHS) return NAN;
+      if (n == MAX_GLYPHS) return -1;
       g[n++] = *b;
     } else {
       g[j].x0 = b->x0 < g[j].x0 ? b->x0 : g[j].x0;
@@ -2044,13 +2133,20 @@ static double read_glyphs(const ink_window *win, const box *boxes, int count, co
       g[j].y1 = b->y1 > g[j].y1 ? b->y1 : g[j].y1;
     }
   }
-  if (n == 0) return NAN;
   for (int i = 1; i < n; i++) /* left to right */
     for (int j = i; j > 0 && g[j].x0 < g[j - 1].x0; j--) {
       box t = g[j];
       g[j] = g[j - 1];
       g[j - 1] = t;
     }
+  return n;
+}
+
+static double read_glyphs(const ink_window *win, const box *boxes, int count, const box *line,
+                          const label_split *sp, int line_height, const render_style *st) {
+  box g[MAX_GLYPHS];
+  int n = number_glyph_groups(boxes, count, line, sp, g), top = line->y1, bottom = line->y0;
+  if (n <= 0) return NAN;
   for (int i = 0; i < n; i++) {
     top = g[i].y0 < top ? g[i].y0 : top;
     bottom = g[i].y1 > bottom ? g[i].y1 : bottom;
@@ -2097,6 +2193,82 @@ static double read_glyphs(const ink_window *win, const box *boxes, int count, co
 ** digits are in doubt. A misread rarely repeats itself under a different
 ** rendering, but it can. */
 #define MAX_EXTRA_READINGS 22
+
+/* 1 when the glyph's ink (coverage at least half) is a closed ring whose
+** hole spans it: the largest region of background enclosed by the ink
+** reaches within a fifth of the glyph's height of its top and of its
+** bottom. That is a '0' and no other digit: the holes of 6 and 9 stay in
+** one half, an 8 has two, the triangle of a 4 stops at its crossbar, a
+** fifth or more above the foot of its stem; the dot inside a mono zero is
+** an island in the hole, or splits it into a left and a right half that
+** each span it. */
+static int glyph_is_ring(const ink_window *win, const box *g) {
+  int gw = g->x1 - g->x0, gh = g->y1 - g->y0;
+  if (gw < 4 || gh < 7 || gw > 64 || gh > 96) return 0;
+  /* 0 ink, 1 background reached from the box's border, 2 enclosed */
+  unsigned char lab[96 * 64];
+  int stack[96 * 64], sp = 0;
+  for (int y = 0; y < gh; y++)
+    for (int x = 0; x < gw; x++) {
+      int wx = g->x0 + x, wy = g->y0 + y;
+      int inked = wx >= 0 && wy >= 0 && wx < win->w && wy < win->h &&
+                  win->cov[(size_t)wy * win->w + wx] >= 0.5f;
+      lab[y * gw + x] = inked ? 0 : 2;
+      if (!inked && (x == 0 || y == 0 || x == gw - 1 || y == gh - 1)) {
+        lab[y * gw + x] = 1;
+        stack[sp++] = y * gw + x;
+      }
+    }
+  while (sp > 0) {
+    int at = stack[--sp], x = at % gw, y = at / gw;
+    static const int dx[4] = {1, -1, 0, 0}, dy[4] = {0, 0, 1, -1};
+    for (int d = 0; d < 4; d++) {
+      int nx = x + dx[d], ny = y + dy[d];
+      if (nx < 0 || ny < 0 || nx >= gw || ny >= gh || lab[ny * gw + nx] != 2) continue;
+      lab[ny * gw + nx] = 1;
+      stack[sp++] = ny * gw + nx;
+    }
+  }
+  /* The largest enclosed region (4-connected), by pixel count. */
+  int best = 0, by0 = 0, by1 = 0, best_seed = -1;
+  for (int i = 0; i < gw * gh; i++) {
+    if (lab[i] != 2) continue;
+    int size = 0, y0 = gh, y1 = -1;
+    lab[i] = 3;
+    stack[sp++] = i;
+    while (sp > 0) {
+      int at = stack[--sp], x = at % gw, y = at / gw;
+      size++;
+      if (y < y0) y0 = y;
+      if (y > y1) y1 = y;
+      static const int dx[4] = {1, -1, 0, 0}, dy[4] = {0, 0, 1, -1};
+      for (int d = 0; d < 4; d++) {
+        int nx = x + dx[d], ny = y + dy[d];
+        if (nx < 0 || ny < 0 || nx >= gw || ny >= gh || lab[ny * gw + nx] != 2) continue;
+        lab[ny * gw + nx] = 3;
+        stack[sp++] = ny * gw + nx;
+      }
+    }
+    if (size > best) best = size, by0 = y0, by1 = y1, best_seed = i;
+  }
+  TRACE("        glyph x%d-%d y%d-%d: largest hole %d px, rows %d-%d\n", g->x0, g->x1, g->y0,
+        g->y1, best, by0, by1);
+  if (best_seed < 0 || best < 4) return 0;
+  int margin = (gh + 2) / 5; /* a fifth, rounded */
+  return by0 <= margin && by1 >= gh - 1 - margin;
+}
+
+/* 0 when a number, written out, has as many characters as the number has
+** glyphs and shows anything but a zero where the ink is a ring ('6.5' or
+** '9.5' for a mono '0.5' whose zero has a dot inside); 1 otherwise. */
+static int number_fits_rings(double number, const char *ring, int n) {
+  char s[32];
+  snprintf(s, sizeof s, "%g", number);
+  if ((int)strlen(s) != n) return 1;
+  for (int i = 0; i < n; i++)
+    if (ring[i] && s[i] != '0') return 0;
+  return 1;
+}
 
 /* Every number read on every line of a label attempt (and its length in nm
 ** when the unit was read too): a later attempt at another ink level must
@@ -2214,6 +2386,39 @@ static int read_line(const ink_window *win, const box *boxes, int count, const b
     if (fabs(votes_nm[k] - votes_nm[0]) > 1e-9 * votes_nm[0]) dissent = k;
   for (int k = 0; k < n_seen && dissent < 0 && dissent_seen < 0; k++)
     if (fabs(seen[k] - votes_v[0]) > 1e-9 * votes_v[0]) dissent_seen = k;
+  if ((dissent >= 0 || dissent_seen >= 0) && split.found) {
+    /* Where the ink of a glyph of the number is a ring, the digit is a zero
+    ** whatever Tesseract read there: readings with another digit in that
+    ** place are misreads and are set aside (Tesseract reads the dotted
+    ** zero of a mono font as '6': '6.5um', '566nm'). The rest must still
+    ** agree, twice, with a free reading among them. */
+    box g[MAX_GLYPHS];
+    char ring[MAX_GLYPHS] = {0};
+    int ng = number_glyph_groups(boxes, count, line, &split, g), rings = 0;
+    for (int i = 0; i < ng; i++) rings += ring[i] = (char)glyph_is_ring(win, &g[i]);
+    if (rings > 0) {
+      int kept = 0;
+      for (int k = 0; k < n_votes; k++)
+        if (number_fits_rings(votes_v[k], ring, ng)) {
+          votes_nm[kept] = votes_nm[k], votes_v[kept] = votes_v[k];
+          memmove(votes_u[kept], votes_u[k], sizeof votes_u[k]);
+          kept++;
+        }
+      TRACE("      %d of %d glyphs are rings: %d of %d votes fit\n", rings, ng, kept, n_votes);
+      n_votes = kept;
+      kept = 0;
+      for (int k = 0; k < n_seen; k++)
+        if (number_fits_rings(seen[k], ring, ng))
+          seen[kept] = seen[k], seen_free[kept] = seen_free[k], kept++;
+      n_seen = kept;
+      if (n_votes < 2) return -1;
+      dissent = dissent_seen = -1;
+      for (int k = 1; k < n_votes && dissent < 0; k++)
+        if (fabs(votes_nm[k] - votes_nm[0]) > 1e-9 * votes_nm[0]) dissent = k;
+      for (int k = 0; k < n_seen && dissent < 0 && dissent_seen < 0; k++)
+        if (fabs(seen[k] - votes_v[0]) > 1e-9 * votes_v[0]) dissent_seen = k;
+    }
+  }
   int chosen = 0;
   if ((dissent >= 0 || dissent_seen >= 0) && split.found) {
     /* The tie-breaker: the number read glyph by glyph under two renderings
@@ -2522,7 +2727,15 @@ static int read_label_at(const float *px, int width, int height, nm_scalebar *ou
       }
       char number[32];
       snprintf(number, sizeof number, "%g", out->value);
-      if (got == 0 && ink_level > INK_COVERAGE && !strchr(number, '.') &&
+      /* A label is written in its shortest form ('0.1 µm', never '0.10
+      ** µm'): the digits a lost '0.' leaves never end in a zero. A number
+      ** that does (10, 50, 200) lost no '0.'; a lost leading digit leaves
+      ** a leading zero instead ('00 nm', refused), and a whole glyph of the
+      ** label cannot vanish at a strict level while its neighbours, drawn
+      ** with the same strokes, stay. */
+      size_t digits = strlen(number);
+      int ends_in_zero = digits > 1 && number[digits - 1] == '0';
+      if (got == 0 && ink_level > INK_COVERAGE && !strchr(number, '.') && !ends_in_zero &&
           !lead_is_clear(&win, &lines[i].line)) {
         snprintf(this_why, sizeof this_why,
                  "scale bar label %g %s has half-inked marks right before it (a lost '0.'?)",

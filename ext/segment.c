@@ -32,7 +32,8 @@
 **      image, keeping only cuts along a line clearly below the particle
 **      level of both pieces (split.h; where h_sharp applies, weak cuts are
 **      merged back only up to split_merge_cap typical particles, so that
-**      the weak cuts of a raft do not chain into one piece); bright field: pieces still clearly
+**      the weak cuts of a raft do not chain into one piece, unless a cut
+**      ends in no notch and runs along no line); bright field: pieces still clearly
 **      less convex than the image's typical piece are cut between pairs of
 **      concave outline points (overlapping particles, concavity.h);
 **   8. each particle eroded by erode x d/2 then dilated by as much within its
@@ -825,8 +826,12 @@ static nm_status threshold_split(ws *W, const float *I, double d, int dark,
     if (st) return st;
     /* pieces still merged (too large or non-convex) split again on the
     ** distance weighted by the image (split.h) */
+    /* a notch, as the concave step counts one (concavity.h): the weak
+    ** cuts the merge cap keeps must end in notches (split.h) */
+    double notch = o->concave.depth * d;
+    if (notch < 2) notch = 2;
     st = nm_split_merged_nd(simg, W->m2, W->c, w, h, labels, &count, d, hfrac,
-                            o->split_intensity, cap, progress, err);
+                            o->split_intensity, cap, notch, progress, err);
     if (st) return st;
     /* bright field: pieces still non-convex are cut between pairs of
     ** concave outline points (overlapping particles, concavity.h); not

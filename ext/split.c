@@ -139,9 +139,75 @@ static int cmp_edge_dep(const void *x, const void *y) {
   return cmp_edge(x, y);
 }
 
+/* Bounding box of a piece (union of merged pieces), inclusive. */
+typedef struct bbox {
+  int x0, y0, x1, y1;
+} bbox;
+
+/* The deepest end of the cut between roots ra and rb: over the pixels of
+** either piece that touch the other piece and also something outside their
+** union (the cut's ends on the union's outline), the largest distance of a
+** pixel centre inside the union's convex hull (pixel squares). A cut
+** between two particles ends in the notches where their outlines meet; a
+** cut across one convex particle ends on its hull. -1: no end found.
+** *line: the mean of d1 along the cut over its mean in the rest of the
+** union (how much deeper the cut runs than the inside, at pixel scale). */
+static double cut_end_depth(const int32_t *mk, const uint8_t *roi, const float *d1, int32_t *par,
+                            int w, int h, int32_t ra, int32_t rb, bbox b, nm_ipt *pts,
+                            nm_ipt *hull, nm_ipt *ends, double *line) {
+  size_t np = 0, ne = 0;
+  double sl = 0, si = 0, nl = 0, ni = 0;
+  for (int y = b.y0; y <= b.y1; y++)
+    for (int x = b.x0; x <= b.x1; x++) {
+      size_t i = (size_t)y * w + x;
+      if (!roi[i] || mk[i] <= 0) continue;
+      int32_t r = nm_uf_find(par, mk[i]);
+      if (r != ra && r != rb) continue;
+      int left = x == 0 || !roi[i - 1] || mk[i - 1] <= 0 ? 1 : 0;
+      int right = x == w - 1 || !roi[i + 1] || mk[i + 1] <= 0 ? 1 : 0;
+      int32_t rl = left ? 0 : nm_uf_find(par, mk[i - 1]);
+      int32_t rr = right ? 0 : nm_uf_find(par, mk[i + 1]);
+      if (left || (rl != ra && rl != rb)) pts[np++] = (nm_ipt){x, y}, pts[np++] = (nm_ipt){x, y + 1};
+      if (right || (rr != ra && rr != rb))
+        pts[np++] = (nm_ipt){x + 1, y}, pts[np++] = (nm_ipt){x + 1, y + 1};
+      int32_t nb[4] = {rl, rr, y == 0 || !roi[i - w] || mk[i - w] <= 0 ? 0 : nm_uf_find(par, mk[i - w]),
+                       y == h - 1 || !roi[i + w] || mk[i + w] <= 0 ? 0 : nm_uf_find(par, mk[i + w])};
+      int other = r == ra ? rb : ra, touch = 0, out = 0;
+      for (int k = 0; k < 4; k++) {
+        if (nb[k] == other) touch = 1;
+        else if (nb[k] != ra && nb[k] != rb) out = 1;
+      }
+      if (touch && out) ends[ne++] = (nm_ipt){x, y};
+      if (touch) sl += d1[i], nl++;
+      else si += d1[i], ni++;
+    }
+  *line = nl > 0 ? sl / nl : 0;
+  if (ni > 0 && si > 0) *line /= si / ni;
+  else *line = *line > 0 ? INFINITY : 0;
+  if (ne == 0) return -1;
+  size_t k = nm_convex_hull(pts, np, hull);
+  if (k < 4) return -1;
+  double orient = 0;
+  for (size_t j = 0; j + 1 < k; j++)
+    orient += (double)hull[j].x * hull[j + 1].y - (double)hull[j + 1].x * hull[j].y;
+  double sgn = orient > 0 ? 1 : -1, worst = 0;
+  for (size_t e = 0; e < ne; e++) {
+    double px = ends[e].x + 0.5, py = ends[e].y + 0.5, dmin = INFINITY;
+    for (size_t j = 0; j + 1 < k; j++) {
+      double ex = hull[j + 1].x - hull[j].x, ey = hull[j + 1].y - hull[j].y;
+      double len = hypot(ex, ey);
+      if (!(len > 0)) continue;
+      double dd = sgn * (ex * (py - hull[j].y) - ey * (px - hull[j].x)) / len;
+      if (dd < dmin) dmin = dd;
+    }
+    if (dmin > worst) worst = dmin;
+  }
+  return worst;
+}
+
 static nm_status merge_weak(int32_t *mk, int nm, const uint8_t *roi, const int32_t *parent,
-                            const float *dep, int w, int h, double thr, double amax,
-                            nm_error *err) {
+                            const float *dep, const float *d1, int w, int h, double thr,
+                            double amax, double notch, nm_error *err) {
   size_t cap = 1024, ne = 0;
   edge *e = malloc(sizeof(edge) * cap);
   int32_t *par = malloc(sizeof(int32_t) * ((size_t)nm + 1));
@@ -201,14 +267,88 @@ static nm_status merge_weak(int32_t *mk, int nm, const uint8_t *roi, const int32
     i = j;
   }
   qsort(e, np, sizeof *e, cmp_edge_dep);
+  bbox *bb = NULL;
+  nm_ipt *pts = NULL, *hull = NULL, *ends = NULL;
+  size_t pcap = 0; /* pixels the point buffers hold (a union's box) */
+  if (notch > 0 && d1 && amax > 0 && np > 0) {
+    bb = malloc(sizeof(bbox) * ((size_t)nm + 1));
+    if (!bb) {
+      free(e);
+      free(par);
+      free(inner);
+      free(cnt);
+      return nm_fail(err, NM_ERR_NOMEM, "split: out of memory");
+    }
+    for (int32_t l = 0; l <= nm; l++) bb[l] = (bbox){w, h, -1, -1};
+    for (int y = 0; y < h; y++)
+      for (int x = 0; x < w; x++) {
+        size_t i = (size_t)y * w + x;
+        if (!roi[i] || mk[i] <= 0) continue;
+        bbox *q = bb + mk[i];
+        if (x < q->x0) q->x0 = x;
+        if (x > q->x1) q->x1 = x;
+        if (y < q->y0) q->y0 = y;
+        if (y > q->y1) q->y1 = y;
+      }
+  }
   for (size_t i = 0; i < np; i++) {
     int32_t ra = nm_uf_find(par, e[i].a), rb = nm_uf_find(par, e[i].b);
     if (ra == rb) continue;
-    if (amax > 0 && cnt[ra] + cnt[rb] > amax) continue;
+    if (amax > 0 && cnt[ra] + cnt[rb] > amax) {
+      /* the cap stops chains of weak cuts across a raft of particles. A
+      ** weak cut is still undone when nothing in the image supports it:
+      ** it ends on no notch of the union's outline (touching particles'
+      ** outlines meet in notches; a cut across one convex particle runs
+      ** hull to hull) and runs along no line at pixel scale (mean depth
+      ** on d1 under twice the inside's, the merge test's factor: crystals
+      ** aligned face to face meet in no notch but show their line). The
+      ** cap's size test reads d, which on faceted particles is read low,
+      ** so fringes and twin planes inside one crystal stayed cut */
+      if (!(notch > 0) || !d1) continue;
+      bbox u = {bb[ra].x0 < bb[rb].x0 ? bb[ra].x0 : bb[rb].x0,
+                bb[ra].y0 < bb[rb].y0 ? bb[ra].y0 : bb[rb].y0,
+                bb[ra].x1 > bb[rb].x1 ? bb[ra].x1 : bb[rb].x1,
+                bb[ra].y1 > bb[rb].y1 ? bb[ra].y1 : bb[rb].y1};
+      size_t area_u = (size_t)(u.x1 - u.x0 + 1) * (size_t)(u.y1 - u.y0 + 1);
+      if (area_u > pcap) {
+        free(pts);
+        free(hull);
+        free(ends);
+        pts = malloc(sizeof(nm_ipt) * (4 * area_u + 2));
+        hull = malloc(sizeof(nm_ipt) * (8 * area_u + 6));
+        ends = malloc(sizeof(nm_ipt) * (area_u + 1));
+        pcap = area_u;
+        if (!pts || !hull || !ends) {
+          free(e);
+          free(par);
+          free(inner);
+          free(cnt);
+          free(bb);
+          free(pts);
+          free(hull);
+          free(ends);
+          return nm_fail(err, NM_ERR_NOMEM, "split: out of memory");
+        }
+      }
+      double line = 0;
+      double de = cut_end_depth(mk, roi, d1, par, w, h, ra, rb, u, pts, hull, ends, &line);
+      if (!(de >= 0) || de >= notch || !(line < 2)) continue;
+    }
     nm_uf_union(par, ra, rb);
     int32_t r = nm_uf_find(par, ra);
     cnt[r] = cnt[ra] + cnt[rb];
+    if (bb) {
+      bbox u = {bb[ra].x0 < bb[rb].x0 ? bb[ra].x0 : bb[rb].x0,
+                bb[ra].y0 < bb[rb].y0 ? bb[ra].y0 : bb[rb].y0,
+                bb[ra].x1 > bb[rb].x1 ? bb[ra].x1 : bb[rb].x1,
+                bb[ra].y1 > bb[rb].y1 ? bb[ra].y1 : bb[rb].y1};
+      bb[r] = u;
+    }
   }
+  free(bb);
+  free(pts);
+  free(hull);
+  free(ends);
   for (size_t i = 0; i < (size_t)w * h; i++)
     if (roi[i] && mk[i] > 0) mk[i] = nm_uf_find(par, mk[i]);
   free(e);
@@ -221,14 +361,14 @@ static nm_status merge_weak(int32_t *mk, int nm, const uint8_t *roi, const int32
 nm_status nm_split_merged(const float *img, const uint8_t *mask, int w, int h, int32_t *labels,
                           int *count, double d, double h_frac, double power,
                           const nm_progress *progress, nm_error *err) {
-  return nm_split_merged_nd(img, mask, NULL, w, h, labels, count, d, h_frac, power, 0, progress,
-                            err);
+  return nm_split_merged_nd(img, mask, NULL, w, h, labels, count, d, h_frac, power, 0, 0,
+                            progress, err);
 }
 
 nm_status nm_split_merged_nd(const float *img, const uint8_t *mask, const float *neg_dist, int w,
                              int h, int32_t *labels, int *count, double d, double h_frac,
-                             double power, double merge_cap, const nm_progress *progress,
-                             nm_error *err) {
+                             double power, double merge_cap, double notch,
+                             const nm_progress *progress, nm_error *err) {
   if (!(power > 0) || *count <= 0 || !(d > 0)) return NM_OK;
   size_t n = (size_t)w * h, nl = (size_t)*count + 1;
   nm_status st = NM_OK;
@@ -241,7 +381,10 @@ nm_status nm_split_merged_nd(const float *img, const uint8_t *mask, const float 
   float *tmp = nm_malloc(nm_filter_tmp_size(w, h), sizeof(float), err);
   uint8_t *roi = nm_malloc(n, 1, err);
   int32_t *mk = nm_malloc(n, sizeof(int32_t), err);
-  if (!sol || !area || !suspect || !f || !g || !c || !tmp || !roi || !mk) {
+  /* the pixel-scale depth, kept for the cap's notch test (merge_weak) */
+  float *d1 = merge_cap > 0 && notch > 0 ? nm_calloc(n, sizeof(float), err) : NULL;
+  if (!sol || !area || !suspect || !f || !g || !c || !tmp || !roi || !mk ||
+      (merge_cap > 0 && notch > 0 && !d1)) {
     st = err && err->code ? err->code : NM_ERR_NOMEM;
     goto done;
   }
@@ -284,6 +427,7 @@ nm_status nm_split_merged_nd(const float *img, const uint8_t *mask, const float 
     if (dep < 0) dep = 0;
     if (dep > 1) dep = 1;
     f[i] *= (float)pow(1.0 - dep, power);
+    if (d1) d1[i] = dep;
   }
   {
     /* the merge test reads depth on a smoother image: the watershed line
@@ -312,7 +456,7 @@ nm_status nm_split_merged_nd(const float *img, const uint8_t *mask, const float 
   for (size_t i = 0; i < n; i++) f[i] = -f[i];
   st = nm_watershed(f, roi, w, h, mk, progress, err);
   if (st) goto done;
-  st = merge_weak(mk, nm, roi, labels, c, w, h, 0.1, merge_cap * typical, err);
+  st = merge_weak(mk, nm, roi, labels, c, d1, w, h, 0.1, merge_cap * typical, notch, err);
   if (st) goto done;
   /* pixels no marker reached keep their old piece */
   for (size_t i = 0; i < n; i++)
@@ -328,5 +472,6 @@ done:
   free(tmp);
   free(roi);
   free(mk);
+  free(d1);
   return st;
 }

@@ -28,6 +28,14 @@
 ** many cuts are weak (faint lines, crystals of different darkness), and
 ** merged transitively they rebuilt the whole raft as one piece, which then
 ** touched the image border and was lost (docs/accuracy.md, session 6).
+** A weak cut the cap would keep is still merged back when nothing in the
+** image supports it: both its ends lie on the union's convex hull (no
+** notch at least `notch` px deep: segment.c passes the concave step's
+** max(2 px, 0.05 d)) and it runs along no line at pixel scale (its mean
+** depth on the 1 px map under twice the rest of the union's). Such cuts
+** cross one convex crystal along fringes or twin planes; the cap's size
+** test alone kept them because d is read low on faceted particles
+** (docs/accuracy.md, session 8).
 ** Measured on ../shared/data (docs/accuracy.md): au-tetra-prism F1 0.592 ->
 ** 0.70, nanoshapes 0.734 -> 0.79, tem-np-sparse and msa-bf-tem unchanged
 ** within noise.
@@ -69,10 +77,12 @@ nm_status nm_split_merged(const float *img, const uint8_t *mask, int w, int h, i
 ** (what the first split floods), so it is not computed again; merge_cap > 0:
 ** weak cuts are merged back weakest first, and a merge whose piece would be
 ** larger than merge_cap typical particles is refused (0: every weak cut is
-** merged, whatever the size of the chain of pieces it joins). */
+** merged, whatever the size of the chain of pieces it joins) unless the cut
+** ends in no notch deeper than notch px and runs along no line (0: no such
+** test). */
 nm_status nm_split_merged_nd(const float *img, const uint8_t *mask, const float *neg_dist, int w,
                              int h, int32_t *labels, int *count, double d, double h_frac,
-                             double power, double merge_cap, const nm_progress *progress,
-                             nm_error *err);
+                             double power, double merge_cap, double notch,
+                             const nm_progress *progress, nm_error *err);
 
 #endif /* NM_SPLIT_H */

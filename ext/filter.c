@@ -506,6 +506,53 @@ static void line_minmax(const float *src, float *dst, int n, int r, void *arg, f
   else line_min(src, dst, n, r, scr);
 }
 
+/* Eight rows R[0..8) into the interleaved buffer S (sample i of row j at
+** S[8i + j], replicated r past each end), and back: the interleaved values
+** H[8x + j] into rows O[j], x < w. Whole 4 x 4 blocks go through SSE
+** transposes (a scalar gather and scatter here were most of the min/max
+** row pass). Pure data movement. */
+static void il8_in(const float *const *R, int w, int r, float *S) {
+  for (int i = 0; i < r; i++) {
+    float *s = S + (size_t)8 * i, *t = S + (size_t)8 * (r + w + i);
+    for (int j = 0; j < 8; j++) s[j] = R[j][0], t[j] = R[j][w - 1];
+  }
+  float *Si = S + (size_t)8 * r;
+  int x = 0;
+#if defined(__SSE2__)
+  for (; x + 4 <= w; x += 4)
+    for (int g = 0; g < 8; g += 4) {
+      __m128 a = _mm_loadu_ps(R[g] + x), b = _mm_loadu_ps(R[g + 1] + x),
+             c = _mm_loadu_ps(R[g + 2] + x), d = _mm_loadu_ps(R[g + 3] + x);
+      _MM_TRANSPOSE4_PS(a, b, c, d);
+      _mm_storeu_ps(Si + (size_t)8 * x + g, a);
+      _mm_storeu_ps(Si + (size_t)8 * (x + 1) + g, b);
+      _mm_storeu_ps(Si + (size_t)8 * (x + 2) + g, c);
+      _mm_storeu_ps(Si + (size_t)8 * (x + 3) + g, d);
+    }
+#endif
+  for (; x < w; x++)
+    for (int j = 0; j < 8; j++) Si[(size_t)8 * x + j] = R[j][x];
+}
+
+static void il8_out(const float *H, int w, float *const *O) {
+  int x = 0;
+#if defined(__SSE2__)
+  for (; x + 4 <= w; x += 4)
+    for (int g = 0; g < 8; g += 4) {
+      __m128 a = _mm_loadu_ps(H + (size_t)8 * x + g), b = _mm_loadu_ps(H + (size_t)8 * (x + 1) + g),
+             c = _mm_loadu_ps(H + (size_t)8 * (x + 2) + g),
+             d = _mm_loadu_ps(H + (size_t)8 * (x + 3) + g);
+      _MM_TRANSPOSE4_PS(a, b, c, d);
+      _mm_storeu_ps(O[g] + x, a);
+      _mm_storeu_ps(O[g + 1] + x, b);
+      _mm_storeu_ps(O[g + 2] + x, c);
+      _mm_storeu_ps(O[g + 3] + x, d);
+    }
+#endif
+  for (; x < w; x++)
+    for (int j = 0; j < 8; j++) O[j][x] = H[(size_t)8 * x + j];
+}
+
 /* line_minmax over eight rows at once, the rows interleaved (sample i of
 ** row j at S[8i + j]) so that every step of the recurrences is one vector
 ** operation over eight independent rows; per row the comparisons are those
@@ -519,12 +566,10 @@ static void line_minmax(const float *src, float *dst, int n, int r, void *arg, f
     int y = y0;                                                                   \
     for (; y + 8 <= y1; y += 8) {                                                 \
       const float *R[8];                                                          \
+      float *O[8];                                                                \
       for (int j = 0; j < 8; j++) R[j] = in + (size_t)(y + j) * w;                \
-      for (int i = 0; i < len; i++) {                                             \
-        int xs = imin(imax(i - r, 0), w - 1);                                     \
-        float *s = S + (size_t)8 * i;                                             \
-        for (int j = 0; j < 8; j++) s[j] = R[j][xs];                              \
-      }                                                                           \
+      for (int j = 0; j < 8; j++) O[j] = out + (size_t)(y + j) * w;               \
+      il8_in(R, w, r, S);                                                         \
       for (int i = len - 1, c = (len - 1) % k; i >= 0; i--) {                     \
         float *hd = H + (size_t)8 * i;                                            \
         const float *s = S + (size_t)8 * i;                                       \
@@ -543,13 +588,12 @@ static void line_minmax(const float *src, float *dst, int n, int r, void *arg, f
           for (int j = 0; j < 8; j++) run[j] = OP(run[j], s[j]);                  \
         if (++c == k) c = 0;                                                      \
         int x = t - (k - 1);                                                      \
-        if (x >= 0) {                                                             \
-          const float *hd = H + (size_t)8 * x;                                    \
-          float o[8];                                                             \
-          for (int j = 0; j < 8; j++) o[j] = OP(hd[j], run[j]);                   \
-          for (int j = 0; j < 8; j++) out[(size_t)(y + j) * w + x] = o[j];        \
+        if (x >= 0) { /* the result over H[x], which is not read again */       \
+          float *hd = H + (size_t)8 * x;                                          \
+          for (int j = 0; j < 8; j++) hd[j] = OP(hd[j], run[j]);                  \
         }                                                                         \
       }                                                                           \
+      il8_out(H, w, O);                                                           \
     }                                                                             \
     if (y < y1) {                                                                 \
       rows_pass(in + (size_t)y * w, out + (size_t)y * w, w, y1 - y, r, line_minmax, \

@@ -833,6 +833,14 @@ static nm_status threshold_split(ws *W, const float *I, double d, int dark,
     st = nm_split_merged_nd(simg, W->m2, W->c, w, h, labels, &count, d, hfrac,
                             o->split_intensity, cap, notch, progress, err);
     if (st) return st;
+    /* where the cap applies (sharp edges), the cuts of both splits that
+    ** nothing in the image supports — no notch at their ends, no line
+    ** along them — are undone: the first split's gap cut reads lighter
+    ** bands inside single crystals (fringes) as gaps (split.h) */
+    if (dark && cap > 0) {
+      st = nm_merge_unsupported(simg, w, h, labels, count, d, notch, err);
+      if (st) return st;
+    }
     /* bright field: pieces still non-convex are cut between pairs of
     ** concave outline points (overlapping particles, concavity.h); not
     ** measured on dark field, whose pipeline is being replaced (darkfield.h) */

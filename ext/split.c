@@ -475,3 +475,143 @@ done:
   free(d1);
   return st;
 }
+
+typedef struct cpair {
+  int32_t a, b;
+  double sum, n;
+} cpair;
+
+static int cmp_cpair(const void *x, const void *y) {
+  const cpair *p = x, *q = y;
+  if (p->a != q->a) return p->a < q->a ? -1 : 1;
+  return (p->b > q->b) - (p->b < q->b);
+}
+
+static int cmp_cpair_mean(const void *x, const void *y) {
+  const cpair *p = x, *q = y;
+  double a = p->sum / p->n, b = q->sum / q->n;
+  if (a != b) return a < b ? -1 : 1;
+  return cmp_cpair(x, y);
+}
+
+nm_status nm_merge_unsupported(const float *img, int w, int h, int32_t *labels, int count,
+                               double d, double notch, nm_error *err) {
+  if (count < 2 || !(d > 0) || !(notch > 0)) return NM_OK;
+  size_t n = (size_t)w * h, nl = (size_t)count + 1;
+  nm_status st = NM_OK;
+  float *g = nm_malloc(n, sizeof(float), err);
+  float *c = nm_malloc(n, sizeof(float), err);
+  float *tmp = nm_malloc(nm_filter_tmp_size(w, h), sizeof(float), err);
+  uint8_t *roi = nm_malloc(n, 1, err);
+  int32_t *par = nm_malloc(nl, sizeof(int32_t), err);
+  bbox *bb = nm_malloc(nl, sizeof(bbox), err);
+  cpair *e = NULL;
+  nm_ipt *pts = NULL, *hull = NULL, *ends = NULL;
+  size_t pcap = 0, ne = 0, ecap = 0;
+  if (!g || !c || !tmp || !roi || !par || !bb) {
+    st = err && err->code ? err->code : NM_ERR_NOMEM;
+    goto done;
+  }
+  for (size_t i = 0; i < n; i++) roi[i] = labels[i] > 0 && labels[i] <= count;
+  /* the pixel-scale depth below the local particle level, as the second
+  ** split reads it */
+  nm_gauss(img, g, w, h, 1.0, tmp);
+  int r = (int)lround(d / 8);
+  if (r < 1) r = 1;
+  nm_close(g, c, w, h, r, tmp);
+  double t = nm_otsu(img, n, NULL);
+  double s0 = 0, s1 = 0;
+  size_t n0 = 0, n1 = 0;
+  for (size_t i = 0; i < n; i++)
+    if (img[i] > t) s1 += img[i], n1++;
+    else s0 += img[i], n0++;
+  double contrast = n0 && n1 ? s1 / n1 - s0 / n0 : 0;
+  if (!(contrast > 0)) goto done;
+  float lo = (float)(0.1 * contrast);
+  for (size_t i = 0; i < n; i++) {
+    float top = c[i] > lo ? c[i] : lo;
+    float dep = roi[i] ? (c[i] - g[i]) / top : 0;
+    g[i] = dep < 0 ? 0 : dep > 1 ? 1 : dep;
+  }
+  for (size_t l = 0; l < nl; l++) par[l] = (int32_t)l, bb[l] = (bbox){w, h, -1, -1};
+  for (int y = 0; y < h; y++)
+    for (int x = 0; x < w; x++) {
+      size_t i = (size_t)y * w + x;
+      int32_t l = labels[i];
+      if (!roi[i]) continue;
+      bbox *q = bb + l;
+      if (x < q->x0) q->x0 = x;
+      if (x > q->x1) q->x1 = x;
+      if (y < q->y0) q->y0 = y;
+      if (y > q->y1) q->y1 = y;
+      for (int k = 0; k < 2; k++) {
+        if (k == 0 ? x == w - 1 : y == h - 1) continue;
+        size_t j = k == 0 ? i + 1 : i + (size_t)w;
+        if (!roi[j] || labels[j] == l) continue;
+        if (ne == ecap) {
+          size_t nc = ecap ? 2 * ecap : 1024;
+          cpair *e2 = realloc(e, sizeof(cpair) * nc);
+          if (!e2) {
+            st = nm_fail(err, NM_ERR_NOMEM, "split: out of memory");
+            goto done;
+          }
+          e = e2;
+          ecap = nc;
+        }
+        int32_t a = l, b = labels[j];
+        e[ne++] = (cpair){a < b ? a : b, a < b ? b : a, 0.5 * (g[i] + g[j]), 1};
+      }
+    }
+  if (ne == 0) goto done;
+  qsort(e, ne, sizeof *e, cmp_cpair);
+  size_t np = 0;
+  for (size_t i = 0; i < ne;) {
+    size_t j = i;
+    cpair p = {e[i].a, e[i].b, 0, 0};
+    while (j < ne && e[j].a == e[i].a && e[j].b == e[i].b) p.sum += e[j].sum, p.n++, j++;
+    e[np++] = p;
+    i = j;
+  }
+  qsort(e, np, sizeof *e, cmp_cpair_mean);
+  for (size_t i = 0; i < np; i++) {
+    int32_t ra = nm_uf_find(par, e[i].a), rb = nm_uf_find(par, e[i].b);
+    if (ra == rb) continue;
+    bbox u = {bb[ra].x0 < bb[rb].x0 ? bb[ra].x0 : bb[rb].x0,
+              bb[ra].y0 < bb[rb].y0 ? bb[ra].y0 : bb[rb].y0,
+              bb[ra].x1 > bb[rb].x1 ? bb[ra].x1 : bb[rb].x1,
+              bb[ra].y1 > bb[rb].y1 ? bb[ra].y1 : bb[rb].y1};
+    size_t area_u = (size_t)(u.x1 - u.x0 + 1) * (size_t)(u.y1 - u.y0 + 1);
+    if (area_u > pcap) {
+      free(pts);
+      free(hull);
+      free(ends);
+      pts = malloc(sizeof(nm_ipt) * (4 * area_u + 2));
+      hull = malloc(sizeof(nm_ipt) * (8 * area_u + 6));
+      ends = malloc(sizeof(nm_ipt) * (area_u + 1));
+      pcap = area_u;
+      if (!pts || !hull || !ends) {
+        st = nm_fail(err, NM_ERR_NOMEM, "split: out of memory");
+        goto done;
+      }
+    }
+    double line = 0;
+    double de = cut_end_depth(labels, roi, g, par, w, h, ra, rb, u, pts, hull, ends, &line);
+    if (!(de >= 0) || de >= notch || !(line < 2)) continue;
+    nm_uf_union(par, ra, rb);
+    bb[nm_uf_find(par, ra)] = u;
+  }
+  for (size_t i = 0; i < n; i++)
+    if (roi[i]) labels[i] = nm_uf_find(par, labels[i]);
+done:
+  free(g);
+  free(c);
+  free(tmp);
+  free(roi);
+  free(par);
+  free(bb);
+  free(e);
+  free(pts);
+  free(hull);
+  free(ends);
+  return st;
+}

@@ -85,4 +85,12 @@ nm_status nm_split_merged_nd(const float *img, const uint8_t *mask, const float 
                              double power, double merge_cap, double notch,
                              const nm_progress *progress, nm_error *err);
 
+/* Adjacent pieces of labels (0..count) whose shared cut nothing in img
+** supports — it ends in no notch deeper than notch px and runs along no
+** line at pixel scale (as the merge cap's test above) — are merged, the
+** faintest cuts first, each merge tested on the union it builds. Labels
+** merged away keep no pixels (count unchanged). */
+nm_status nm_merge_unsupported(const float *img, int w, int h, int32_t *labels, int count,
+                               double d, double notch, nm_error *err);
+
 #endif /* NM_SPLIT_H */

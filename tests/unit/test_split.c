@@ -5,7 +5,9 @@
 ** options and stays one with split_intensity 0; an elongated textured
 ** particle of the same size with no line is not cut; the merge cap's weak
 ** cuts are undone where they end on no notch of the union's outline and
-** kept where they end in notches. Noise from a fixed seed. */
+** kept where they end in notches; nm_merge_unsupported merges a cut with
+** neither notch nor line and keeps one with either. Noise from a fixed
+** seed. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -160,6 +162,47 @@ int main(void) {
     }
     free(img);
     free(mask);
+    free(lab);
+  }
+  /* nm_merge_unsupported: two labels cutting one uniform 80 px square
+  ** straight across (no notch, no line) become one; two 60 px squares
+  ** with rounded corners (8 px) touching face to face meet in notches and
+  ** stay two; two sharp 60 px squares touching face to face along a 2 px
+  ** line at half contrast stay two (no notch, but a line) */
+  {
+    seed_state = 11;
+    int W2 = 200, H2 = 120;
+    size_t n2 = (size_t)W2 * H2;
+    float *img = malloc(sizeof(float) * n2);
+    int32_t *lab = calloc(n2, sizeof(int32_t));
+    for (int cs = 0; cs < 3; cs++) {
+      for (size_t i = 0; i < n2; i++) img[i] = 0, lab[i] = 0;
+      for (int y = 0; y < H2; y++)
+        for (int x = 0; x < W2; x++) {
+          size_t i = (size_t)y * W2 + x;
+          int in = 0, l = 0;
+          double v = 1.0;
+          if (cs == 0) {
+            in = x >= 60 && x < 140 && y >= 20 && y < 100;
+            l = x < 100 ? 1 : 2;
+          } else {
+            int lx = x - 40, ly = y - 30;
+            in = lx >= 0 && lx < 120 && ly >= 0 && ly < 60;
+            int sx = lx % 60, cx = sx < 8 ? 8 - sx : sx > 51 ? sx - 51 : 0;
+            int cy = ly < 8 ? 8 - ly : ly > 51 ? ly - 51 : 0;
+            if (cs == 1 && in && cx * cx + cy * cy > 64) in = 0;
+            l = lx < 60 ? 1 : 2;
+            if (cs == 2 && in && (lx == 59 || lx == 60)) v = 0.5;
+          }
+          if (in) lab[i] = l;
+          img[i] = (float)((in ? v : 0.0) + 0.02 * nrand());
+        }
+      CHECK_OK(nm_merge_unsupported(img, W2, H2, lab, 2, 60, 3, &err), err);
+      int32_t la = lab[60 * W2 + (cs == 0 ? 70 : 60)], lb = lab[60 * W2 + (cs == 0 ? 130 : 140)];
+      CHECK(la > 0 && lb > 0);
+      CHECK(cs == 0 ? la == lb : la != lb);
+    }
+    free(img);
     free(lab);
   }
   /* one elongated particle (ellipse 180 x 60) with strong texture inside,

@@ -1538,10 +1538,13 @@ static int descends_like_mu(const ink_window *win, const column *k, int baseline
 ** make one wide column). *unit_descends: 1 when the first column after the
 ** number reaches below the baseline — a 'µ', never an 'n' — 0 when it does
 ** not, -1 when there is no such column. */
+static int glyph_is_ring(const ink_window *win, const box *g);
+
 static int ink_disagrees(const ink_window *win, const box *boxes, int count, const box *line,
                          const ocr_reading *r, int first, int last, int *unit_descends,
-                         label_split *split) {
+                         label_split *split, int *lost_point) {
   *unit_descends = -1;
+  if (lost_point) *lost_point = 0;
   if (split) split->found = 0;
   if (last <= first) return 1;
   int lh = line->y1 - line->y0;
@@ -1617,7 +1620,7 @@ static int ink_disagrees(const ink_window *win, const box *boxes, int count, con
   ** speck, not the first digit (a speck before '10 nm', once the lone
   ** digit word Tesseract made of it was dropped, gave a 4 px band on a
   ** 35 px line, and every later check measured against that band). */
-  int top = cols[c].y0, baseline = cols[c].y1;
+  int top = cols[c].y0, baseline = cols[c].y1, first_col = c, point_second = 0;
   double H = baseline - top;
   if (H < 4 || H < 0.5 * lh) return 1;
   /* The rules above pass over stray marks before the label; passing over
@@ -1687,6 +1690,7 @@ static int ink_disagrees(const ink_window *win, const box *boxes, int count, con
         continue;
       num_x1 = k->x1;
       after_digit = 0;
+      point_second |= marks == 1;
       marks++;
       room++;
     } else if (speck) {
@@ -1710,7 +1714,24 @@ static int ink_disagrees(const ink_window *win, const box *boxes, int count, con
     if (split && marks > 0)
       *split = (label_split){1, num_x0, num_x1, cols[c].x0, marks, room, *unit_descends};
   }
-  return !(marks > 0 && marks <= chars && chars <= room);
+  int agrees = marks > 0 && marks <= chars && chars <= room;
+  /* A point Tesseract dropped: '02 um' for a condensed '0.2 µm' whose
+  ** point sits close to both digits. No label starts with a zero and a
+  ** digit, so the ink decides: when the number's second mark is a point on
+  ** the baseline and its first is a ring (a zero, glyph_is_ring), the
+  ** reading is '0.' and the rest (*lost_point: read_once puts the point
+  ** back). Both must be seen in the ink; a blob and a speck are neither. */
+  if (!agrees && lost_point && !has_point && point_second && marks == chars + 1 &&
+      chars >= 2 && marks <= room && !strcmp(r->sym[first].utf8, "0") &&
+      r->sym[first + 1].utf8[0] >= '0' && r->sym[first + 1].utf8[0] <= '9') {
+    box g = {cols[first_col].x0, cols[first_col].y0, cols[first_col].x1, cols[first_col].y1, 0, 0};
+    if (glyph_is_ring(win, &g)) {
+      TRACE("        ink: a point after a ring '0' that the reading lost\n");
+      *lost_point = 1;
+      agrees = 1;
+    }
+  }
+  return !agrees;
 }
 
 /* ---- parsing "<number> <unit>" -------------------------------------------- */
@@ -1967,13 +1988,18 @@ static int read_once(const ink_window *win, const box *boxes, int count, const b
           alphabet ? " constrained" : "", line->x0, line->x1, all, text, least);
   }
 #endif
-  int descends;
-  if (ink_disagrees(win, boxes, count, line, &r, first, last, &descends, split)) {
+  int descends, lost_point;
+  if (ink_disagrees(win, boxes, count, line, &r, first, last, &descends, split, &lost_point)) {
     snprintf(why, why_size,
              "scale bar label read as '%.60s' but its number has other marks (a dropped '0.'?)",
              text);
     TRACE("        ink disagrees\n");
     return 0;
+  }
+  if (lost_point && text[0] == '0' && strlen(text) + 1 < sizeof text) {
+    memmove(text + 2, text + 1, strlen(text + 1) + 1);
+    text[1] = '.';
+    TRACE("        mended: '%s'\n", text);
   }
   if (parse_label(text, least, descends, value, unit, unit_size, why, why_size, seen) == 0) {
     TRACE("        parses: %g %s\n", *value, unit);
@@ -1992,7 +2018,7 @@ static int read_once(const ink_window *win, const box *boxes, int count, const b
     char part[96], ignored[160];
     float part_least;
     span_text(&r, first, end, part, sizeof part, &part_least);
-    if (!ink_disagrees(win, boxes, count, line, &r, first, end, &descends, NULL) &&
+    if (!ink_disagrees(win, boxes, count, line, &r, first, end, &descends, NULL, NULL) &&
         parse_label(part, part_least, descends, value, unit, unit_size, ignored,
                     sizeof ignored, NULL) == 0) {
       *cut = 0.5 * (r.sym[end - 1].x1 + r.sym[end].x0);

@@ -1960,8 +1960,9 @@ static int read_once(const ink_window *win, const box *boxes, int count, const b
   ** speck read as a digit: a label has one number. It is dropped like a
   ** stray word, so the ink check must pass over its mark as a speck set
   ** apart from the label (a real digit split off by a wide gap, '2 5 nm',
-  ** is digit-shaped and fails there); kept, its number would be taken for
-  ** a dissenting reading of the label's. */
+  ** is digit-shaped and fails there; a speck it cannot pass over becomes
+  ** the first digit and fails as under half the line's height); kept, its
+  ** number would be taken for a dissenting reading of the label's. */
   {
     int e = first + 1;
     while (e < last && !r.sym[e].word_start) e++;

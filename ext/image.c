@@ -53,12 +53,18 @@ static nm_reader_fn pick_reader(const nm_source *src) {
 ** A frame with no finite pixel at all has nothing to measure. */
 static nm_status replace_nonfinite(nm_image *img, const char *name, nm_error *err) {
   size_t n = (size_t)img->width * img->height, bad = 0;
-  double sum = 0;
+  /* count first (all exponent bits set: Inf or NaN), branch-free: most
+  ** images have none, and then the mean below, a chain of dependent double
+  ** additions, is not needed */
   for (size_t i = 0; i < n; i++) {
-    if (isfinite(img->px[i])) sum += img->px[i];
-    else bad++;
+    uint32_t u;
+    memcpy(&u, &img->px[i], sizeof u);
+    bad += (u & 0x7f800000u) == 0x7f800000u;
   }
   if (!bad) return NM_OK;
+  double sum = 0;
+  for (size_t i = 0; i < n; i++)
+    if (isfinite(img->px[i])) sum += img->px[i];
   if (bad == n) return nm_fail(err, NM_ERR_FORMAT, "%s: no finite pixel value (all NaN or Inf)", name);
   float fill = (float)(sum / (double)(n - bad));
   for (size_t i = 0; i < n; i++)

@@ -157,12 +157,22 @@ static double cut_end_depth(const int32_t *mk, const uint8_t *roi, const float *
                             nm_ipt *hull, nm_ipt *ends, double *line) {
   size_t np = 0, ne = 0;
   double sl = 0, si = 0, nl = 0, ni = 0;
+  int32_t lastl = 0, lastr = 0;
   for (int y = b.y0; y <= b.y1; y++)
     for (int x = b.x0; x <= b.x1; x++) {
       size_t i = (size_t)y * w + x;
-      if (!roi[i] || mk[i] <= 0) continue;
-      int32_t r = nm_uf_find(par, mk[i]);
+      int32_t l = mk[i];
+      if (!roi[i] || l <= 0) continue;
+      if (l != lastl) lastl = l, lastr = nm_uf_find(par, l);
+      int32_t r = lastr;
       if (r != ra && r != rb) continue;
+      /* inside one piece (4-neighbours of its own label): only the mean */
+      if (x > 0 && x < w - 1 && y > 0 && y < h - 1 && mk[i - 1] == l && mk[i + 1] == l &&
+          mk[i - w] == l && mk[i + w] == l && roi[i - 1] && roi[i + 1] && roi[i - w] &&
+          roi[i + w]) {
+        si += d1[i], ni++;
+        continue;
+      }
       int left = x == 0 || !roi[i - 1] || mk[i - 1] <= 0 ? 1 : 0;
       int right = x == w - 1 || !roi[i + 1] || mk[i + 1] <= 0 ? 1 : 0;
       int32_t rl = left ? 0 : nm_uf_find(par, mk[i - 1]);

@@ -33,7 +33,9 @@
 **      level of both pieces (split.h; where h_sharp applies, weak cuts are
 **      merged back only up to split_merge_cap typical particles, so that
 **      the weak cuts of a raft do not chain into one piece, unless a cut
-**      ends in no notch and runs along no line); bright field: pieces still clearly
+**      ends in no notch and runs along no line; there, adjacent pieces of
+**      both splits whose cut has neither are merged: split.h); bright
+**      field: pieces still clearly
 **      less convex than the image's typical piece are cut between pairs of
 **      concave outline points (overlapping particles, concavity.h);
 **   8. each particle eroded by erode x d/2 then dilated by as much within its

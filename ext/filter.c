@@ -164,7 +164,10 @@ static void pct_hist(void *arg, int t, int nt) {
   J->cnt[t] = cnt;
 }
 
-float nm_percentile(const float *px, size_t n, double pct) {
+/* nm_percentile for k percentiles of the same pixels (k <= 2), one range
+** and one histogram for all of them: out[i] is nm_percentile(px, n,
+** pct[i]), the same value. */
+static void percentiles(const float *px, size_t n, const double *pct, int k, float *out) {
   static const int nb = HIST_BINS;
   int nt = n <= (size_t)INT32_MAX ? nm_threads_for(n) : 1;
   if (nt > 64) nt = 64;
@@ -200,7 +203,8 @@ float nm_percentile(const float *px, size_t n, double pct) {
     lo = INFINITY;
     for (size_t i = 0; i < n; i++)
       if (px[i] < lo) lo = px[i];
-    return isfinite(lo) ? lo : 0.0f;
+    for (int q = 0; q < k; q++) out[q] = isfinite(lo) ? lo : 0.0f;
+    return;
   }
   size_t hist[HIST_BINS];
   memset(hist, 0, sizeof hist);
@@ -224,25 +228,42 @@ float nm_percentile(const float *px, size_t n, double pct) {
     }
   }
   free(h2);
-  double target = pct / 100.0 * (double)cnt;
-  size_t acc = 0;
-  for (int b = 0; b < nb; b++) {
-    acc += hist[b];
-    if ((double)acc >= target) return (float)(lo + (b + 0.5) / sc);
+  for (int q = 0; q < k; q++) {
+    double target = pct[q] / 100.0 * (double)cnt;
+    size_t acc = 0;
+    int found = 0;
+    for (int b = 0; b < nb && !found; b++) {
+      acc += hist[b];
+      if ((double)acc >= target) {
+        out[q] = (float)(lo + (b + 0.5) / sc);
+        found = 1;
+      }
+    }
+    if (found) continue;
+    /* (pct over 100) the first largest value, as a plain scan finds it */
+    float mx = -INFINITY;
+    for (size_t i = 0; i < n; i++)
+      if (px[i] > mx) mx = px[i];
+    out[q] = mx;
   }
-  /* (pct over 100) the first largest value, as a plain scan finds it */
-  hi = -INFINITY;
-  for (size_t i = 0; i < n; i++)
-    if (px[i] > hi) hi = px[i];
-  return hi;
+}
+
+float nm_percentile(const float *px, size_t n, double pct) {
+  float v;
+  percentiles(px, n, &pct, 1, &v);
+  return v;
 }
 
 int nm_stretch(const float *in, float *out, size_t n, double lo_pct, double hi_pct) {
-  float lo = nm_percentile(in, n, lo_pct), hi = nm_percentile(in, n, hi_pct);
+  double pc[2] = {lo_pct, hi_pct};
+  float v[2];
+  percentiles(in, n, pc, 2, v);
+  float lo = v[0], hi = v[1];
   if (!(hi > lo)) {
     /* percentiles can coincide on a sparse image: fall back to min/max */
-    lo = nm_percentile(in, n, 0);
-    hi = nm_percentile(in, n, 100);
+    pc[0] = 0, pc[1] = 100;
+    percentiles(in, n, pc, 2, v);
+    lo = v[0], hi = v[1];
   }
   if (!(hi > lo)) {
     for (size_t i = 0; i < n; i++) out[i] = 0;

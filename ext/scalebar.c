@@ -1962,12 +1962,14 @@ static int read_once(const ink_window *win, const box *boxes, int count, const b
   ** apart from the label (a real digit split off by a wide gap, '2 5 nm',
   ** is digit-shaped and fails there; a speck it cannot pass over becomes
   ** the first digit and fails as under half the line's height); kept, its
-  ** number would be taken for a dissenting reading of the label's. */
+  ** number would be taken for a dissenting reading of the label's. Never a
+  ** lone '0': that is the '0' of '0.5um' whose point was lost, and dropping
+  ** it reads '5um' (10x off). */
   {
     int e = first + 1;
     while (e < last && !r.sym[e].word_start) e++;
     const char *a = r.sym[first].utf8;
-    if (e < last && e - first <= 2 && a[0] >= '0' && a[0] <= '9' && !a[1] &&
+    if (e < last && e - first <= 2 && a[0] >= '1' && a[0] <= '9' && !a[1] &&
         (e - first == 1 || is_punctuation_symbol(r.sym[first + 1].utf8)) &&
         r.sym[e].utf8[0] >= '0' && r.sym[e].utf8[0] <= '9') {
       char rest[96], ignored[160], u_[8];

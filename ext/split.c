@@ -144,6 +144,42 @@ typedef struct bbox {
   int x0, y0, x1, y1;
 } bbox;
 
+static bbox bbox_union(bbox a, bbox b) {
+  return (bbox){a.x0 < b.x0 ? a.x0 : b.x0, a.y0 < b.y0 ? a.y0 : b.y0, a.x1 > b.x1 ? a.x1 : b.x1,
+                a.y1 > b.y1 ? a.y1 : b.y1};
+}
+
+/* The point buffers cut_end_depth works in, grown to hold a union's box. */
+typedef struct cut_scratch {
+  nm_ipt *pts, *hull, *ends;
+  size_t cap; /* pixels of the largest box they hold */
+} cut_scratch;
+
+/* 0, or -1 when out of memory (the buffers are then freed). */
+static int cut_scratch_fit(cut_scratch *s, bbox u) {
+  size_t area = (size_t)(u.x1 - u.x0 + 1) * (size_t)(u.y1 - u.y0 + 1);
+  if (area <= s->cap) return 0;
+  free(s->pts);
+  free(s->hull);
+  free(s->ends);
+  s->pts = malloc(sizeof(nm_ipt) * (4 * area + 2));
+  s->hull = malloc(sizeof(nm_ipt) * (8 * area + 6));
+  s->ends = malloc(sizeof(nm_ipt) * (area + 1));
+  s->cap = area;
+  if (s->pts && s->hull && s->ends) return 0;
+  free(s->pts);
+  free(s->hull);
+  free(s->ends);
+  *s = (cut_scratch){0};
+  return -1;
+}
+
+static void cut_scratch_free(cut_scratch *s) {
+  free(s->pts);
+  free(s->hull);
+  free(s->ends);
+}
+
 /* The deepest end of the cut between roots ra and rb: over the pixels of
 ** either piece that touch the other piece and also something outside their
 ** union (the cut's ends on the union's outline), the largest distance of a
@@ -153,8 +189,9 @@ typedef struct bbox {
 ** *line: the mean of d1 along the cut over its mean in the rest of the
 ** union (how much deeper the cut runs than the inside, at pixel scale). */
 static double cut_end_depth(const int32_t *mk, const uint8_t *roi, const float *d1, int32_t *par,
-                            int w, int h, int32_t ra, int32_t rb, bbox b, nm_ipt *pts,
-                            nm_ipt *hull, nm_ipt *ends, double *line) {
+                            int w, int h, int32_t ra, int32_t rb, bbox b,
+                            const cut_scratch *s, double *line) {
+  nm_ipt *pts = s->pts, *hull = s->hull, *ends = s->ends;
   size_t np = 0, ne = 0;
   double sl = 0, si = 0, nl = 0, ni = 0;
   int32_t lastl = 0, lastr = 0;
@@ -278,8 +315,7 @@ static nm_status merge_weak(int32_t *mk, int nm, const uint8_t *roi, const int32
   }
   qsort(e, np, sizeof *e, cmp_edge_dep);
   bbox *bb = NULL;
-  nm_ipt *pts = NULL, *hull = NULL, *ends = NULL;
-  size_t pcap = 0; /* pixels the point buffers hold (a union's box) */
+  cut_scratch scratch = {0};
   if (notch > 0 && d1 && amax > 0 && np > 0) {
     bb = malloc(sizeof(bbox) * ((size_t)nm + 1));
     if (!bb) {
@@ -315,50 +351,26 @@ static nm_status merge_weak(int32_t *mk, int nm, const uint8_t *roi, const int32
       ** cap's size test reads d, which on faceted particles is read low,
       ** so fringes and twin planes inside one crystal stayed cut */
       if (!(notch > 0) || !d1) continue;
-      bbox u = {bb[ra].x0 < bb[rb].x0 ? bb[ra].x0 : bb[rb].x0,
-                bb[ra].y0 < bb[rb].y0 ? bb[ra].y0 : bb[rb].y0,
-                bb[ra].x1 > bb[rb].x1 ? bb[ra].x1 : bb[rb].x1,
-                bb[ra].y1 > bb[rb].y1 ? bb[ra].y1 : bb[rb].y1};
-      size_t area_u = (size_t)(u.x1 - u.x0 + 1) * (size_t)(u.y1 - u.y0 + 1);
-      if (area_u > pcap) {
-        free(pts);
-        free(hull);
-        free(ends);
-        pts = malloc(sizeof(nm_ipt) * (4 * area_u + 2));
-        hull = malloc(sizeof(nm_ipt) * (8 * area_u + 6));
-        ends = malloc(sizeof(nm_ipt) * (area_u + 1));
-        pcap = area_u;
-        if (!pts || !hull || !ends) {
-          free(e);
-          free(par);
-          free(inner);
-          free(cnt);
-          free(bb);
-          free(pts);
-          free(hull);
-          free(ends);
-          return nm_fail(err, NM_ERR_NOMEM, "split: out of memory");
-        }
+      bbox u = bbox_union(bb[ra], bb[rb]);
+      if (cut_scratch_fit(&scratch, u) != 0) {
+        free(e);
+        free(par);
+        free(inner);
+        free(cnt);
+        free(bb);
+        return nm_fail(err, NM_ERR_NOMEM, "split: out of memory");
       }
       double line = 0;
-      double de = cut_end_depth(mk, roi, d1, par, w, h, ra, rb, u, pts, hull, ends, &line);
+      double de = cut_end_depth(mk, roi, d1, par, w, h, ra, rb, u, &scratch, &line);
       if (!(de >= 0) || de >= notch || !(line < 2)) continue;
     }
     nm_uf_union(par, ra, rb);
     int32_t r = nm_uf_find(par, ra);
     cnt[r] = cnt[ra] + cnt[rb];
-    if (bb) {
-      bbox u = {bb[ra].x0 < bb[rb].x0 ? bb[ra].x0 : bb[rb].x0,
-                bb[ra].y0 < bb[rb].y0 ? bb[ra].y0 : bb[rb].y0,
-                bb[ra].x1 > bb[rb].x1 ? bb[ra].x1 : bb[rb].x1,
-                bb[ra].y1 > bb[rb].y1 ? bb[ra].y1 : bb[rb].y1};
-      bb[r] = u;
-    }
+    if (bb) bb[r] = bbox_union(bb[ra], bb[rb]);
   }
   free(bb);
-  free(pts);
-  free(hull);
-  free(ends);
+  cut_scratch_free(&scratch);
   for (size_t i = 0; i < (size_t)w * h; i++)
     if (roi[i] && mk[i] > 0) mk[i] = nm_uf_find(par, mk[i]);
   free(e);
@@ -516,8 +528,8 @@ nm_status nm_merge_unsupported(const float *img, int w, int h, int32_t *labels, 
   int32_t *par = nm_malloc(nl, sizeof(int32_t), err);
   bbox *bb = nm_malloc(nl, sizeof(bbox), err);
   cpair *e = NULL;
-  nm_ipt *pts = NULL, *hull = NULL, *ends = NULL;
-  size_t pcap = 0, ne = 0, ecap = 0;
+  cut_scratch scratch = {0};
+  size_t ne = 0, ecap = 0;
   if (!g || !c || !tmp || !roi || !par || !bb) {
     st = err && err->code ? err->code : NM_ERR_NOMEM;
     goto done;
@@ -586,26 +598,13 @@ nm_status nm_merge_unsupported(const float *img, int w, int h, int32_t *labels, 
   for (size_t i = 0; i < np; i++) {
     int32_t ra = nm_uf_find(par, e[i].a), rb = nm_uf_find(par, e[i].b);
     if (ra == rb) continue;
-    bbox u = {bb[ra].x0 < bb[rb].x0 ? bb[ra].x0 : bb[rb].x0,
-              bb[ra].y0 < bb[rb].y0 ? bb[ra].y0 : bb[rb].y0,
-              bb[ra].x1 > bb[rb].x1 ? bb[ra].x1 : bb[rb].x1,
-              bb[ra].y1 > bb[rb].y1 ? bb[ra].y1 : bb[rb].y1};
-    size_t area_u = (size_t)(u.x1 - u.x0 + 1) * (size_t)(u.y1 - u.y0 + 1);
-    if (area_u > pcap) {
-      free(pts);
-      free(hull);
-      free(ends);
-      pts = malloc(sizeof(nm_ipt) * (4 * area_u + 2));
-      hull = malloc(sizeof(nm_ipt) * (8 * area_u + 6));
-      ends = malloc(sizeof(nm_ipt) * (area_u + 1));
-      pcap = area_u;
-      if (!pts || !hull || !ends) {
-        st = nm_fail(err, NM_ERR_NOMEM, "split: out of memory");
-        goto done;
-      }
+    bbox u = bbox_union(bb[ra], bb[rb]);
+    if (cut_scratch_fit(&scratch, u) != 0) {
+      st = nm_fail(err, NM_ERR_NOMEM, "split: out of memory");
+      goto done;
     }
     double line = 0;
-    double de = cut_end_depth(labels, roi, g, par, w, h, ra, rb, u, pts, hull, ends, &line);
+    double de = cut_end_depth(labels, roi, g, par, w, h, ra, rb, u, &scratch, &line);
     if (!(de >= 0) || de >= notch || !(line < 2)) continue;
     nm_uf_union(par, ra, rb);
     bb[nm_uf_find(par, ra)] = u;
@@ -620,8 +619,6 @@ done:
   free(par);
   free(bb);
   free(e);
-  free(pts);
-  free(hull);
-  free(ends);
+  cut_scratch_free(&scratch);
   return st;
 }

@@ -448,17 +448,6 @@ static void flatten_nc(ws *W, float *img, double sigma) {
   for (size_t i = 0; i < n; i++) img[i] -= W->c[i] > 1e-3f ? W->b[i] / W->c[i] : fill;
 }
 
-/* Contrast between the two Otsu classes of img (mean above t minus mean
-** below). */
-static double class_contrast(const float *img, size_t n, double t) {
-  double s0 = 0, s1 = 0;
-  size_t n0 = 0, n1 = 0;
-  for (size_t i = 0; i < n; i++)
-    if (img[i] > t) s1 += img[i], n1++;
-    else s0 += img[i], n0++;
-  return n0 && n1 ? s1 / n1 - s0 / n0 : 0;
-}
-
 /* out = mask without the thin dark gaps between touching bright particles:
 ** pixels where the grey closing of img (square of side 2r+1, which bridges
 ** any gap narrower than that) exceeds img by more than frac of the local
@@ -778,7 +767,7 @@ static nm_status threshold_split(ws *W, const float *I, double d, int dark,
       double t = nm_otsu(W->a, n, NULL);
       if (t == t) {
         st = cut_gaps(W, W->a, W->m, W->m2, (int)lround(d / 8), o->gap_cut,
-                      class_contrast(W->a, n, t), d, o->gap_smooth * d, err);
+                      nm_class_contrast(W->a, n, t), d, o->gap_smooth * d, err);
         if (st) return st;
       }
     }
@@ -1122,7 +1111,7 @@ nm_status nm_segment(const float *px, int width, int height,
         /* with the visible gaps between particles cut (only here, since
         ** texture inside faint particles would be cut too) */
         st = cut_gaps(&W, W.a, W.m2, W.m, (w < h ? w : h) / 64, o->gap_cut,
-                      class_contrast(W.a, n, t), (w < h ? w : h) / 64.0, 0, err);
+                      nm_class_contrast(W.a, n, t), (w < h ? w : h) / 64.0, 0, err);
         if (st) goto fail;
         double d2 = scale_from_mask(&W, W.m, NULL, t, NULL, err, &st);
         if (st) goto fail;

@@ -180,6 +180,18 @@ static void cut_scratch_free(cut_scratch *s) {
   free(s->ends);
 }
 
+/* The image at pixel scale (Gaussian of 1 px) into g and its closing by
+** a disc of d/8 (the local particle level) into c; returns the radius. A
+** line between particles is where g lies below c. */
+static int pixel_scale_close(const float *img, int w, int h, double d, float *g, float *c,
+                             float *tmp) {
+  nm_gauss(img, g, w, h, 1.0, tmp);
+  int r = (int)lround(d / 8);
+  if (r < 1) r = 1;
+  nm_close(g, c, w, h, r, tmp);
+  return r;
+}
+
 /* The deepest end of the cut between roots ra and rb: over the pixels of
 ** either piece that touch the other piece and also something outside their
 ** union (the cut's ends on the union's outline), the largest distance of a
@@ -423,17 +435,8 @@ nm_status nm_split_merged_nd(const float *img, const uint8_t *mask, const float 
   if (!any) goto done;
   for (size_t i = 0; i < n; i++) roi[i] = labels[i] > 0 && labels[i] <= *count && suspect[labels[i]];
   /* depth below the local particle level, at pixel scale */
-  nm_gauss(img, g, w, h, 1.0, tmp);
-  int r = (int)lround(d / 8);
-  if (r < 1) r = 1;
-  nm_close(g, c, w, h, r, tmp);
-  double t = nm_otsu(img, n, NULL);
-  double s0 = 0, s1 = 0;
-  size_t n0 = 0, n1 = 0;
-  for (size_t i = 0; i < n; i++)
-    if (img[i] > t) s1 += img[i], n1++;
-    else s0 += img[i], n0++;
-  double contrast = n0 && n1 ? s1 / n1 - s0 / n0 : 0;
+  int r = pixel_scale_close(img, w, h, d, g, c, tmp);
+  double contrast = nm_class_contrast(img, n, nm_otsu(img, n, NULL)); /* depths' unit */
   if (!(contrast > 0)) goto done;
   float lo = (float)(0.1 * contrast);
   if (neg_dist) {
@@ -537,17 +540,8 @@ nm_status nm_merge_unsupported(const float *img, int w, int h, int32_t *labels, 
   for (size_t i = 0; i < n; i++) roi[i] = labels[i] > 0 && labels[i] <= count;
   /* the pixel-scale depth below the local particle level, as the second
   ** split reads it */
-  nm_gauss(img, g, w, h, 1.0, tmp);
-  int r = (int)lround(d / 8);
-  if (r < 1) r = 1;
-  nm_close(g, c, w, h, r, tmp);
-  double t = nm_otsu(img, n, NULL);
-  double s0 = 0, s1 = 0;
-  size_t n0 = 0, n1 = 0;
-  for (size_t i = 0; i < n; i++)
-    if (img[i] > t) s1 += img[i], n1++;
-    else s0 += img[i], n0++;
-  double contrast = n0 && n1 ? s1 / n1 - s0 / n0 : 0;
+  pixel_scale_close(img, w, h, d, g, c, tmp);
+  double contrast = nm_class_contrast(img, n, nm_otsu(img, n, NULL)); /* depths' unit */
   if (!(contrast > 0)) goto done;
   float lo = (float)(0.1 * contrast);
   for (size_t i = 0; i < n; i++) {

@@ -163,3 +163,12 @@ void nm_threshold_local(const float *px, int w, int h, int r, float offset,
   nm_box_mean(px, mean, w, h, r, tmp);
   for (size_t i = 0; i < n; i++) out[i] = px[i] > mean[i] + offset;
 }
+
+double nm_class_contrast(const float *px, size_t n, double t) {
+  double s0 = 0, s1 = 0;
+  size_t n0 = 0, n1 = 0;
+  for (size_t i = 0; i < n; i++)
+    if (px[i] > t) s1 += px[i], n1++;
+    else s0 += px[i], n0++;
+  return n0 && n1 ? s1 / n1 - s0 / n0 : 0;
+}

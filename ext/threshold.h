@@ -27,6 +27,10 @@ int nm_otsu_hist(const double *hist, int nbins);
 ** all equal or none is selected. */
 double nm_otsu(const float *px, size_t n, const uint8_t *mask);
 
+/* Contrast between the two classes of px split at t: the mean above t
+** minus the mean at or below it; 0 when either class is empty. */
+double nm_class_contrast(const float *px, size_t n, double t);
+
 /* Local mean threshold: out[i] = 1 where px[i] > local_mean(r) + offset.
 ** local mean is the (2r+1)^2 box mean. tmp: nm_filter_tmp_size(w,h). */
 void nm_threshold_local(const float *px, int w, int h, int r, float offset,

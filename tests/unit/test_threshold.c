@@ -61,5 +61,14 @@ int main(void) {
     free(tmp);
     free(out);
   }
+  {
+    /* class contrast: 30 pixels at 10 and 70 at 30 split at 20 differ by
+    ** exactly 20; with every value on one side there is no contrast */
+    float px[100];
+    for (int i = 0; i < 100; i++) px[i] = i < 30 ? 10.0f : 30.0f;
+    CHECK(fabs(nm_class_contrast(px, 100, 20.0) - 20.0) < 1e-12);
+    CHECK(fabs(nm_class_contrast(px, 100, nm_otsu(px, 100, NULL)) - 20.0) < 1e-12);
+    CHECK(nm_class_contrast(px, 100, 40.0) == 0.0);
+  }
   return check_summary("test_threshold");
 }

@@ -70,6 +70,14 @@ static void copy_floats(float *d, const float *s, size_t n) {
   for (; i < n; i++) d[i] = s[i];
 }
 
+/* row (w samples) into dst with r copies of its end samples on each side:
+** the padded line every row pass reads (borders replicate). */
+static void pad_row(float *dst, const float *row, int w, int r) {
+  for (int i = 0; i < r; i++) dst[i] = row[0];
+  copy_floats(dst + r, row, (size_t)w);
+  for (int i = 0; i < r; i++) dst[r + w + i] = row[w - 1];
+}
+
 #define HIST_BINS 4096
 
 static int imax(int a, int b) { return a > b ? a : b; }
@@ -290,10 +298,7 @@ static void rows_pass(const float *in, float *out, int w, int h, int r, line_fn 
   int m = imax(w, h);
   float *src = lb, *scr = lb + (m + 2 * r + 2);
   for (int y = 0; y < h; y++) {
-    const float *row = in + (size_t)y * w;
-    for (int i = 0; i < r; i++) src[i] = row[0];
-    copy_floats(src + r, row, (size_t)w);
-    for (int i = 0; i < r; i++) src[r + w + i] = row[w - 1];
+    pad_row(src, in + (size_t)y * w, w, r);
     fn(src, out + (size_t)y * w, w, r, arg, scr);
   }
 }
@@ -423,11 +428,8 @@ static void box_rows(const float *in, float *out, int w, int h, int r, int y0, i
     float *D[4];
     double sm[4];
     for (int j = 0; j < 4; j++) {
-      const float *row = in + (size_t)(y + j) * w;
       float *src = lb + (size_t)j * stride;
-      for (int i = 0; i < r; i++) src[i] = row[0];
-      copy_floats(src + r, row, (size_t)w);
-      for (int i = 0; i < r; i++) src[r + w + i] = row[w - 1];
+      pad_row(src, in + (size_t)(y + j) * w, w, r);
       P[j] = src;
       D[j] = out + (size_t)(y + j) * w;
       sm[j] = 0;
@@ -457,46 +459,49 @@ static void box_rows(const float *in, float *out, int w, int h, int r, int y0, i
 #endif
 }
 
-/* Each output sums its taps in order j = 0..2r from 0 (the same float
-** operations as a per-pixel loop), accumulated tap by tap over the line so
-** that the inner loop runs over contiguous pixels. */
-NM_CLONES static void line_kernel(const float *src, float *dst, int n, int r, void *arg, float *scr) {
-  (void)scr;
-  const float *kern = arg; /* 2r+1 taps */
-  int i = 0;
+/* o[x] = sum over j = 0..2r of rows[j][x] * kern[j], the taps summed in
+** order from 0 (eight outputs at a time in a register): both the row pass
+** (rows[j] = the padded line shifted by j) and the column pass of the
+** streamed Gaussian (rows[j] = the ring's rows) are this sum. r <= 7. */
+NM_CLONES static void kernel_rows_sum(float *o, const float *const *rows, const float *kern,
+                                      int r, int w) {
+  int x0 = 0;
 #if defined(__GNUC__)
-  /* eight outputs in a register while the taps are summed (the same sum
-  ** in the same order, without a store and load of dst per tap) */
-  for (; i + 8 <= n; i += 8) {
+  for (; x0 + 8 <= w; x0 += 8) {
     v8f acc = {0, 0, 0, 0, 0, 0, 0, 0};
     for (int j = 0; j <= 2 * r; j++) {
       v8f t;
-      LD8(t, src + i + j);
+      LD8(t, rows[j] + x0);
       acc = acc + t * kern[j];
     }
-    ST8(dst + i, acc);
+    ST8(o + x0, acc);
   }
 #endif
-  for (int x = i; x < n; x++) dst[x] = 0.0f;
+  for (int x = x0; x < w; x++) o[x] = 0.0f;
   for (int j = 0; j <= 2 * r; j++) {
-    const float *p = src + j;
+    const float *row = rows[j];
     float kj = kern[j];
-    for (int x = i; x < n; x++) dst[x] += p[x] * kj;
+    for (int x = x0; x < w; x++) o[x] += row[x] * kj;
   }
 }
 
-/* The same along columns, from src into output rows [y0, y1) of dst
-** (src != dst). */
-NM_CLONES static void cols_kernel(const float *src, float *dst, int w, int h, int r, const float *kern,
+/* The row pass of the exact kernel: each output sums its taps in order
+** j = 0..2r from 0, the same float operations as a per-pixel loop. */
+static void line_kernel(const float *src, float *dst, int n, int r, void *arg, float *scr) {
+  (void)scr;
+  const float *rows[15];
+  for (int j = 0; j <= 2 * r; j++) rows[j] = src + j;
+  kernel_rows_sum(dst, rows, arg, r, n);
+}
+
+/* The same sum along columns (borders replicate), from src into output
+** rows [y0, y1) of dst (src != dst). */
+static void cols_kernel(const float *src, float *dst, int w, int h, int r, const float *kern,
                         int y0, int y1) {
+  const float *rows[15];
   for (int y = y0; y < y1; y++) {
-    float *o = dst + (size_t)y * w;
-    for (int x = 0; x < w; x++) o[x] = 0.0f;
-    for (int j = 0; j <= 2 * r; j++) {
-      const float *row = src + (size_t)imin(imax(y - r + j, 0), h - 1) * w;
-      float kj = kern[j];
-      for (int x = 0; x < w; x++) o[x] += row[x] * kj;
-    }
+    for (int j = 0; j <= 2 * r; j++) rows[j] = src + (size_t)imin(imax(y - r + j, 0), h - 1) * w;
+    kernel_rows_sum(dst + (size_t)y * w, rows, kern, r, w);
   }
 }
 
@@ -804,15 +809,7 @@ static void bs_fetch(bstream *B, int k) {
   if (g1 - g0 == 4) {
     box_rows4_sse2(src, dst, w, S->r, 0, B->S);
   } else {
-    int r = S->r;
-    float *pad = B->line, *scr = B->line + (w + 2 * r + 2);
-    for (int j = 0; j < g1 - g0; j++) {
-      const float *row = src + (size_t)j * w;
-      for (int i = 0; i < r; i++) pad[i] = row[0];
-      copy_floats(pad + r, row, (size_t)w);
-      for (int i = 0; i < r; i++) pad[r + w + i] = row[w - 1];
-      line_box(pad, dst + (size_t)j * w, w, r, NULL, scr);
-    }
+    rows_pass(src, dst, w, g1 - g0, S->r, line_box, NULL, B->line);
   }
   S->have = g1;
 }
@@ -900,50 +897,25 @@ static int box_stream(const float *in, float *out, int w, int h, const int *r, i
 ** line_kernel) goes into a ring of 2r+2 rows, and each output row is
 ** cols_kernel's sum over the ring, as soon as its rows are in. Returns 0
 ** when the ring does not fit in the second image of tmp. */
-NM_CLONES static void ks_col_row(float *o, const float *const *rows, const float *kern, int r,
-                                 int w) {
-  int x0 = 0;
-#if defined(__GNUC__)
-  for (; x0 + 8 <= w; x0 += 8) {
-    v8f acc = {0, 0, 0, 0, 0, 0, 0, 0};
-    for (int j = 0; j <= 2 * r; j++) {
-      v8f t;
-      LD8(t, rows[j] + x0);
-      acc = acc + t * kern[j];
-    }
-    ST8(o + x0, acc);
-  }
-#endif
-  for (int x = x0; x < w; x++) o[x] = 0.0f;
-  for (int j = 0; j <= 2 * r; j++) {
-    const float *row = rows[j];
-    float kj = kern[j];
-    for (int x = x0; x < w; x++) o[x] += row[x] * kj;
-  }
-}
-
 static int kern_stream(const float *in, float *out, int w, int h, int r, const float *kern,
                        float *tmp) {
   size_t n = (size_t)w * h;
   int rs = 2 * r + 2;
   size_t need = (size_t)rs * w + 3 * ((size_t)w + 2 * (size_t)r + 2) + 8;
   if (r > 7 || need > n) return 0;
-  float *ring = tmp + n, *pad = ring + (size_t)rs * w, *scr = pad + (w + 2 * r + 2);
+  float *ring = tmp + n, *lb = ring + (size_t)rs * w;
   int have = 0;
   const float *rows[15];
   for (int y = 0; y < h; y++) {
     int last = imin(y + r, h - 1);
     while (have <= last) {
-      const float *row = in + (size_t)have * w;
-      for (int i = 0; i < r; i++) pad[i] = row[0];
-      copy_floats(pad + r, row, (size_t)w);
-      for (int i = 0; i < r; i++) pad[r + w + i] = row[w - 1];
-      line_kernel(pad, ring + (size_t)(have % rs) * w, w, r, (void *)kern, scr);
+      rows_pass(in + (size_t)have * w, ring + (size_t)(have % rs) * w, w, 1, r, line_kernel,
+                (void *)kern, lb);
       have++;
     }
     for (int j = 0; j <= 2 * r; j++)
       rows[j] = ring + (size_t)(imin(imax(y - r + j, 0), h - 1) % rs) * w;
-    ks_col_row(out + (size_t)y * w, rows, kern, r, w);
+    kernel_rows_sum(out + (size_t)y * w, rows, kern, r, w);
   }
   return 1;
 }

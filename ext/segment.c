@@ -628,6 +628,12 @@ static nm_status denoise_flatten(ws *W, const float *I, double d, int dark,
   return NM_OK;
 }
 
+/* Gradient magnitude by central differences at an inner pixel p. */
+static float central_gradient(const float *img, size_t p, int w) {
+  float gx = img[p + 1] - img[p - 1], gy = img[p + w] - img[p - w];
+  return sqrtf(gx * gx + gy * gy);
+}
+
 /* How much steeper the mask's outline is than the film around it, before
 ** any split: mean gradient of img on the outline pixels of W->m2 over its
 ** mean gradient on the unmasked ring between ra and rb from the mask (the
@@ -654,8 +660,7 @@ static nm_status sharp_edges(ws *W, const float *img, double d, double *ratio, d
       int bnd = m[p] && (!m[p - 1] || !m[p + 1] || !m[p - w] || !m[p + w]);
       int rng = !m[p] && W->c[p] >= ra && W->c[p] <= rb;
       if (!bnd && !rng) continue;
-      float gx = img[p + 1] - img[p - 1], gy = img[p + w] - img[p - w];
-      float g = sqrtf(gx * gx + gy * gy);
+      float g = central_gradient(img, p, w);
       if (bnd) gb += g, nb++;
       else gr += g, nr++;
     }
@@ -678,8 +683,7 @@ static nm_status sharp_edges(ws *W, const float *img, double d, double *ratio, d
         int in = m[p] && din[p] >= ra;
         int rng = !m[p] && W->c[p] >= ra && W->c[p] <= rb;
         if (!in && !rng) continue;
-        float gx = img[p + 1] - img[p - 1], gy = img[p + w] - img[p - w];
-        float g = sqrtf(gx * gx + gy * gy);
+        float g = central_gradient(img, p, w);
         if (in) din[ni++] = g; /* ni <= p: din[p] was read above */
         else if (nf < (size_t)nr) gf[nf++] = g;
       }

@@ -130,9 +130,6 @@ static int cmp_edge(const void *x, const void *y) {
   return (p->b > q->b) - (p->b < q->b);
 }
 
-/* Merges adjacent pieces of the same parent whose shared boundary is
-** shallow: mean depth (dep, where roi) along it below thr. A gap line is
-** deep along its whole length; a cut through texture is not. */
 static int cmp_edge_dep(const void *x, const void *y) {
   const edge *p = x, *q = y;
   if (p->dep != q->dep) return p->dep < q->dep ? -1 : 1;
@@ -143,6 +140,13 @@ static int cmp_edge_dep(const void *x, const void *y) {
 typedef struct bbox {
   int x0, y0, x1, y1;
 } bbox;
+
+static void bbox_add(bbox *q, int x, int y) {
+  if (x < q->x0) q->x0 = x;
+  if (x > q->x1) q->x1 = x;
+  if (y < q->y0) q->y0 = y;
+  if (y > q->y1) q->y1 = y;
+}
 
 static bbox bbox_union(bbox a, bbox b) {
   return (bbox){a.x0 < b.x0 ? a.x0 : b.x0, a.y0 < b.y0 ? a.y0 : b.y0, a.x1 > b.x1 ? a.x1 : b.x1,
@@ -190,6 +194,13 @@ static int pixel_scale_close(const float *img, int w, int h, double d, float *g,
   if (r < 1) r = 1;
   nm_close(g, c, w, h, r, tmp);
   return r;
+}
+
+/* How far the image (smooth) lies below its closing (closed: the local
+** particle level), as a share of that level (at least lo), in 0..1. */
+static float depth_below(float closed, float smooth, float lo) {
+  float dep = (closed - smooth) / (closed > lo ? closed : lo);
+  return dep < 0 ? 0 : dep > 1 ? 1 : dep;
 }
 
 /* The deepest end of the cut between roots ra and rb: over the pixels of
@@ -264,6 +275,9 @@ static double cut_end_depth(const int32_t *mk, const uint8_t *roi, const float *
   return worst;
 }
 
+/* Merges adjacent pieces of the same parent whose shared boundary is
+** shallow: mean depth (dep, where roi) along it below thr. A gap line is
+** deep along its whole length; a cut through texture is not. */
 static nm_status merge_weak(int32_t *mk, int nm, const uint8_t *roi, const int32_t *parent,
                             const float *dep, const float *d1, int w, int h, double thr,
                             double amax, double notch, nm_error *err) {
@@ -341,12 +355,7 @@ static nm_status merge_weak(int32_t *mk, int nm, const uint8_t *roi, const int32
     for (int y = 0; y < h; y++)
       for (int x = 0; x < w; x++) {
         size_t i = (size_t)y * w + x;
-        if (!roi[i] || mk[i] <= 0) continue;
-        bbox *q = bb + mk[i];
-        if (x < q->x0) q->x0 = x;
-        if (x > q->x1) q->x1 = x;
-        if (y < q->y0) q->y0 = y;
-        if (y > q->y1) q->y1 = y;
+        if (roi[i] && mk[i] > 0) bbox_add(bb + mk[i], x, y);
       }
   }
   for (size_t i = 0; i < np; i++) {
@@ -447,10 +456,7 @@ nm_status nm_split_merged_nd(const float *img, const uint8_t *mask, const float 
   }
   for (size_t i = 0; i < n; i++) {
     if (!roi[i]) continue;
-    float top = c[i] > lo ? c[i] : lo;
-    float dep = (c[i] - g[i]) / top;
-    if (dep < 0) dep = 0;
-    if (dep > 1) dep = 1;
+    float dep = depth_below(c[i], g[i], lo);
     f[i] *= (float)pow(1.0 - dep, power);
     if (d1) d1[i] = dep;
   }
@@ -463,11 +469,7 @@ nm_status nm_split_merged_nd(const float *img, const uint8_t *mask, const float 
     double st_sig = 3;
     nm_gauss(img, g, w, h, st_sig, tmp);
     nm_close(g, c, w, h, r, tmp);
-    for (size_t i = 0; i < n; i++) {
-      float top = c[i] > lo ? c[i] : lo;
-      float dep = (c[i] - g[i]) / top;
-      c[i] = dep < 0 ? 0 : dep > 1 ? 1 : dep;
-    }
+    for (size_t i = 0; i < n; i++) c[i] = depth_below(c[i], g[i], lo);
   }
   if (nm_progress_tick(progress, 7.3, 10, "segment")) {
     st = nm_fail(err, NM_ERR_INTERRUPTED, "segment: interrupted");
@@ -544,22 +546,14 @@ nm_status nm_merge_unsupported(const float *img, int w, int h, int32_t *labels, 
   double contrast = nm_class_contrast(img, n, nm_otsu(img, n, NULL)); /* depths' unit */
   if (!(contrast > 0)) goto done;
   float lo = (float)(0.1 * contrast);
-  for (size_t i = 0; i < n; i++) {
-    float top = c[i] > lo ? c[i] : lo;
-    float dep = roi[i] ? (c[i] - g[i]) / top : 0;
-    g[i] = dep < 0 ? 0 : dep > 1 ? 1 : dep;
-  }
+  for (size_t i = 0; i < n; i++) g[i] = roi[i] ? depth_below(c[i], g[i], lo) : 0;
   for (size_t l = 0; l < nl; l++) par[l] = (int32_t)l, bb[l] = (bbox){w, h, -1, -1};
   for (int y = 0; y < h; y++)
     for (int x = 0; x < w; x++) {
       size_t i = (size_t)y * w + x;
       int32_t l = labels[i];
       if (!roi[i]) continue;
-      bbox *q = bb + l;
-      if (x < q->x0) q->x0 = x;
-      if (x > q->x1) q->x1 = x;
-      if (y < q->y0) q->y0 = y;
-      if (y > q->y1) q->y1 = y;
+      bbox_add(bb + l, x, y);
       for (int k = 0; k < 2; k++) {
         if (k == 0 ? x == w - 1 : y == h - 1) continue;
         size_t j = k == 0 ? i + 1 : i + (size_t)w;

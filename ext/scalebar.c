@@ -2223,6 +2223,29 @@ static double read_glyphs(const ink_window *win, const box *boxes, int count, co
 ** rendering, but it can. */
 #define MAX_EXTRA_READINGS 22
 
+/* Floods lab (gw x gh cells) over 4-neighbours from the sp cells on stack
+** (already set to `to`): every reached cell still 2 becomes `to`. Returns
+** the cells filled, seeds included, and their first and last rows. */
+static int flood4(unsigned char *lab, int gw, int gh, int *stack, int sp, unsigned char to,
+                  int *y0, int *y1) {
+  static const int dx[4] = {1, -1, 0, 0}, dy[4] = {0, 0, 1, -1};
+  int size = 0;
+  *y0 = gh, *y1 = -1;
+  while (sp > 0) {
+    int at = stack[--sp], x = at % gw, y = at / gw;
+    size++;
+    if (y < *y0) *y0 = y;
+    if (y > *y1) *y1 = y;
+    for (int d = 0; d < 4; d++) {
+      int nx = x + dx[d], ny = y + dy[d];
+      if (nx < 0 || ny < 0 || nx >= gw || ny >= gh || lab[ny * gw + nx] != 2) continue;
+      lab[ny * gw + nx] = to;
+      stack[sp++] = ny * gw + nx;
+    }
+  }
+  return size;
+}
+
 /* 1 when the glyph's ink (coverage at least half) is a closed ring whose
 ** hole spans it: the largest region of background enclosed by the ink
 ** reaches within a fifth of the glyph's height of its top and of its
@@ -2248,36 +2271,15 @@ static int glyph_is_ring(const ink_window *win, const box *g) {
         stack[sp++] = y * gw + x;
       }
     }
-  while (sp > 0) {
-    int at = stack[--sp], x = at % gw, y = at / gw;
-    static const int dx[4] = {1, -1, 0, 0}, dy[4] = {0, 0, 1, -1};
-    for (int d = 0; d < 4; d++) {
-      int nx = x + dx[d], ny = y + dy[d];
-      if (nx < 0 || ny < 0 || nx >= gw || ny >= gh || lab[ny * gw + nx] != 2) continue;
-      lab[ny * gw + nx] = 1;
-      stack[sp++] = ny * gw + nx;
-    }
-  }
+  int y0, y1;
+  flood4(lab, gw, gh, stack, sp, 1, &y0, &y1);
   /* The largest enclosed region (4-connected), by pixel count. */
   int best = 0, by0 = 0, by1 = 0, best_seed = -1;
   for (int i = 0; i < gw * gh; i++) {
     if (lab[i] != 2) continue;
-    int size = 0, y0 = gh, y1 = -1;
     lab[i] = 3;
-    stack[sp++] = i;
-    while (sp > 0) {
-      int at = stack[--sp], x = at % gw, y = at / gw;
-      size++;
-      if (y < y0) y0 = y;
-      if (y > y1) y1 = y;
-      static const int dx[4] = {1, -1, 0, 0}, dy[4] = {0, 0, 1, -1};
-      for (int d = 0; d < 4; d++) {
-        int nx = x + dx[d], ny = y + dy[d];
-        if (nx < 0 || ny < 0 || nx >= gw || ny >= gh || lab[ny * gw + nx] != 2) continue;
-        lab[ny * gw + nx] = 3;
-        stack[sp++] = ny * gw + nx;
-      }
-    }
+    stack[0] = i;
+    int size = flood4(lab, gw, gh, stack, 1, 3, &y0, &y1);
     if (size > best) best = size, by0 = y0, by1 = y1, best_seed = i;
   }
   TRACE("        glyph x%d-%d y%d-%d: largest hole %d px, rows %d-%d\n", g->x0, g->x1, g->y0,

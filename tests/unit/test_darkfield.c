@@ -73,6 +73,18 @@ static int found_apart(const int32_t *lab, int w, const disc *g, int n) {
   return found;
 }
 
+/* Draws the field (draw_field) into I, segments it with o into lab
+** (*count labels) and returns how many discs are found apart. */
+static int segment_field(float *I, int32_t *lab, const disc *g, int n, double lump,
+                         unsigned seed, const nm_darkfield_opts *o, int *count) {
+  nm_error err = {0};
+  double scale = 0;
+  draw_field(I, g, n, lump, seed);
+  memset(lab, 0, sizeof(int32_t) * FIELD_W * FIELD_H);
+  CHECK_OK(nm_darkfield_segment(I, FIELD_W, FIELD_H, o, 0, NULL, lab, count, &scale, &err), err);
+  return found_apart(lab, FIELD_W, g, n);
+}
+
 int main(void) {
   const int W = 320, H = 320;
   disc discs[32];
@@ -249,12 +261,9 @@ int main(void) {
     const disc g[6] = {{100, 80, 10}, {89, 80, 10}, {94.5, 70.5, 10}, {94.5, 89.5, 10},
                        {40, 40, 10}, {160, 120, 10}};
     for (int pass = 0; pass < 2; pass++) {
-      draw_field(I, g, 6, 0.0, 4242u);
       nm_darkfield_opts_default(&o);
       if (pass) o.half_q = 0.5;
-      memset(lab, 0, sizeof(int32_t) * FIELD_W * FIELD_H);
-      CHECK_OK(nm_darkfield_segment(I, FIELD_W, FIELD_H, &o, 0, NULL, lab, &count, &scale, &err), err);
-      int found3 = found_apart(lab, FIELD_W, g, 6);
+      int found3 = segment_field(I, lab, g, 6, 0.0, 4242u, &o, &count);
       fprintf(stderr, "cluster, half_q %.2f: %d of 6 found apart\n", o.half_q, found3);
       if (!pass) CHECK(found3 == 6);
     }
@@ -271,12 +280,9 @@ int main(void) {
     const disc g[5] = {{50, 80, 10}, {120, 75, 10}, {120, 85, 10}, {170, 40, 10}, {170, 125, 10}};
     int found_on = -1;
     for (int pass = 0; pass < 2; pass++) {
-      draw_field(I, g, 5, 0.3, 777u);
       nm_darkfield_opts_default(&o);
       if (pass) o.merged = 0;
-      memset(lab, 0, sizeof(int32_t) * FIELD_W * FIELD_H);
-      CHECK_OK(nm_darkfield_segment(I, FIELD_W, FIELD_H, &o, 0, NULL, lab, &count, &scale, &err), err);
-      int found4 = found_apart(lab, FIELD_W, g, 5);
+      int found4 = segment_field(I, lab, g, 5, 0.3, 777u, &o, &count);
       fprintf(stderr, "lump and pair, merged %g: %d of 5 found apart, %d labels\n", o.merged,
               found4, count);
       if (!pass) {

@@ -51,6 +51,14 @@ typedef struct subset {
 static nm_cnn *net;
 
 static double clampd(double v, double lo, double hi) { return v < lo ? lo : v > hi ? hi : v; }
+
+/* The re-simulation Jaccard of a triplet on a prepared mask, the triplet as
+** predicted but only kept inside eq. 1's valid domain. */
+static nm_status triplet_jaccard(const nm_fit_mask *fm, double p, double d, double l, double *j,
+                                 nm_error *err) {
+  return nm_fit_jaccard(fm, clampd(p, 0.1, 100), clampd(d, 0.5, 12), clampd(l, 1.0, 20), j, NULL,
+                        err);
+}
 static int tta;      /* -T: average over the 8 symmetries of the square */
 static FILE *dump;   /* -D: one line per real particle */
 
@@ -173,8 +181,7 @@ static int study_rules(const nm_sim_opts *so, size_t nsim, uint64_t seed) {
       }
       if (truth[i * 3] <= 10) se10 += (t[0] - truth[i * 3]) * (t[0] - truth[i * 3]), n10++;
       double j1 = 0;
-      if (fm[i] && nm_fit_jaccard(fm[i], clampd(t[0], 0.1, 100), clampd(t[1], 0.5, 12),
-                                  clampd(t[2], 1.0, 20), &j1, NULL, &err) == NM_OK)
+      if (fm[i] && triplet_jaccard(fm[i], t[0], t[1], t[2], &j1, &err) == NM_OK)
         jc += j1, nj++;
     }
     printf("| %c%g | %.3f | %.3f | %.3f | %.3f | %.4f | %.4f | %.0f %% |\n", grid[g].kind, grid[g].v,
@@ -261,10 +268,8 @@ static int eval_image(const char *root, const char *set, const char *img_rel, co
     nm_fit_mask *fm = NULL;
     double jc = 0, je = 0, jo = 0, le = 0;
     if (nm_fit_mask_prepare(m, bw, bh, bw, &fm, &err) == NM_OK) {
-      /* The triplet as predicted, only kept inside eq. 1's valid domain. */
-      double p = clampd(pred[i * 3], 0.1, 100), d = clampd(pred[i * 3 + 1], 0.5, 12),
-             l = clampd(pred[i * 3 + 2], 1.0, 20);
-      if (nm_fit_jaccard(fm, p, d, l, &jc, NULL, &err) != NM_OK) jc = 0;
+      if (triplet_jaccard(fm, pred[i * 3], pred[i * 3 + 1], pred[i * 3 + 2], &jc, &err) != NM_OK)
+        jc = 0;
       if (nm_fit_baselines(fm, &jo, &je, &le, &err) != NM_OK) je = jo = 0;
       if (dump) {
         fprintf(dump, "%s\t%s\t%d\t%ld\t%.3f\t%.3f\t%.3f\t%.4f\t%.4f\t%.3f", s->name, gt_rel, k,
@@ -273,8 +278,7 @@ static int eval_image(const char *root, const char *set, const char *img_rel, co
         for (int q = 0; heads && q < K; q++) {
           const float *hq = heads + (size_t)i * 4 * K;
           double jq = 0;
-          if (nm_fit_jaccard(fm, clampd(hq[3 * q], 0.1, 100), clampd(hq[3 * q + 1], 0.5, 12),
-                             clampd(hq[3 * q + 2], 1.0, 20), &jq, NULL, &err) != NM_OK)
+          if (triplet_jaccard(fm, hq[3 * q], hq[3 * q + 1], hq[3 * q + 2], &jq, &err) != NM_OK)
             jq = 0;
           fprintf(dump, "\t%.3f\t%.3f\t%.3f\t%.3f\t%.4f", hq[3 * q], hq[3 * q + 1], hq[3 * q + 2],
                   hq[3 * K + q], jq);

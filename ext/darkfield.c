@@ -348,6 +348,26 @@ static int by_resp(const void *a, const void *b) {
   return (x < y) - (x > y);
 }
 
+/* Scores the blobs B->v[first..n) of one scale level with band_z (sign 1:
+** bright, -1: dark) and keeps, in order, those over o->k. */
+static void score_band(blobs *B, size_t first, const float *Dc, int w, int h, int sign,
+                       const nm_darkfield_opts *o, double sd_c, float *tmp) {
+  size_t kept = first;
+  for (size_t c = first; c < B->n; c++) {
+    B->v[c].zd = (float)band_z(Dc, w, h, &B->v[c], sign, o->ring, o->floor * sd_c, tmp);
+    if (B->v[c].zd > o->k) B->v[kept++] = B->v[c];
+  }
+  B->n = kept;
+}
+
+/* Keeps, in order, the blobs whose score is over their level's threshold. */
+static void keep_over_level(blobs *B, const double *tl) {
+  size_t kept = 0;
+  for (size_t c = 0; c < B->n; c++)
+    if (B->v[c].zd > tl[B->v[c].lev]) B->v[kept++] = B->v[c];
+  B->n = kept;
+}
+
 nm_status nm_darkfield_segment(const float *I, int w, int h, const nm_darkfield_opts *o,
                                double scale_px, const nm_progress *progress, int32_t *labels,
                                int *count, double *scale_out, nm_error *err) {
@@ -448,31 +468,14 @@ nm_status nm_darkfield_segment(const float *I, int w, int h, const nm_darkfield_
           if (push_blob(&dark, b)) goto nomem;
         }
       }
-    {
-      size_t kept_k = first;
-      ntested += cand.n - first;
-      nlev[k] = cand.n - first;
-      /* each is one more test of "a particle here" */
-      ntested += sec.n - first_sec;
-      nlev[k] += sec.n - first_sec;
-      for (size_t c = first; c < cand.n; c++) {
-        cand.v[c].zd = (float)band_z(Dc, w, h, &cand.v[c], 1, o->ring, o->floor * sd_c, tmp);
-        if (cand.v[c].zd > o->k) cand.v[kept_k++] = cand.v[c];
-      }
-      cand.n = kept_k;
-      kept_k = first_dark;
-      for (size_t c = first_dark; c < dark.n; c++) {
-        dark.v[c].zd = (float)band_z(Dc, w, h, &dark.v[c], -1, o->ring, o->floor * sd_c, tmp);
-        if (dark.v[c].zd > o->k) dark.v[kept_k++] = dark.v[c];
-      }
-      dark.n = kept_k;
-      kept_k = first_sec;
-      for (size_t c = first_sec; c < sec.n; c++) {
-        sec.v[c].zd = (float)band_z(Dc, w, h, &sec.v[c], 1, o->ring, o->floor * sd_c, tmp);
-        if (sec.v[c].zd > o->k) sec.v[kept_k++] = sec.v[c];
-      }
-      sec.n = kept_k;
-    }
+    ntested += cand.n - first;
+    nlev[k] = cand.n - first;
+    /* each is one more test of "a particle here" */
+    ntested += sec.n - first_sec;
+    nlev[k] += sec.n - first_sec;
+    score_band(&cand, first, Dc, w, h, 1, o, sd_c, tmp);
+    score_band(&dark, first_dark, Dc, w, h, -1, o, sd_c, tmp);
+    score_band(&sec, first_sec, Dc, w, h, 1, o, sd_c, tmp);
     /* rotate: prev <- cur <- next */
     float *old = Dp ? Dp : D2;
     Dp = Dc;
@@ -536,14 +539,8 @@ nm_status nm_darkfield_segment(const float *I, int w, int h, const nm_darkfield_
           tl[k] = o->z0 + log((double)nlev[k] / (2 * o->fp * share)) / o->tail;
         }
     }
-    size_t kept_t = 0;
-    for (size_t c = 0; c < cand.n; c++)
-      if (cand.v[c].zd > tl[cand.v[c].lev]) cand.v[kept_t++] = cand.v[c];
-    cand.n = kept_t;
-    kept_t = 0;
-    for (size_t c = 0; c < sec.n; c++)
-      if (sec.v[c].zd > tl[sec.v[c].lev]) sec.v[kept_t++] = sec.v[c];
-    sec.n = kept_t;
+    keep_over_level(&cand, tl);
+    keep_over_level(&sec, tl);
   }
   /* the maxima only a coarser scale beats take no part in the size
   ** density: their intensity test can wait for the threshold (fewer) */

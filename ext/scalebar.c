@@ -738,8 +738,10 @@ static double off_fill(const float *px, int w, int h, int horizontal, int at, in
   }
   return (double)off / (to - from + 1);
 }
-static int t0_of(const int top[2]) { return top[0] > top[1] ? top[0] : top[1]; }
-static int b0_of(const int bottom[2]) { return bottom[0] < bottom[1] ? bottom[0] : bottom[1]; }
+/* The inner of a side's two walks: the larger for the left and top sides,
+** the smaller for the right and bottom ones. */
+static int inner_of_low_side(const int walk[2]) { return walk[0] > walk[1] ? walk[0] : walk[1]; }
+static int inner_of_high_side(const int walk[2]) { return walk[0] < walk[1] ? walk[0] : walk[1]; }
 
 /* A solid annotation box around the bar: the background beside the bar is
 ** flat (its spread a few % of the bar's contrast, where film texture is
@@ -776,7 +778,7 @@ static int find_panel(const float *px, int w, int h, const nm_scalebar *sb, cons
   int disagree = (abs(left[0] - left[1]) > 2) + (abs(right[0] - right[1]) > 2);
   TRACE("    box? left %d %d right %d %d\n", left[0], left[1], right[0], right[1]);
   if (disagree > 1) return 0;
-  int l = left[0] > left[1] ? left[0] : left[1], r = right[0] < right[1] ? right[0] : right[1];
+  int l = inner_of_low_side(left), r = inner_of_high_side(right);
   if (l > sb->bar_x - 5 || r < sb->bar_x + sb->bar_w + 4) return 0;
   int cols[2] = {l + 2, r - 2};
   for (int k = 0; k < 2; k++) {
@@ -797,7 +799,7 @@ static int find_panel(const float *px, int w, int h, const nm_scalebar *sb, cons
     if (abs(wk[0] - wk[1]) <= 2) continue;
     int outer_at = (outward < 0 ? (wk[0] < wk[1] ? wk[0] : wk[1]) : (wk[0] > wk[1] ? wk[0] : wk[1]));
     int inner_at = wk[0] + wk[1] - outer_at;
-    int from = horizontal ? l : t0_of(top), to = horizontal ? r : b0_of(bottom);
+    int from = horizontal ? l : inner_of_low_side(top), to = horizontal ? r : inner_of_high_side(bottom);
     if (off_fill(px, w, h, horizontal, outer_at + outward, from, to, lv->background, tol) >= 0.9 &&
         off_fill(px, w, h, horizontal, inner_at + outward, from, to, lv->background, tol) < 0.5) {
       TRACE("    box? side %d takes its outer walk %d (inner %d stopped short)\n", side, outer_at,
@@ -805,8 +807,8 @@ static int find_panel(const float *px, int w, int h, const nm_scalebar *sb, cons
       wk[0] = wk[1] = outer_at;
     }
   }
-  l = left[0] > left[1] ? left[0] : left[1], r = right[0] < right[1] ? right[0] : right[1];
-  int t = top[0] > top[1] ? top[0] : top[1], b = bottom[0] < bottom[1] ? bottom[0] : bottom[1];
+  l = inner_of_low_side(left), r = inner_of_high_side(right);
+  int t = inner_of_low_side(top), b = inner_of_high_side(bottom);
   if (t > sb->bar_y - 3 || b < sb->bar_y + sb->bar_h + 2) return 0;
   /* A box's edge is straight: just beyond each side, along its whole
   ** length, lies something else than the fill. A walk stopped by noise

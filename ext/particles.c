@@ -3,6 +3,7 @@
 ** particles.h for the steps and the option routing).
 */
 #include "particles.h"
+#include "outliers.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -281,7 +282,7 @@ nm_status nm_particles_run(const char *path, const void *buf, size_t n,
             out->excluded[k] = NM_EXCL_SCALE_BAR;
         }
       }
-      nm_flag_outliers(out->features, out->n_labels, out->excluded);
+      nm_outliers_flag(out->features, out->n_labels, out->excluded);
     }
   }
   if (st != NM_OK) nm_particle_set_free(out);

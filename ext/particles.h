@@ -13,7 +13,7 @@
 **   4. exclusions: segmentation's own (edge, scale_bar, too_small); user
 **      labels touching the image border -> edge; particles overlapping the
 **      scale-bar box that the calibration step found -> scale_bar; then
-**      nm_flag_outliers() among the rest (segmented images only: user labels
+**      nm_outliers_flag() (outliers.h) among the rest (segmented images only: user labels
 **      are taken as given).
 **
 ** Options are set by key: the micrograph keys (frame, page, max_pixels,

@@ -10,7 +10,7 @@
 ** first and every radius, floor and h is derived from it, unless overridden.
 **
 ** Outliers (size/solidity far from the population) are flagged later, from
-** the features, by nm_flag_outliers() in features.h.
+** the features, by nm_outliers_flag() in outliers.h.
 */
 #ifndef NM_SEGMENT_H
 #define NM_SEGMENT_H

@@ -37,6 +37,8 @@
 #include "../ext/image.h"
 #include "../ext/label.h"
 #include "../ext/morph.h"
+#include "../ext/features.h"
+#include "../ext/outliers.h"
 #include "../ext/filter.h"
 #include "../ext/segment.h"
 #include "gt_labels.h"
@@ -498,6 +500,22 @@ static void dump_overlay(const char *img, const nm_image *im, const nm_segmentat
   free(rgb);
 }
 
+/* -O: score what particles() returns WHERE excluded IS NULL, i.e. also
+** drop the detections its population rule flags 'outlier' (features.h). */
+static int outlier_flags;
+
+static void flag_outliers(const nm_image *im, nm_segmentation *seg) {
+  nm_features *f = calloc(seg->count > 0 ? (size_t)seg->count : 1, sizeof *f);
+  nm_error err;
+  nm_error_clear(&err);
+  if (f && nm_features_compute(seg->labels, im->px, im->width, im->height, seg->count, f,
+                               NULL, &err) == NM_OK)
+    nm_outliers_flag(f, seg->count, seg->excluded);
+  else
+    fprintf(stderr, "eval: features failed, outliers not flagged: %s\n", err.msg);
+  free(f);
+}
+
 static void eval_set(const char *root, const char *set, const nm_segment_opts *o,
                      int verbose) {
   char path[4096];
@@ -542,6 +560,7 @@ static void eval_set(const char *root, const char *set, const nm_segment_opts *o
     scale_sum += seg.scale_px;
     int w = im.width, h = im.height;
     size_t n = (size_t)w * h;
+    if (outlier_flags) flag_outliers(&im, &seg);
     uint8_t *keep = calloc((size_t)seg.count + 1, 1);
     for (int l = 1; l <= seg.count; l++) keep[l] = seg.excluded[l] == NM_EXCL_NONE;
     char name[1100];
@@ -645,6 +664,7 @@ int main(int argc, char **argv) {
     if (!strcmp(argv[i], "-d") && i + 1 < argc) root = argv[++i];
     else if (!strcmp(argv[i], "-s") && i + 1 < argc) only = argv[++i];
     else if (!strcmp(argv[i], "-v")) verbose = 1;
+    else if (!strcmp(argv[i], "-O")) outlier_flags = 1;
     else if (!strcmp(argv[i], "-p")) profile_mode = 1;
     else if (!strcmp(argv[i], "-P")) profile_mode = 2; /* on the image smoothed by 0.05 d */
     else if (!strcmp(argv[i], "-o") && i + 1 < argc) dump_dir = argv[++i];

@@ -237,7 +237,7 @@ static double measure_ends_apart(const float *starts, const float *ends, const f
 static double measure_bar_length(const float *px, int w, int h, const nm_scalebar *sb,
                                  const bar_levels *lv) {
   size_t n_rows = (size_t)(sb->bar_h > 0 ? sb->bar_h : 1);
-  float *lengths = malloc(sizeof(float) * 10 * n_rows);
+  float *lengths = malloc(sizeof(float) * 11 * n_rows);
   float *plateau = malloc(sizeof(float) * (size_t)(sb->bar_w > 0 ? sb->bar_w : 1));
   if (!lengths || !plateau) {
     free(lengths);
@@ -250,6 +250,7 @@ static double measure_bar_length(const float *px, int w, int h, const nm_scaleba
   /* Where each row starts and ends, to a fraction of a pixel (pixel x
   ** covers [x, x + 1)). */
   float *starts = lengths + 6 * n_rows, *ends = lengths + 7 * n_rows;
+  float *corrected = lengths + 10 * n_rows; /* film past the ends taken out */
   float span = lv->bar - lv->background;
   float bg_left = end_background(px, w, h, sb, sb->bar_x, lv->background);
   float bg_right = end_background(px, w, h, sb, sb->bar_x + sb->bar_w - 1, lv->background);
@@ -282,6 +283,23 @@ static double measure_bar_length(const float *px, int w, int h, const nm_scaleba
                    (left - 1 >= 0 ? COVERAGE(left - 1, bg_left) : 0.0f);
     ends[rows] = (float)right + COVERAGE(right, bg_right) +
                  (right + 1 < w ? COVERAGE(right + 1, bg_right) : 0.0f);
+    /* Film of the bar's polarity right past an end (coverage f two and
+    ** three pixels out, the smaller of the two, 0.25 to 0.75) is mixed into
+    ** the end's anti-aliased pixels too: one reading c holds (c - f) / (1 -
+    ** f) of the bar. Uncorrected, grainy film at 0.35-0.4 past both ends of a
+    ** 61 px bar lent it a pixel (1.7 %). The corrected length is used only
+    ** when every row agrees both ways (below). */
+    float film_l = left - 3 >= 0 ? fminf(COVERAGE(left - 2, bg_left), COVERAGE(left - 3, bg_left)) : 0;
+    float film_r = right + 3 < w ? fminf(COVERAGE(right + 2, bg_right), COVERAGE(right + 3, bg_right)) : 0;
+    if (!(film_l >= 0.25f && film_l < 0.75f)) film_l = 0;
+    if (!(film_r >= 0.25f && film_r < 0.75f)) film_r = 0;
+#define END_L(x) fmaxf(0.0f, (COVERAGE(x, bg_left) - film_l) / (1.0f - film_l))
+#define END_R(x) fmaxf(0.0f, (COVERAGE(x, bg_right) - film_r) / (1.0f - film_r))
+    corrected[rows] = (float)(right - left - 1) + END_L(left) + END_R(right) +
+                      (left - 1 >= 0 ? END_L(left - 1) : 0.0f) +
+                      (right + 1 < w ? END_R(right + 1) : 0.0f);
+#undef END_L
+#undef END_R
     beyond_l[rows] = left - 3 >= 0 ? fmaxf(COVERAGE(left - 2, bg_left), COVERAGE(left - 3, bg_left)) : 1;
     beyond_r[rows] = right + 3 < w ? fmaxf(COVERAGE(right + 2, bg_right), COVERAGE(right + 3, bg_right)) : 1;
 #undef COVERAGE
@@ -306,7 +324,18 @@ static double measure_bar_length(const float *px, int w, int h, const nm_scaleba
     if (lengths[i] < lo) lo = lengths[i];
     if (lengths[i] > hi) hi = lengths[i];
   }
-  if (rows && hi - lo > fmax(1.5, 0.01 * length)) {
+  if (rows && hi - lo <= fmax(1.5, 0.01 * length)) {
+    float clo = corrected[0], chi = clo;
+    for (int i = 1; i < rows; i++) {
+      if (corrected[i] < clo) clo = corrected[i];
+      if (corrected[i] > chi) chi = corrected[i];
+    }
+    if (chi - clo <= fmax(1.5, 0.01 * length)) {
+      for (int i = 0; i < rows; i++) kept[i] = corrected[i];
+      length = median_of(kept, rows);
+      TRACE("    film past the ends taken out: %.2f px\n", length);
+    }
+  } else if (rows) {
     /* Texture at the bar's level glued to an end lengthens a row, never
     ** shortens it by more than the noise: rows longer than the shortest by
     ** over a pixel are dropped when at least two thirds of the rows remain
@@ -1538,9 +1567,13 @@ static int descends_like_mu(const ink_window *win, const column *k, int baseline
 ** box edge). Returns 1 (doubtful) unless the number's columns are no more
 ** than the characters read for it and can hold them all (touching digits
 ** make one wide column). *unit_descends: 1 when the first column after the
-** number reaches below the baseline — a 'µ', never an 'n' — 0 when it does
-** not, -1 when there is no such column. */
+** number reaches below the baseline in a stem on its left — a 'µ', never an
+** 'n' — 2 when it reaches below otherwise, 0 when it does not, -1 when
+** there is no such column. */
 static int glyph_is_ring(const ink_window *win, const box *g);
+#define MAX_GLYPHS 8
+static int number_glyph_groups(const box *boxes, int count, const box *line,
+                               const label_split *sp, box *g);
 
 static int ink_disagrees(const ink_window *win, const box *boxes, int count, const box *line,
                          const ocr_reading *r, int first, int last, int *unit_descends,
@@ -1712,7 +1745,11 @@ static int ink_disagrees(const ink_window *win, const box *boxes, int count, con
 #endif
   while (c < n && cols[c].area < min_area) c++;
   if (c < n) {
-    *unit_descends = descends_like_mu(win, &cols[c], baseline, H);
+    /* (2: it descends, but not in a stem on its left — no micro sign, though
+    ** it may be a 'p'; 0: it does not descend at all) */
+    *unit_descends = descends_like_mu(win, &cols[c], baseline, H)     ? 1
+                     : cols[c].y1 - baseline >= 0.2 * H ? 2
+                                                          : 0;
     if (split && marks > 0)
       *split = (label_split){1, num_x0, num_x1, cols[c].x0, marks, room, *unit_descends};
   }
@@ -1810,7 +1847,8 @@ static size_t micro_misread(const char *s) {
 }
 
 /* unit_descends: whether the unit's first letter has a micro sign's
-** descender (1), has none (0) or is unknown (-1). */
+** descender (1), descends otherwise (2), does not descend (0) or is
+** unknown (-1). */
 static int parse_label(const char *raw, float least, int unit_descends, double *value,
                        char *unit, size_t unit_size, char *why, size_t why_size,
                        double *number_seen) {
@@ -1893,6 +1931,15 @@ static int parse_label(const char *raw, float least, int unit_descends, double *
   }
   if (!u) {
     snprintf(why, why_size, "scale bar label '%s' has no length unit", text);
+    return -1;
+  }
+  /* A 'p' descends like the micro sign it is usually misread for: a 'pm'
+  ** whose unit ink has no descender is neither, and what Tesseract took
+  ** for the unit is something else (the real '2' of '0.2 µm' after a '0.'
+  ** merged with film into one wide blob that passed for the number). */
+  if (!strcmp(u, "pm") && unit_descends == 0) {
+    snprintf(why, why_size, "scale bar label '%s' reads 'p' where the ink has no descender",
+             text);
     return -1;
   }
   s += ulen;
@@ -1994,7 +2041,9 @@ static int read_once(const ink_window *win, const box *boxes, int count, const b
   }
 #endif
   int descends, lost_point;
-  if (ink_disagrees(win, boxes, count, line, &r, first, last, &descends, split, &lost_point)) {
+  label_split local_split;
+  label_split *sp = split ? split : &local_split;
+  if (ink_disagrees(win, boxes, count, line, &r, first, last, &descends, sp, &lost_point)) {
     snprintf(why, why_size,
              "scale bar label read as '%.60s' but its number has other marks (a dropped '0.'?)",
              text);
@@ -2005,6 +2054,25 @@ static int read_once(const ink_window *win, const box *boxes, int count, const b
     memmove(text + 2, text + 1, strlen(text + 1) + 1);
     text[1] = '.';
     TRACE("        mended: '%s'\n", text);
+  }
+  /* A ring is a zero: no label has a 6, 8 or 9 (bar lengths are 1, 2, 2.5,
+  ** 3, 4 or 5 x 10^n), and Tesseract reads the dotted zero of a small mono
+  ** label '6' under most renderings ('6.5um' for '0.5um', one reading in
+  ** eight right). Where the number's glyphs match its characters one to one
+  ** and the glyph under a 6, 8 or 9 is a ring (glyph_is_ring: a hole from
+  ** near its top to near its bottom, which no 6, 8 or 9 has), the
+  ** character is mended to '0'. Only these digits: a ring under a digit a
+  ** label can have is left to the votes. */
+  if (sp->found) {
+    int k = 0;
+    while (text[k] && ((text[k] >= '0' && text[k] <= '9') || text[k] == '.')) k++;
+    box g[MAX_GLYPHS];
+    int ng = number_glyph_groups(boxes, count, line, sp, g);
+    for (int i = 0; ng == k && i < k; i++)
+      if ((text[i] == '6' || text[i] == '8' || text[i] == '9') && glyph_is_ring(win, &g[i])) {
+        TRACE("        ring under '%c' (character %d): a zero\n", text[i], i);
+        text[i] = '0';
+      }
   }
   if (parse_label(text, least, descends, value, unit, unit_size, why, why_size, seen) == 0) {
     TRACE("        parses: %g %s\n", *value, unit);
@@ -2140,7 +2208,6 @@ static char ocr_glyph(const ink_window *win, const box *boxes, int count, const 
 ** the number's columns grouped by overlapping columns, each group a digit
 ** unless it is short and sits on the baseline (a decimal point); NAN when
 ** a glyph does not read or the number is not one a label carries. */
-#define MAX_GLYPHS 8
 /* The number's glyphs (ink components inside its columns, at the render
 ** peak, grouped by overlapping columns), left to right: their count, or -1
 ** when there are more than MAX_GLYPHS. */
@@ -2471,6 +2538,18 @@ static int read_line(const ink_window *win, const box *boxes, int count, const b
         }
       }
     }
+    /* It breaks ties, never a majority: the glyphs are read under a digit
+    ** whitelist, which forces a glyph Tesseract cannot tell into a digit
+    ** (a JPEG-blurred serif '5' read '3' alone, where 7 of 10 readings of
+    ** the line gave 50 and 3 gave 30). */
+    for (int k = 0; chosen >= 0 && k < n_votes; k++) {
+      int same = 0, with_chosen = 0;
+      for (int j = 0; j < n_votes; j++) {
+        same += fabs(votes_nm[j] - votes_nm[k]) <= 1e-9 * votes_nm[k];
+        with_chosen += fabs(votes_nm[j] - votes_nm[chosen]) <= 1e-9 * votes_nm[chosen];
+      }
+      if (same > with_chosen) chosen = -1;
+    }
     TRACE("      glyph tie-break: %g %g -> vote %d\n", g1, g2, chosen);
   } else if (dissent >= 0 || dissent_seen >= 0) {
     chosen = -1;
@@ -2647,6 +2726,16 @@ static int label_claimed_elsewhere(const box *label, const nm_scalebar *bar, int
       int dy = o->bar_y >= label->y1 ? o->bar_y - label->y1
                : label->y0 >= o->bar_y + o->bar_h ? label->y0 - (o->bar_y + o->bar_h) : -1;
       if (ov >= 0.5 * lw && dy >= 0 && dy + 2 < gap) return 1;
+      /* ... or a shorter strip (a third of the bar or more) lies between
+      ** the label and the bar, under or over the label along most of its
+      ** own length: a bar drawn in a box over an image's own bar, between
+      ** that bar's visible end and its label ('100 nm' read as this bar's
+      ** '10 nm', seed 83 case 200). */
+      int between = bar->bar_y >= label->y1
+                        ? o->bar_y >= label->y1 && o->bar_y + o->bar_h <= bar->bar_y
+                        : o->bar_y + o->bar_h <= label->y0 &&
+                              o->bar_y >= bar->bar_y + bar->bar_h;
+      if (between && o->bar_w >= 0.3 * bar->bar_w && ov >= 0.5 * o->bar_w) return 1;
       /* ... or a strip lies right on top of or under the bar (a bar drawn
       ** over another bar): which label is whose cannot be told. */
       int bov = (bar->bar_x + bar->bar_w < o->bar_x + o->bar_w ? bar->bar_x + bar->bar_w
@@ -2692,18 +2781,26 @@ static int line_stands_free(const ink_window *win, const box *line) {
 }
 
 /* 1 when the band left of the line (1.2 line heights wide) holds few
-** pixels at half the bar's contrast or more (under 0.08 of the line
-** height squared). At a strict ink level the thin strokes of a '0' and
-** its point can fall below the ink altogether: the line left is '1 µm',
-** read right and checked right against its own ink, 10x off. Their pixels
-** still reach half the contrast beside the line; then a number without a
-** point is not trusted. */
-static int lead_is_clear(const ink_window *win, const box *line) {
+** pixels at `coverage` of the bar's contrast or more (under 0.08 of the
+** line height squared). At a strict ink level the thin strokes of a '0'
+** and its point can fall below the ink altogether: the line left is
+** '1 µm', read right and checked right against its own ink, 10x off.
+** Their pixels still reach half the contrast beside the line (coverage
+** INK_COVERAGE). At the first level the '0.' of '0.2 µm' can merge with
+** a patch of film as bright as the label into one component too large to
+** be a glyph, and the line starts at the '2'; the '0.' is still there at
+** the label's own level (GLYPH_PEAK_COVERAGE), which film rarely reaches
+** over that many pixels — counted only where it is ink (in a solid box,
+** the film beyond the box's edge is not). Either way a number without a
+** point is then not trusted. */
+static int lead_is_clear(const ink_window *win, const box *line, float coverage, int ink_only) {
   int lh = line->y1 - line->y0, reach = (int)ceil(1.2 * lh), inked = 0;
   for (int y = line->y0; y < line->y1; y++)
-    for (int x = line->x0 - reach < 0 ? 0 : line->x0 - reach; x < line->x0; x++)
-      inked += win->cov[(size_t)y * win->w + x] >= INK_COVERAGE;
-  TRACE("      %d half-inked pixels before the line\n", inked);
+    for (int x = line->x0 - reach < 0 ? 0 : line->x0 - reach; x < line->x0; x++) {
+      size_t i = (size_t)y * win->w + x;
+      inked += win->cov[i] >= coverage && (!ink_only || win->ink[i]);
+    }
+  TRACE("      %d pixels at %.2f before the line\n", inked, (double)coverage);
   return inked < 0.08 * lh * lh;
 }
 
@@ -2768,10 +2865,11 @@ static int read_label_at(const float *px, int width, int height, nm_scalebar *ou
       ** with the same strokes, stay. */
       size_t digits = strlen(number);
       int ends_in_zero = digits > 1 && number[digits - 1] == '0';
-      if (got == 0 && ink_level > INK_COVERAGE && !strchr(number, '.') && !ends_in_zero &&
-          !lead_is_clear(&win, &lines[i].line)) {
+      if (got == 0 && !strchr(number, '.') && !ends_in_zero &&
+          !(ink_level > INK_COVERAGE ? lead_is_clear(&win, &lines[i].line, INK_COVERAGE, 0)
+                                     : lead_is_clear(&win, &lines[i].line, GLYPH_PEAK_COVERAGE, 1))) {
         snprintf(this_why, sizeof this_why,
-                 "scale bar label %g %s has half-inked marks right before it (a lost '0.'?)",
+                 "scale bar label %g %s has ink right before it (a lost '0.'?)",
                  out->value, out->unit);
         TRACE("      refused: %s\n", this_why);
         got = -1;

@@ -102,6 +102,9 @@ nm_status nm_darkfield_opts_set(nm_darkfield_opts *o, const char *key, double nu
 
 /* ------------------------------------------------------------------------ */
 
+typedef float v4f __attribute__((vector_size(16)));
+typedef int32_t v4i __attribute__((vector_size(16)));
+
 typedef struct blob {
   int x, y;
   float r;    /* radius, px */
@@ -201,7 +204,13 @@ typedef struct ring_core {
   float peak;
 } ring_core;
 
-/* The annulus values of A into buf; returns their count. */
+/* The annulus values of A into buf; returns their count. Each row visits
+** only the columns that can be kept, in raster order: the annulus out to the
+** outer radius and the core, skipping the hole between them. Where a row's
+** segment lies wholly in the annulus or wholly in the core it is copied
+** without the per-pixel test; the values, their order and the core's sum are
+** those of a scan of the whole square. */
+enum { SEG_MIXED, SEG_ANNULUS, SEG_CORE };
 static size_t ring_gather(const float *A, int w, int h, const ring_spec *rs, ring_core *core,
                           double *dsum, float *buf) {
   int iro = (int)ceil(rs->ro), half = rs->half;
@@ -211,22 +220,82 @@ static size_t ring_gather(const float *A, int w, int h, const ring_spec *rs, rin
   for (int dy = -iro; dy <= iro; dy++) {
     int y = rs->cy + dy;
     if (y < 0 || y >= h || (half == 3 && dy <= 0) || (half == 4 && dy >= 0)) continue;
-    for (int dx = -iro; dx <= iro; dx++) {
-      int x = rs->cx + dx;
-      if (x < 0 || x >= w || (half == 1 && dx <= 0) || (half == 2 && dx >= 0)) continue;
-      double r2 = (double)dx * dx + (double)dy * dy;
-      float v = A[(size_t)y * w + x];
-      if (core && r2 <= rc2) {
-        core->sum += v;
-        core->n++;
-        if (v > core->peak) core->peak = v;
-      } else if (r2 >= ri2 && r2 <= ro2) {
-        buf[m++] = v - rs->gx * (float)dx - rs->gy * (float)dy;
-        if (half && dsum) *dsum += half <= 2 ? abs(dx) : abs(dy);
+    double dy2 = (double)dy * dy;
+    /* r2 grows with |dx|: |dx| <= oa within the outer radius, <= c within
+    ** the core (-1: none), >= i at or beyond the inner radius */
+    int oa = iro;
+    while (oa >= 0 && (double)oa * oa + dy2 > ro2) oa--;
+    int c = -1;
+    if (core)
+      while (c < iro && (double)(c + 1) * (c + 1) + dy2 <= rc2) c++;
+    int i = 0;
+    while (i <= iro && (double)i * i + dy2 < ri2) i++;
+    int seg[3][3], ns = 0;
+#define SEG(a_, b_, k_) (seg[ns][0] = (a_), seg[ns][1] = (b_), seg[ns][2] = (k_), ns++)
+    if (c >= 0 && c + 1 >= i) {
+      int o = oa > c ? oa : c;
+      SEG(-o, o, SEG_MIXED);
+    } else if (c < 0 && i == 0) {
+      if (oa >= 0) SEG(-oa, oa, SEG_ANNULUS);
+    } else {
+      if (i <= oa) SEG(-oa, -i, SEG_ANNULUS);
+      if (c >= 0) SEG(-c, c, SEG_CORE);
+      if (i <= oa) SEG(i, oa, SEG_ANNULUS);
+    }
+#undef SEG
+    const float *row = A + (size_t)y * w + rs->cx;
+    const float gyd = rs->gy * (float)dy, gx = rs->gx;
+    for (int sg = 0; sg < ns; sg++) {
+      int a = seg[sg][0], b = seg[sg][1];
+      if (a < -rs->cx) a = -rs->cx;
+      if (b > w - 1 - rs->cx) b = w - 1 - rs->cx;
+      if (half == 1 && a < 1) a = 1;
+      if (half == 2 && b > -1) b = -1;
+      if (a > b) continue;
+      if (seg[sg][2] == SEG_ANNULUS) {
+        float *o = buf + m;
+        for (int dx = a; dx <= b; dx++) o[dx - a] = row[dx] - gx * (float)dx - gyd;
+        m += (size_t)(b - a + 1);
+        if (half && dsum) {
+          int64_t t = 0;
+          if (half <= 2)
+            for (int dx = a; dx <= b; dx++) t += abs(dx);
+          else
+            t = (int64_t)abs(dy) * (b - a + 1);
+          *dsum += (double)t;
+        }
+      } else if (seg[sg][2] == SEG_CORE) {
+        for (int dx = a; dx <= b; dx++) {
+          float v = row[dx];
+          core->sum += v;
+          if (v > core->peak) core->peak = v;
+        }
+        core->n += b - a + 1;
+      } else {
+        for (int dx = a; dx <= b; dx++) {
+          double r2 = (double)dx * dx + dy2;
+          float v = row[dx];
+          if (core && r2 <= rc2) {
+            core->sum += v;
+            core->n++;
+            if (v > core->peak) core->peak = v;
+          } else if (r2 >= ri2 && r2 <= ro2) {
+            buf[m++] = v - gx * (float)dx - gyd;
+            if (half && dsum) *dsum += half <= 2 ? abs(dx) : abs(dy);
+          }
+        }
       }
     }
   }
   return m;
+}
+
+/* The k2-th smallest of buf[0..m) just after nm_select_kth(buf, m, k):
+** buf is partitioned around k, so only the side holding k2 is searched. */
+static float select_again(float *buf, size_t m, size_t k, size_t k2) {
+  if (k2 < k) return nm_select_kth(buf, k, k2);
+  if (k2 > k) return nm_select_kth(buf + k + 1, m - k - 1, k2 - k - 1);
+  return buf[k];
 }
 
 /* The support's slope across the annulus along x (axis 0) or y (1): the
@@ -242,12 +311,12 @@ static float ring_slope(const float *S, int w, int h, ring_spec rs, int axis, fl
   size_t m1 = ring_gather(S, w, h, &rs, NULL, &d1, buf);
   if (m1 < 8) return 0;
   float a = nm_select_kth(buf, m1, m1 / 2);
-  float qa = nm_select_kth(buf, m1, (size_t)(hq * (double)(m1 - 1)));
+  float qa = select_again(buf, m1, m1 / 2, (size_t)(hq * (double)(m1 - 1)));
   rs.half = 2 + 2 * axis;
   size_t m2 = ring_gather(S, w, h, &rs, NULL, &d2, buf);
   if (m2 < 8) return 0;
   float b = nm_select_kth(buf, m2, m2 / 2);
-  float qb = nm_select_kth(buf, m2, (size_t)(hq * (double)(m2 - 1)));
+  float qb = select_again(buf, m2, m2 / 2, (size_t)(hq * (double)(m2 - 1)));
   if (qa > *hi) *hi = qa;
   if (qb > *hi) *hi = qb;
   double dist = d1 / m1 + d2 / m2;
@@ -444,28 +513,45 @@ nm_status nm_darkfield_segment(const float *I, int w, int h, const nm_darkfield_
     size_t first = cand.n, first_dark = dark.n, first_sec = sec.n;
     int hs = (int)lround(0.5 * sig[k]);
     if (hs < 1) hs = 1;
+    /* blocks of 8 in which no pixel can pass either test are skipped: lo
+    ** is the largest float <= thr, so for a float v, v > thr implies v > lo */
+    float lo = (float)thr;
+    if ((double)lo > thr) lo = nextafterf(lo, -INFINITY);
+    const v4f lo4 = {lo, lo, lo, lo};
+    const int with_dark = o->fdr > 0;
     for (int y = 1; y < h - 1; y++)
-      for (int x = 1; x < w - 1; x++) {
-        size_t i = (size_t)y * w + x;
-        if (Dc[i] > thr) {
-          if (!is_extremum(Dp, Dc, next, w, i, 1)) {
-            /* a maximum in position and over the finer scale that only the
-            ** coarser scale beats (a particle seen below the scale where it
-            ** is tested, or merged there with a neighbour or a support
-            ** lump): tested too when strong (merged x the level's sigma) */
-            if (o->merged > 0 && next && Dc[i] > thr_sec && is_extremum(Dp, Dc, NULL, w, i, 1) &&
-                !ridge(Dc, w, h, x, y, hs, o->edge)) {
-              blob b = {x, y, r, Dc[i], 0, 0, 0, 0, 0, k};
-              if (push_blob(&sec, b)) goto nomem;
+      for (int x0 = 1; x0 < w - 1; x0 += 8) {
+        int x1 = x0 + 8 < w - 1 ? x0 + 8 : w - 1;
+        if (x1 - x0 == 8) {
+          v4f a, b;
+          memcpy(&a, Dc + (size_t)y * w + x0, sizeof a);
+          memcpy(&b, Dc + (size_t)y * w + x0 + 4, sizeof b);
+          v4i hit = (a > lo4) | (b > lo4);
+          if (with_dark) hit |= (-a > lo4) | (-b > lo4);
+          if (!(hit[0] | hit[1] | hit[2] | hit[3])) continue;
+        }
+        for (int x = x0; x < x1; x++) {
+          size_t i = (size_t)y * w + x;
+          if (Dc[i] > thr) {
+            if (!is_extremum(Dp, Dc, next, w, i, 1)) {
+              /* a maximum in position and over the finer scale that only the
+              ** coarser scale beats (a particle seen below the scale where it
+              ** is tested, or merged there with a neighbour or a support
+              ** lump): tested too when strong (merged x the level's sigma) */
+              if (o->merged > 0 && next && Dc[i] > thr_sec && is_extremum(Dp, Dc, NULL, w, i, 1) &&
+                  !ridge(Dc, w, h, x, y, hs, o->edge)) {
+                blob b = {x, y, r, Dc[i], 0, 0, 0, 0, 0, k};
+                if (push_blob(&sec, b)) goto nomem;
+              }
+              continue;
             }
-            continue;
+            if (ridge(Dc, w, h, x, y, hs, o->edge)) continue;
+            blob b = {x, y, r, Dc[i], 0, 0, 0, 0, 0, k};
+            if (push_blob(&cand, b)) goto nomem;
+          } else if (o->fdr > 0 && -Dc[i] > thr && is_extremum(Dp, Dc, next, w, i, -1)) {
+            blob b = {x, y, r, -Dc[i], 0, 0, 0, 0, 0, k};
+            if (push_blob(&dark, b)) goto nomem;
           }
-          if (ridge(Dc, w, h, x, y, hs, o->edge)) continue;
-          blob b = {x, y, r, Dc[i], 0, 0, 0, 0, 0, k};
-          if (push_blob(&cand, b)) goto nomem;
-        } else if (o->fdr > 0 && -Dc[i] > thr && is_extremum(Dp, Dc, next, w, i, -1)) {
-          blob b = {x, y, r, -Dc[i], 0, 0, 0, 0, 0, k};
-          if (push_blob(&dark, b)) goto nomem;
         }
       }
     ntested += cand.n - first;

@@ -43,7 +43,8 @@
 **      then each outline moved to the particle's own mid level, or, in
 **      bright field when the image's edges are sharp against the film, to
 **      its steepest iso-line (segment_refine.h);
-**   9. exclusions: edge, scale_bar, too_small (label kept, reason set).
+**   9. exclusions: edge, scale_bar, too_small, and in bright field texture
+**      (film grains cut into specks, specks.h) (label kept, reason set).
 ** Bright field with large particles runs steps 4-8a on block means and only
 ** step 8b at full resolution (see lowres_factor).
 */
@@ -61,6 +62,7 @@
 #include "polarity.h"
 #include "scalebar.h"
 #include "segment_refine.h"
+#include "specks.h"
 #include "split.h"
 #include "threshold.h"
 #include "watershed.h"
@@ -96,7 +98,7 @@ struct nm_segment_opts {
   double split_merge_cap; /* sharp edges: largest merge of weak cuts, typical particles */
   nm_concave_opts concave; /* convexity-defect split (concavity.h) */
   int split_fine;        /* sharp edges: second split on the 1 px copy */
-  int split, fill_holes, exclude_edge, exclude_scale_bar;
+  int split, fill_holes, exclude_edge, exclude_scale_bar, exclude_texture;
   nm_darkfield_opts darkfield; /* its own pipeline for dark field (darkfield.h) */
 };
 
@@ -104,7 +106,7 @@ static const char *const KEYS[] = {
     "polarity", "threshold", "flatten", "scale_px", "stretch_low", "stretch_high",
     "denoise", "median", "background", "local_radius", "local_offset",
     "threshold_bias", "h", "h_sharp", "gap_cut", "gap_smooth", "erode", "min_area", "min_area_px", "refine", "refine_grow", "refine_edge", "refine_edge_ratio", "granulometry", "noise_k", "refine_smooth", "refine_anchor", "split", "split_intensity", "split_merge_cap", "split_fine", "split_concave", "split_concave_depth", "split_concave_gain", "split_concave_smooth", "split_concave_margin",
-    "fill_holes", "exclude_edge", "exclude_scale_bar", "darkfield", NULL};
+    "fill_holes", "exclude_edge", "exclude_scale_bar", "exclude_texture", "darkfield", NULL};
 
 const char *const *nm_segment_opts_keys(void) { return KEYS; }
 
@@ -114,6 +116,7 @@ const char *nm_exclusion_name(nm_exclusion reason) {
     case NM_EXCL_SCALE_BAR: return "scale_bar";
     case NM_EXCL_OUTLIER: return "outlier";
     case NM_EXCL_TOO_SMALL: return "too_small";
+    case NM_EXCL_TEXTURE: return "texture";
     default: return NULL;
   }
 }
@@ -160,6 +163,7 @@ nm_segment_opts *nm_segment_opts_new(void) {
   o->fill_holes = 1;
   o->exclude_edge = 1;
   o->exclude_scale_bar = 1;
+  o->exclude_texture = 1;
   nm_darkfield_opts_default(&o->darkfield);
   return o;
 }
@@ -242,6 +246,7 @@ nm_status nm_segment_opts_set(nm_segment_opts *o, const char *key, double num,
   if (!strcmp(key, "fill_holes")) return bool_opt(&o->fill_holes, key, num, text, err);
   if (!strcmp(key, "exclude_edge")) return bool_opt(&o->exclude_edge, key, num, text, err);
   if (!strcmp(key, "exclude_scale_bar")) return bool_opt(&o->exclude_scale_bar, key, num, text, err);
+  if (!strcmp(key, "exclude_texture")) return bool_opt(&o->exclude_texture, key, num, text, err);
   if (!strncmp(key, "darkfield", 9)) return nm_darkfield_opts_set(&o->darkfield, key, num, text, err);
   return nm_fail(err, NM_ERR_ARG, "option '%s' is unknown", key);
 }
@@ -1225,6 +1230,12 @@ exclusions:
   }
   free(area);
   free(inbox);
+  /* bright field: film grains cut into specks (specks.h); W.b is free here */
+  if (dark && o->exclude_texture) {
+    st = nm_specks_flag(I, w, h, labels, count, d, NM_EXCL_TEXTURE, excluded, W.b, W.tmp, NULL,
+                        err);
+    if (st) goto fail;
+  }
 
   out->width = w;
   out->height = h;

@@ -24,10 +24,12 @@ typedef enum nm_exclusion {
   NM_EXCL_EDGE,
   NM_EXCL_SCALE_BAR,
   NM_EXCL_OUTLIER,
-  NM_EXCL_TOO_SMALL
+  NM_EXCL_TOO_SMALL,
+  NM_EXCL_TEXTURE
 } nm_exclusion;
 
-/* "edge", "scale_bar", "outlier", "too_small"; NULL for NM_EXCL_NONE. */
+/* "edge", "scale_bar", "outlier", "too_small", "texture"; NULL for
+** NM_EXCL_NONE. */
 const char *nm_exclusion_name(nm_exclusion reason);
 
 /* Options: the fields are private to segment.c's documentation; set them by

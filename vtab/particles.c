@@ -14,7 +14,7 @@
 ** path), the same as the option.
 **
 ** Columns: label, excluded (NULL or 'edge' / 'scale_bar' / 'outlier' /
-** 'too_small'), the 30 features of ext/features.h in pixels (bbox and
+** 'too_small' / 'texture'), the 30 features of ext/features.h in pixels (bbox and
 ** centroid among them), the size features in nm / nm² (NULL when the pixel
 ** size is unknown), nm_per_px, scale_px (segmentation's estimated particle
 ** diameter in px for this image; NULL with user labels), crop (the

@@ -45,7 +45,13 @@ SELECT count(DISTINCT img), count(*) > 10,
   FROM seg;
 -- every excluded value is one of the documented reasons
 SELECT count(*) FROM seg
- WHERE excluded IS NOT NULL AND excluded NOT IN ('edge', 'scale_bar', 'outlier', 'too_small');
+ WHERE excluded IS NOT NULL AND excluded NOT IN ('edge', 'scale_bar', 'outlier', 'too_small', 'texture');
 -- crops and masks decode as particles again (a mask is its own label image)
 SELECT sum(length(crop) > 60), sum((SELECT count(*) FROM particles(s.mask, NULL, s.mask)) >= 1)
   FROM (SELECT * FROM seg WHERE excluded IS NULL LIMIT 5) s;
+-- a textured film: its grains cut into specks are marked 'texture' (over half
+-- of this field's detections), unless the option turns that off
+SELECT sum(excluded = 'texture') > 300, sum(excluded IS NULL) BETWEEN 150 AND 450
+  FROM particles('../shared/data/tem-np-sparse/images/TEM_RAW_086_1.png');
+SELECT count(*) FROM particles('../shared/data/tem-np-sparse/images/TEM_RAW_086_1.png',
+                               '{"exclude_texture": false}') WHERE excluded = 'texture';

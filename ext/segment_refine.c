@@ -19,6 +19,10 @@
 #include "label.h"
 #include "morph.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #define FAR 0xFFFFu
 #define PBINS 64 /* bins of the perimeter-averaged profiles (profile_shift) */
 
@@ -76,18 +80,45 @@ static float radix_select(const float *v, size_t n, size_t k, uint32_t *hist) {
   return f;
 }
 
+/* The end of the run of value l in a[e..n) (a[e - 1] == l): four at a time. */
+static inline size_t run_end32(const int32_t *a, size_t e, size_t n, int32_t l) {
+#if defined(__SSE2__)
+  const __m128i lv = _mm_set1_epi32(l);
+  for (; e + 4 <= n; e += 4) {
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(a + e));
+    int mk = _mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(v, lv)));
+    if (mk != 15) return e + (size_t)__builtin_ctz(~mk & 15);
+  }
+#endif
+  while (e < n && a[e] == l) e++;
+  return e;
+}
+
 /* Median per label of img over the pixels where sel[p] is nonzero, sel
 ** holding the label. med[l] = NAN when a label has fewer than min_n pixels.
 ** vals (n floats) and off (count+2) are scratch. */
 static void medians(const float *img, const int32_t *sel, size_t n, int count, size_t min_n,
                     float *vals, size_t *off, float *med) {
+  /* by runs of one value (sel is mostly runs of 0 and of one label along a
+  ** row): the same buckets, filled in the same raster order */
   memset(off, 0, sizeof(size_t) * ((size_t)count + 2));
-  for (size_t p = 0; p < n; p++)
-    if (sel[p] > 0) off[sel[p] + 1]++;
+  for (size_t p = 0; p < n;) {
+    int32_t l = sel[p];
+    size_t e = run_end32(sel, p + 1, n, l);
+    if (l > 0) off[l + 1] += e - p;
+    p = e;
+  }
   for (int l = 1; l <= count + 1; l++) off[l] += off[l - 1];
   /* off[l] is now the start of bucket l; fill using off[l] as a cursor */
-  for (size_t p = 0; p < n; p++)
-    if (sel[p] > 0) vals[off[sel[p]]++] = img[p];
+  for (size_t p = 0; p < n;) {
+    int32_t l = sel[p];
+    size_t e = run_end32(sel, p + 1, n, l);
+    if (l > 0) {
+      memcpy(vals + off[l], img + p, sizeof(float) * (e - p));
+      off[l] += e - p;
+    }
+    p = e;
+  }
   /* cursors moved to the bucket ends: bucket l is [end(l-1), end(l)) */
   size_t start = 0;
   for (int l = 1; l <= count; l++) {
@@ -390,9 +421,6 @@ static nm_status refine_once(const float *img, int w, int h, int32_t *labels, in
     st = err && err->code ? err->code : NM_ERR_NOMEM;
     goto done;
   }
-  for (size_t p = 0; p < n; p++)
-    if (labels[p] > 0 && labels[p] <= count) area[labels[p]]++;
-  grow_limits(area, count, grow, lim);
   coords cw = {(size_t)w, 1.0 / (double)w};
 
   /* 1. interior depth (4-connected steps from the outline; 1 on it): the
@@ -409,6 +437,7 @@ static nm_status refine_once(const float *img, int w, int h, int32_t *labels, in
       int32_t l = labels[p];
       dist[p] = FAR;
       if (l <= 0) continue;
+      if (l <= count) area[l]++;
       if (x == 0 || y == 0 || x == w - 1 || y == h - 1 || labels[p - 1] != l ||
           labels[p + 1] != l || labels[p - w] != l || labels[p + w] != l) {
         dist[p] = 1;
@@ -430,15 +459,7 @@ static nm_status refine_once(const float *img, int w, int h, int32_t *labels, in
       }
       if (dist[p] > maxd[l]) maxd[l] = dist[p];
     }
-  size_t qh = 0, qt = 0;
-  /* core: at least half the particle's maximal depth */
-  for (size_t p = 0; p < n; p++) {
-    int32_t l = labels[p];
-    iscore[p] = l > 0 && 2 * (int)dist[p] >= (int)maxd[l] + 1;
-    sel[p] = iscore[p] ? l : 0;
-  }
-  medians(img, sel, n, count, 1, vals, off, core);
-
+  grow_limits(area, count, grow, lim);
   /* 2. outside: geodesic (8-connected) distance to the nearest particle and
   ** which one, each particle reaching as far as its ring or growth needs */
   for (int l = 1; l <= count; l++) {
@@ -448,22 +469,21 @@ static nm_status refine_once(const float *img, int w, int h, int32_t *labels, in
     double m = fmax(rb, g) + 1;
     reach[l] = (uint16_t)(m > FAR - 2 ? FAR - 2 : m);
   }
-  qh = qt = 0;
-  for (int y = 0; y < h; y++)
-    for (int x = 0; x < w; x++) {
-      size_t p = (size_t)y * w + x;
-      int32_t l = labels[p];
-      owner[p] = l > 0 ? l : 0;
-      if (l > 0) {
-        dist[p] = 0;
-        /* only outline pixels need to seed the outward pass */
-        if (x == 0 || y == 0 || x == w - 1 || y == h - 1 || labels[p - 1] != l ||
-            labels[p + 1] != l || labels[p - w] != l || labels[p + w] != l)
-          q[qt++] = (uint32_t)p;
-      } else {
-        dist[p] = FAR;
-      }
+  /* one pass: the core (at least half the particle's maximal depth) from
+  ** the depth, then dist and owner start the outward pass from the outline
+  ** pixels (depth 1: the inner pixels' depths are at least 2) */
+  size_t qh = 0, qt = 0;
+  for (size_t p = 0; p < n; p++) {
+    int32_t l = labels[p];
+    iscore[p] = l > 0 && 2 * (int)dist[p] >= (int)maxd[l] + 1;
+    sel[p] = iscore[p] ? l : 0;
+    owner[p] = l > 0 ? l : 0;
+    if (l > 0) {
+      if (dist[p] == 1) q[qt++] = (uint32_t)p;
+      dist[p] = 0;
     }
+  }
+  medians(img, sel, n, count, 1, vals, off, core);
   ptrdiff_t off8[8];
   offsets8(w, off8);
   while (qh < qt) {
@@ -762,6 +782,13 @@ static nm_status profile_shift(const float *img, int w, int h, int32_t *labels, 
     ptrdiff_t off8[8];
     offsets8(w, off8);
     while (qh < qt) {
+      if (qh + 16 < qt) { /* as in refine_once */
+        size_t f = q[qh + 16];
+        __builtin_prefetch(dist + f);
+        __builtin_prefetch(dist + f - (f >= (size_t)w ? (size_t)w : 0));
+        __builtin_prefetch(dist + f + (f + w < n ? (size_t)w : 0));
+        __builtin_prefetch(owner + f);
+      }
       size_t p = q[qh++];
       int32_t l = owner[p];
       if (dist[p] >= win[l] || dist[p] >= FAR - 2) continue;

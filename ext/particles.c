@@ -273,7 +273,11 @@ nm_status nm_particles_run(const char *path, const void *buf, size_t n,
                                out->n_labels, out->features, progress, err);
     if (st == NM_OK && !out->user_labels) {
       const nm_scalebar *sb = &out->mg.scalebar;
-      if (out->mg.scalebar_tried && sb->found && sb->box_w > 0 && sb->box_h > 0) {
+      /* only a bar the reader calibrated from: "found" also covers candidates
+      ** it then refused (a particle's straight edge, a box margin), and the
+      ** segmentation has already excluded what lies in its own bar box */
+      if (out->mg.scalebar_tried && sb->found && isfinite(sb->nm_per_px) && sb->box_w > 0 &&
+          sb->box_h > 0) {
         for (int k = 1; k <= out->n_labels; k++) {
           const nm_features *f = &out->features[k - 1];
           if (out->excluded[k] || !(f->area > 0)) continue;

@@ -37,8 +37,7 @@
 #include "../ext/image.h"
 #include "../ext/label.h"
 #include "../ext/morph.h"
-#include "../ext/features.h"
-#include "../ext/outliers.h"
+#include "../ext/particles.h"
 #include "../ext/filter.h"
 #include "../ext/segment.h"
 #include "gt_labels.h"
@@ -324,7 +323,15 @@ static box *read_boxes(const char *path, int *count) {
   return b;
 }
 
-static int apply_opts(nm_segment_opts *o, int argc, char **argv, int first) {
+typedef nm_status (*opt_setter)(void *target, const char *key, double num, const char *text,
+                                 nm_error *err);
+
+static nm_status set_segment_opt(void *o, const char *key, double num, const char *text,
+                                 nm_error *err) {
+  return nm_segment_opts_set(o, key, num, text, err);
+}
+
+static int apply_opts(opt_setter set, void *o, int argc, char **argv, int first) {
   for (int i = first; i < argc; i++) {
     char key[128];
     const char *eq = strchr(argv[i], '=');
@@ -339,10 +346,10 @@ static int apply_opts(nm_segment_opts *o, int argc, char **argv, int first) {
     nm_error err;
     nm_error_clear(&err);
     nm_status st;
-    if (!strcmp(eq + 1, "true")) st = nm_segment_opts_set(o, key, 1, NULL, &err);
-    else if (!strcmp(eq + 1, "false")) st = nm_segment_opts_set(o, key, 0, NULL, &err);
-    else if (*end == 0 && end != eq + 1) st = nm_segment_opts_set(o, key, v, NULL, &err);
-    else st = nm_segment_opts_set(o, key, NAN, eq + 1, &err);
+    if (!strcmp(eq + 1, "true")) st = set(o, key, 1, NULL, &err);
+    else if (!strcmp(eq + 1, "false")) st = set(o, key, 0, NULL, &err);
+    else if (*end == 0 && end != eq + 1) st = set(o, key, v, NULL, &err);
+    else st = set(o, key, NAN, eq + 1, &err);
     if (st) {
       fprintf(stderr, "eval: %s\n", err.msg);
       return 1;
@@ -500,20 +507,32 @@ static void dump_overlay(const char *img, const nm_image *im, const nm_segmentat
   free(rgb);
 }
 
-/* -O: score what particles() returns WHERE excluded IS NULL, i.e. also
-** drop the detections its population rule flags 'outlier' (features.h). */
-static int outlier_flags;
+/* -O: score what particles() returns WHERE excluded IS NULL: the whole
+** pipeline of particles.h (micrograph reading, scale-bar box, outlier flags)
+** in place of nm_segment alone. */
+static nm_particles_opts *user_view;
 
-static void flag_outliers(const nm_image *im, nm_segmentation *seg) {
-  nm_features *f = calloc(seg->count > 0 ? (size_t)seg->count : 1, sizeof *f);
-  nm_error err;
-  nm_error_clear(&err);
-  if (f && nm_features_compute(seg->labels, im->px, im->width, im->height, seg->count, f,
-                               NULL, &err) == NM_OK)
-    nm_outliers_flag(f, seg->count, seg->excluded);
-  else
-    fprintf(stderr, "eval: features failed, outliers not flagged: %s\n", err.msg);
-  free(f);
+static nm_status run_particles(const char *path, const nm_image *im, nm_segmentation *seg,
+                               nm_error *err) {
+  nm_particle_set ps;
+  memset(seg, 0, sizeof *seg);
+  nm_status st = nm_particles_run(path, NULL, 0, user_view, 1, NULL, &ps, err);
+  if (st) return st;
+  if (ps.width != im->width || ps.height != im->height) {
+    /* a databar was cropped: the ground truth no longer lines up */
+    nm_particle_set_free(&ps);
+    return nm_fail(err, NM_ERR_ARG, "particles() image is %dx%d, not %dx%d", ps.width,
+                   ps.height, im->width, im->height);
+  }
+  seg->labels = ps.labels;
+  seg->excluded = ps.excluded;
+  seg->count = ps.n_labels;
+  seg->scale_px = ps.scale_px;
+  seg->dark_particles = ps.dark_particles;
+  ps.labels = NULL;
+  ps.excluded = NULL;
+  nm_particle_set_free(&ps);
+  return NM_OK;
 }
 
 static void eval_set(const char *root, const char *set, const nm_segment_opts *o,
@@ -548,7 +567,8 @@ static void eval_set(const char *root, const char *set, const nm_segment_opts *o
     }
     nm_segmentation seg;
     double t0 = now();
-    nm_status st = nm_segment(im.px, im.width, im.height, o, NULL, &seg, &err);
+    nm_status st = user_view ? run_particles(path, &im, &seg, &err)
+                             : nm_segment(im.px, im.width, im.height, o, NULL, &seg, &err);
     s.seconds += now() - t0;
     if (st) {
       fprintf(stderr, "eval: %s: %s\n", img, err.msg);
@@ -560,7 +580,6 @@ static void eval_set(const char *root, const char *set, const nm_segment_opts *o
     scale_sum += seg.scale_px;
     int w = im.width, h = im.height;
     size_t n = (size_t)w * h;
-    if (outlier_flags) flag_outliers(&im, &seg);
     uint8_t *keep = calloc((size_t)seg.count + 1, 1);
     for (int l = 1; l <= seg.count; l++) keep[l] = seg.excluded[l] == NM_EXCL_NONE;
     char name[1100];
@@ -659,12 +678,12 @@ static int cmp_str(const void *a, const void *b) {
 
 int main(int argc, char **argv) {
   const char *root = "../shared/data", *only = NULL;
-  int verbose = 0, i = 1;
+  int verbose = 0, use_particles = 0, i = 1;
   for (; i < argc; i++) {
     if (!strcmp(argv[i], "-d") && i + 1 < argc) root = argv[++i];
     else if (!strcmp(argv[i], "-s") && i + 1 < argc) only = argv[++i];
     else if (!strcmp(argv[i], "-v")) verbose = 1;
-    else if (!strcmp(argv[i], "-O")) outlier_flags = 1;
+    else if (!strcmp(argv[i], "-O")) use_particles = 1;
     else if (!strcmp(argv[i], "-p")) profile_mode = 1;
     else if (!strcmp(argv[i], "-P")) profile_mode = 2; /* on the image smoothed by 0.05 d */
     else if (!strcmp(argv[i], "-o") && i + 1 < argc) dump_dir = argv[++i];
@@ -674,7 +693,11 @@ int main(int argc, char **argv) {
     else break;
   }
   nm_segment_opts *o = nm_segment_opts_new();
-  if (!o || apply_opts(o, argc, argv, i)) return 2;
+  if (!o || apply_opts(set_segment_opt, o, argc, argv, i)) return 2;
+  if (use_particles) {
+    user_view = nm_particles_opts_new();
+    if (!user_view || apply_opts(nm_particles_opts_set, user_view, argc, argv, i)) return 2;
+  }
   DIR *dir = opendir(root);
   if (!dir) {
     printf("eval-seg: %s not found, nothing to score\n", root);
@@ -695,5 +718,6 @@ int main(int argc, char **argv) {
     free(names[k]);
   }
   nm_segment_opts_free(o);
+  nm_particles_opts_free(user_view);
   return 0;
 }

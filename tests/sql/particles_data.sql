@@ -55,3 +55,8 @@ SELECT sum(excluded = 'texture') > 300, sum(excluded IS NULL) BETWEEN 150 AND 45
   FROM particles('../shared/data/tem-np-sparse/images/TEM_RAW_086_1.png');
 SELECT count(*) FROM particles('../shared/data/tem-np-sparse/images/TEM_RAW_086_1.png',
                                '{"exclude_texture": false}') WHERE excluded = 'texture';
+-- no scale bar here: the reader's refused candidate (a particle's straight
+-- edge) excludes nothing, and no calibration comes of it
+SELECT (SELECT nm_per_px_x IS NULL FROM micrographs(p)),
+       (SELECT count(*) FROM particles(p) WHERE excluded = 'scale_bar')
+  FROM (SELECT '../shared/data/au-tetra-prism/images/tetra_1-Au-tetra-1-30k-1-7.png' AS p);

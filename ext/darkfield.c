@@ -4,6 +4,9 @@
 */
 #include "darkfield.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -254,7 +257,18 @@ static size_t ring_gather(const float *A, int w, int h, const ring_spec *rs, rin
       if (a > b) continue;
       if (seg[sg][2] == SEG_ANNULUS) {
         float *o = buf + m;
-        for (int dx = a; dx <= b; dx++) o[dx - a] = row[dx] - gx * (float)dx - gyd;
+        int dx = a;
+#if defined(__SSE2__)
+        /* the same float operations four lanes at a time (dx exact in float) */
+        __m128 vdx = _mm_setr_ps((float)a, (float)(a + 1), (float)(a + 2), (float)(a + 3));
+        const __m128 vgx = _mm_set1_ps(gx), vgy = _mm_set1_ps(gyd), four = _mm_set1_ps(4.0f);
+        for (; dx + 3 <= b; dx += 4) {
+          __m128 v = _mm_sub_ps(_mm_sub_ps(_mm_loadu_ps(row + dx), _mm_mul_ps(vgx, vdx)), vgy);
+          _mm_storeu_ps(o + (dx - a), v);
+          vdx = _mm_add_ps(vdx, four);
+        }
+#endif
+        for (; dx <= b; dx++) o[dx - a] = row[dx] - gx * (float)dx - gyd;
         m += (size_t)(b - a + 1);
         if (half && dsum) {
           int64_t t = 0;
@@ -447,7 +461,9 @@ nm_status nm_darkfield_segment(const float *I, int w, int h, const nm_darkfield_
   size_t n = (size_t)w * h;
   nm_status st = NM_OK;
   blobs cand = {0}, dark = {0}, sec = {0};
-  float *G = nm_malloc(n, sizeof(float), err);
+  /* G and tmp trade places after each level (G: the last Gaussian; tmp: the
+  ** filters' scratch, whose first n floats receive the next one) */
+  float *G = nm_malloc(nm_filter_tmp_size(w, h), sizeof(float), err);
   float *D0 = nm_malloc(n, sizeof(float), err);
   float *D1 = nm_malloc(n, sizeof(float), err);
   float *D2 = nm_malloc(n, sizeof(float), err);
@@ -491,7 +507,11 @@ nm_status nm_darkfield_segment(const float *I, int w, int h, const nm_darkfield_
     float f = (float)(sig[0] * sig[1] / (sig[1] * sig[1] - sig[0] * sig[0]));
     for (size_t i = 0; i < n; i++) Dc[i] = (G[i] - tmp[i]) * f;
   }
-  memcpy(G, tmp, n * sizeof(float));
+  {
+    float *t = G;
+    G = tmp;
+    tmp = t;
+  }
   double sd_c = robust_sigma(Dc, w, h, tmp), sd_n = 0;
   size_t ntested = 0, nlev[96] = {0};
   for (int k = 0; k < K; k++) {
@@ -500,10 +520,10 @@ nm_status nm_darkfield_segment(const float *I, int w, int h, const nm_darkfield_
     if (k + 1 < K) {
       nm_gauss(I, tmp, w, h, sig[k + 2], tmp);
       float f = (float)(sig[k + 1] * sig[k + 2] / (sig[k + 2] * sig[k + 2] - sig[k + 1] * sig[k + 1]));
-      for (size_t i = 0; i < n; i++) {
-        Dn[i] = (G[i] - tmp[i]) * f;
-        G[i] = tmp[i];
-      }
+      for (size_t i = 0; i < n; i++) Dn[i] = (G[i] - tmp[i]) * f;
+      float *t = G;
+      G = tmp;
+      tmp = t;
       sd_n = robust_sigma(Dn, w, h, tmp);
       next = Dn;
     }

@@ -207,10 +207,12 @@ typedef struct vrun {
 ** holds a seed (a core pixel whose label is that value), else 0: the pixels a
 ** flood from the cores through their own candidate pixels would reach.
 ** Components from runs of equal values (union-find on runs, the seed flag
-** carried to the root). par, seeded: n entries of scratch. */
+** carried to the root). par, seeded: n entries of scratch. kept: when not
+** NULL, kept[l] += the pixels with owner l (l > 0). */
 static nm_status keep_core_connected(const int32_t *sel, const int32_t *labels,
                                      const uint8_t *iscore, int w, int h, int32_t *owner,
-                                     int32_t *par, uint8_t *seeded, nm_error *err) {
+                                     int32_t *par, uint8_t *seeded, int64_t *kept,
+                                     nm_error *err) {
   vrun *rb = nm_malloc(2 * (size_t)w, sizeof(vrun), err);
   if (!rb) return err && err->code ? err->code : NM_ERR_NOMEM;
   vrun *prev = rb, *cur = rb + w;
@@ -269,7 +271,9 @@ static nm_status keep_core_connected(const int32_t *sel, const int32_t *labels,
         continue;
       }
       int32_t o = seeded[nm_uf_find(par, orow[x])] ? v : 0;
+      int x0 = x;
       for (; x < w && sr[x] == v; x++) orow[x] = o;
+      if (kept && o > 0) kept[o] += x - x0;
     }
   }
   return NM_OK;
@@ -284,11 +288,13 @@ static int cmp_dbl(const void *a, const void *b) {
 ** whose iso-line has the steepest mean gradient: the edge of a blurred step
 ** lies where the profile is steepest, which for a particle thinning towards
 ** its rim, or one with a dark centre, is not at half the core level. Levels
-** 0.2..0.8; thr[] is replaced where enough pixels vote. grad: n floats. */
+** 0.2..0.8; thr[] is replaced where enough pixels vote. grad: n floats.
+** ring (the background ring's label per pixel) is replaced by each pixel's
+** candidate particle. */
 #define NLEV 13
 static nm_status edge_levels(const float *img, int w, int h, const int32_t *labels, int count,
                              const uint16_t *dist, const int32_t *owner, const double *lim,
-                             const float *core, const float *bg, const int32_t *ring,
+                             const float *core, const float *bg, int32_t *ring,
                              double min_ratio, float *thr, float *grad, int *taken,
                              nm_error *err) {
   double *gs = nm_calloc((size_t)count + 1, sizeof(double) * NLEV, err);
@@ -311,6 +317,7 @@ static nm_status edge_levels(const float *img, int w, int h, const int32_t *labe
       size_t p = (size_t)y * w + x;
       int32_t rl = ring[p];
       int32_t l = candidate(labels, dist, owner, lim, p);
+      ring[p] = l; /* for the caller's re-threshold */
       int inring = rl > 0 && rl <= count;
       if (!inring && (!l || thr[l] != thr[l])) continue;
       float gx = img[p + (x < w - 1)] - img[p - (x > 0)];
@@ -544,7 +551,9 @@ static nm_status refine_once(const float *img, int w, int h, int32_t *labels, in
     for (int l = 1; l <= count; l++)
       if (thr[l] == thr[l] && anchor > bg[l] && anchor < core[l])
         thr[l] = (float)((1 - anchor_weight) * thr[l] + anchor_weight * anchor);
+  int have_cand = 0; /* sel holds each pixel's candidate (edge_levels) */
   if (edge_search) {
+    have_cand = 1;
     st = edge_levels(img, w, h, labels, count, dist, owner, lim, core, bg, sel, edge_ratio, thr,
                      vals, &B->edge_taken, err);
     if (st) goto done;
@@ -553,34 +562,39 @@ static nm_status refine_once(const float *img, int w, int h, int32_t *labels, in
 
   /* 3. re-threshold: each pixel has one candidate particle */
   for (size_t p = 0; p < n; p++) {
-    int32_t l = candidate(labels, dist, owner, lim, p);
+    int32_t l = have_cand ? sel[p] : candidate(labels, dist, owner, lim, p);
     sel[p] = 0;
     if (!l) continue;
     if (thr[l] != thr[l]) sel[p] = labels[p] > 0 ? l : 0; /* not refined */
     else if (img[p] > thr[l]) sel[p] = l;
   }
-  /* keep what is connected to the core (4-connected) */
-  st = keep_core_connected(sel, labels, iscore, w, h, owner, (int32_t *)q, (uint8_t *)vals, err);
-  if (st) goto done;
+  /* keep what is connected to the core (4-connected); na: what each keeps */
+  int64_t *na = nm_calloc((size_t)count + 1, sizeof(int64_t), err);
+  if (!na) {
+    st = err && err->code ? err->code : NM_ERR_NOMEM;
+    goto done;
+  }
+  st = keep_core_connected(sel, labels, iscore, w, h, owner, (int32_t *)q, (uint8_t *)vals, na,
+                           err);
+  if (st) {
+    free(na);
+    goto done;
+  }
   /* a particle left with too little (its interior fell below its own
   ** level: a hollow or very uneven particle) keeps its old pixels */
   memset(maxd, 0, sizeof(uint16_t) * ((size_t)count + 1));
   {
-    int64_t *na = nm_calloc((size_t)count + 1, sizeof(int64_t), err);
-    if (!na) {
-      st = err && err->code ? err->code : NM_ERR_NOMEM;
-      goto done;
-    }
-    for (size_t p = 0; p < n; p++)
-      if (owner[p] > 0) na[owner[p]]++;
     for (int l = 1; l <= count; l++)
       if (area[l] > 0 && (thr[l] != thr[l] || na[l] * 4 < area[l])) maxd[l] = 1;
+    /* and the background mask of step 4 in the same pass */
     for (size_t p = 0; p < n; p++) {
       int32_t l = labels[p];
-      if (l > 0 && maxd[l]) continue;
-      int32_t o = owner[p];
-      if (o > 0 && maxd[o]) o = 0;
-      labels[p] = o;
+      if (!(l > 0 && maxd[l])) {
+        int32_t o = owner[p];
+        if (o > 0 && maxd[o]) o = 0;
+        labels[p] = l = o;
+      }
+      iscore[p] = l <= 0;
     }
     if (stats)
       for (int l = 1; l <= count; l++)
@@ -595,7 +609,6 @@ static nm_status refine_once(const float *img, int w, int h, int32_t *labels, in
   ** background (by labelling, not a flood per component), each filled when
   ** it does not reach the border and touches exactly one particle */
   if (fill_holes) {
-    for (size_t p = 0; p < n; p++) iscore[p] = labels[p] <= 0;
     int nc = 0;
     st = nm_label(iscore, w, h, 0, sel, &nc, err);
     if (st) goto done;
@@ -897,12 +910,11 @@ static nm_status profile_shift(const float *img, int w, int h, int32_t *labels, 
   ** erosion is not the particle) */
   for (size_t p = 0; p < n; p++)
     m[p] = labels[p] > 0 && 2 * din[p] >= maxin[labels[p]] && sel[p] == labels[p];
-  st = keep_core_connected(sel, sel, m, w, h, owner, (int32_t *)q, (uint8_t *)B->vals, err);
-  if (st) goto done;
-  /* a particle the shift would empty keeps its outline */
+  /* a particle the shift would empty keeps its outline (area: what each keeps) */
   memset(area, 0, sizeof(int64_t) * ((size_t)count + 1));
-  for (size_t p = 0; p < n; p++)
-    if (owner[p] > 0) area[owner[p]]++;
+  st = keep_core_connected(sel, sel, m, w, h, owner, (int32_t *)q, (uint8_t *)B->vals, area,
+                           err);
+  if (st) goto done;
   for (size_t p = 0; p < n; p++) {
     int32_t l = labels[p];
     if (l > 0 && area[l] == 0) continue;

@@ -43,7 +43,7 @@ static int eligible(const nm_features *p, const uint8_t *excluded, int k) {
 }
 
 typedef struct {
-  double area_lo, area_hi, solidity_lo;
+  double area_hi, solidity_lo;
 } fences;
 
 /* Fences from the core's quartiles; 0 when the core is too small to say. */
@@ -71,7 +71,6 @@ static int core_fences(const nm_features *f, int n_labels, const uint8_t *exclud
   double q1 = quantile(area, core, 0.25), q3 = quantile(area, core, 0.75);
   double s1 = quantile(sol, core, 0.25), s3 = quantile(sol, core, 0.75);
   double s_median = quantile(sol, core, 0.5);
-  out->area_lo = q1 - 3 * (q3 - q1);
   out->area_hi = q3 + 3 * (q3 - q1);
   out->solidity_lo = s1 - 3 * (s3 - s1);
   if (out->solidity_lo > s_median - 0.1) out->solidity_lo = s_median - 0.1;
@@ -88,7 +87,7 @@ int nm_outliers_flag(const nm_features *f, int n_labels, uint8_t *excluded) {
     for (int k = 1; k <= n_labels; k++) {
       const nm_features *p = &f[k - 1];
       if (!eligible(p, excluded, k)) continue;
-      if (p->area < fc.area_lo || p->area > fc.area_hi || p->solidity < fc.solidity_lo) {
+      if (p->area > fc.area_hi || p->solidity < fc.solidity_lo) {
         excluded[k] = NM_EXCL_OUTLIER;
         flagged++;
       }

@@ -24,7 +24,7 @@
 
 /* Sets excluded[k] = NM_EXCL_OUTLIER (segment.h) for each label k with
 ** excluded[k] == 0 and area > 0 whose
-**   area is outside [Q1 - 3 IQR, Q3 + 3 IQR], or
+**   area is over Q3 + 3 IQR, or
 **   solidity is below both Q1s - 3 IQRs and the median solidity - 0.1,
 ** the quartiles (linear between ranks) taken over the core: the eligible
 ** particles with area within [A/4, 4A], A the smallest area at which the
@@ -32,7 +32,10 @@
 ** is flagged when fewer than NM_OUTLIERS_MIN_COUNT particles are eligible or
 ** in the core, or without memory (the flags are advisory). The second
 ** solidity condition keeps a tight, regular population from flagging ordinary
-** particles. f[k-1] holds label k's features; excluded has n_labels + 1
+** particles. No lower area fence: a small particle is the size distribution's
+** tail, not an error to hide (Q1 - 3 IQR of a tight population is ~0.6 of the
+** typical area); what is too small to be a particle is segment.h's too_small
+** and texture. f[k-1] holds label k's features; excluded has n_labels + 1
 ** entries indexed by label. Returns the number flagged. */
 int nm_outliers_flag(const nm_features *f, int n_labels, uint8_t *excluded);
 

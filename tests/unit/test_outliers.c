@@ -55,8 +55,8 @@ static void test_regular_population(void) {
 ** Counted one per particle the quartiles were the specks' (Q3 + 3 IQR ~ 160
 ** px) and every particle was flagged. Now the typical particle is the one
 ** holding the median pixel, the fences come from the particles within 4x of
-** its area: the 15 are kept, the specks (12x smaller, under the core's lower
-** fence ~450 px) and a 6000 px clump are flagged. */
+** its area: the 15 are kept and a 6000 px clump is flagged. The specks are
+** not (no lower area fence: segment.h's texture rule tells them apart). */
 static void test_particles_among_specks(void) {
   reset();
   int n = 0;
@@ -70,7 +70,17 @@ static void test_particles_among_specks(void) {
     particles_flagged += ex[k] == NM_EXCL_OUTLIER;
   CHECK(particles_flagged == 0);
   CHECK(ex[n] == NM_EXCL_OUTLIER);
-  CHECK(count_flagged(n) == 151);
+  CHECK(count_flagged(n) == 1);
+}
+
+/* A small particle in a tight population is its size distribution's tail:
+** 0.5 of the typical area is not flagged (Q1 - 3 IQR here is ~0.7 of it). */
+static void test_small_tail_kept(void) {
+  reset();
+  for (int k = 1; k <= 20; k++) set(k, 1000 + 5 * k, 0.95);
+  set(21, 500, 0.95);
+  CHECK(nm_outliers_flag(f, 21, ex) == 0);
+  CHECK(ex[21] == 0);
 }
 
 static void test_too_few(void) {
@@ -85,6 +95,7 @@ static void test_too_few(void) {
 int main(void) {
   test_regular_population();
   test_particles_among_specks();
+  test_small_tail_kept();
   test_too_few();
   return check_summary("test_outliers");
 }

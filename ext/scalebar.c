@@ -45,6 +45,14 @@
 /* A third level for a white label running onto film nearly as bright
 ** (or a black one onto dark film): at 0.75 the film still joins it. */
 #define STRICTEST_INK_COVERAGE 0.9f
+/* A lost "0." stands right before the line: its point a digit gap from
+** the first digit, its ring a point's cell further (0.19 line heights on
+** seed 109 case 86). Ink of the label's level farther off in the band is
+** not a lost "0." at the first ink level: the film beyond the edge of a
+** white box the label is drawn in, 0.71 line heights off (seed 1 case 76),
+** when the box's walks disagree and it was not taken for one. In line
+** heights. */
+#define LEAD_GAP 0.5
 /* Label glyphs are drawn at the bar's own level, so their strokes reach
 ** it; film texture that merely crosses INK_COVERAGE mostly does not. */
 #define GLYPH_PEAK_COVERAGE 0.85f
@@ -291,8 +299,8 @@ static double measure_bar_length(const float *px, int w, int h, const nm_scaleba
     ** when every row agrees both ways (below). */
     float film_l = left - 3 >= 0 ? fminf(COVERAGE(left - 2, bg_left), COVERAGE(left - 3, bg_left)) : 0;
     float film_r = right + 3 < w ? fminf(COVERAGE(right + 2, bg_right), COVERAGE(right + 3, bg_right)) : 0;
-    if (!(film_l >= 0.25f && film_l < 0.75f)) film_l = 0;
-    if (!(film_r >= 0.25f && film_r < 0.75f)) film_r = 0;
+    if (!(film_l >= 0.15f && film_l < 0.75f)) film_l = 0;
+    if (!(film_r >= 0.15f && film_r < 0.75f)) film_r = 0;
 #define END_L(x) fmaxf(0.0f, (COVERAGE(x, bg_left) - film_l) / (1.0f - film_l))
 #define END_R(x) fmaxf(0.0f, (COVERAGE(x, bg_right) - film_r) / (1.0f - film_r))
     corrected[rows] = (float)(right - left - 1) + END_L(left) + END_R(right) +
@@ -1571,9 +1579,6 @@ static int descends_like_mu(const ink_window *win, const column *k, int baseline
 ** 'n' — 2 when it reaches below otherwise, 0 when it does not, -1 when
 ** there is no such column. */
 static int glyph_is_ring(const ink_window *win, const box *g);
-#define MAX_GLYPHS 8
-static int number_glyph_groups(const box *boxes, int count, const box *line,
-                               const label_split *sp, box *g);
 
 static int ink_disagrees(const ink_window *win, const box *boxes, int count, const box *line,
                          const ocr_reading *r, int first, int last, int *unit_descends,
@@ -1684,6 +1689,13 @@ static int ink_disagrees(const ink_window *win, const box *boxes, int count, con
   double top_tol = fmax(0.15 * H, 1.0), tol = fmax(0.15 * H, 2.0);
   int marks = 0, room = 0, num_x0 = cols[c].x0, num_x1 = cols[c].x1;
   int widest_gap = 0, after_digit = 1; /* (a mono point stands apart from both digits) */
+  /* Digits are set on equal advances: a thin '1' (a bare stem, under 0.3 H
+  ** wide) stands in the middle of its cell, and the gap after its stem is a
+  ** digit gap plus half of what it lacks of a digit's width (a 1 px serif
+  ** '1' of an 8 px '10nm' stood 4 px = 0.5 H before its '0', and the number
+  ** ended there as at a word space). Gaps after a digit are measured from
+  ** the end of such a cell, at least 0.3 H past the stem's middle. */
+  int cell_x1 = cols[c].x1;
   for (; c < n; c++) {
     const column *k = &cols[c];
     double w = k->x1 - k->x0, h = k->y1 - k->y0;
@@ -1708,13 +1720,14 @@ static int ink_disagrees(const ink_window *win, const box *boxes, int count, con
     /* A word space ends the number: digits are set close (in a mono font
     ** too: a '1' beside a '0' leaves ~0.3 H), the unit follows a space (an 'n' whose top texture raised to the
     ** digits' top is no fourth digit of '100 nm'). */
+    int gap = k->x0 - (after_digit ? cell_x1 : num_x1);
     if (marks > 0 && tall && after_digit && k->area >= min_area &&
-        k->x0 - num_x1 >= fmax(0.45 * H, 2.0 * widest_gap + 2.0))
+        gap >= fmax(0.45 * H, 2.0 * widest_gap + 2.0))
       break;
-    if (tall && after_digit && k->area >= min_area && k->x0 - num_x1 > widest_gap)
-      widest_gap = k->x0 - num_x1;
+    if (tall && after_digit && k->area >= min_area && gap > widest_gap) widest_gap = gap;
     if (tall && k->area >= min_area) {
       num_x1 = k->x1;
+      cell_x1 = w < 0.3 * H ? (int)fmax(k->x1, ceil(0.5 * (k->x0 + k->x1) + 0.3 * H)) : k->x1;
       after_digit = 1;
       marks++;
       room += w >= H ? (int)(w / (0.5 * H)) : 1;
@@ -2041,9 +2054,7 @@ static int read_once(const ink_window *win, const box *boxes, int count, const b
   }
 #endif
   int descends, lost_point;
-  label_split local_split;
-  label_split *sp = split ? split : &local_split;
-  if (ink_disagrees(win, boxes, count, line, &r, first, last, &descends, sp, &lost_point)) {
+  if (ink_disagrees(win, boxes, count, line, &r, first, last, &descends, split, &lost_point)) {
     snprintf(why, why_size,
              "scale bar label read as '%.60s' but its number has other marks (a dropped '0.'?)",
              text);
@@ -2054,25 +2065,6 @@ static int read_once(const ink_window *win, const box *boxes, int count, const b
     memmove(text + 2, text + 1, strlen(text + 1) + 1);
     text[1] = '.';
     TRACE("        mended: '%s'\n", text);
-  }
-  /* A ring is a zero: no label has a 6, 8 or 9 (bar lengths are 1, 2, 2.5,
-  ** 3, 4 or 5 x 10^n), and Tesseract reads the dotted zero of a small mono
-  ** label '6' under most renderings ('6.5um' for '0.5um', one reading in
-  ** eight right). Where the number's glyphs match its characters one to one
-  ** and the glyph under a 6, 8 or 9 is a ring (glyph_is_ring: a hole from
-  ** near its top to near its bottom, which no 6, 8 or 9 has), the
-  ** character is mended to '0'. Only these digits: a ring under a digit a
-  ** label can have is left to the votes. */
-  if (sp->found) {
-    int k = 0;
-    while (text[k] && ((text[k] >= '0' && text[k] <= '9') || text[k] == '.')) k++;
-    box g[MAX_GLYPHS];
-    int ng = number_glyph_groups(boxes, count, line, sp, g);
-    for (int i = 0; ng == k && i < k; i++)
-      if ((text[i] == '6' || text[i] == '8' || text[i] == '9') && glyph_is_ring(win, &g[i])) {
-        TRACE("        ring under '%c' (character %d): a zero\n", text[i], i);
-        text[i] = '0';
-      }
   }
   if (parse_label(text, least, descends, value, unit, unit_size, why, why_size, seen) == 0) {
     TRACE("        parses: %g %s\n", *value, unit);
@@ -2208,6 +2200,7 @@ static char ocr_glyph(const ink_window *win, const box *boxes, int count, const 
 ** the number's columns grouped by overlapping columns, each group a digit
 ** unless it is short and sits on the baseline (a decimal point); NAN when
 ** a glyph does not read or the number is not one a label carries. */
+#define MAX_GLYPHS 8
 /* The number's glyphs (ink components inside its columns, at the render
 ** peak, grouped by overlapping columns), left to right: their count, or -1
 ** when there are more than MAX_GLYPHS. */
@@ -2793,14 +2786,19 @@ static int line_stands_free(const ink_window *win, const box *line) {
 ** over that many pixels — counted only where it is ink (in a solid box,
 ** the film beyond the box's edge is not). Either way a number without a
 ** point is then not trusted. */
-static int lead_is_clear(const ink_window *win, const box *line, float coverage, int ink_only) {
-  int lh = line->y1 - line->y0, reach = (int)ceil(1.2 * lh), inked = 0;
+static int lead_is_clear(const ink_window *win, const box *line, float coverage, int ink_only,
+                         double *nearest) {
+  int lh = line->y1 - line->y0, reach = (int)ceil(1.2 * lh), inked = 0, last = -1;
   for (int y = line->y0; y < line->y1; y++)
     for (int x = line->x0 - reach < 0 ? 0 : line->x0 - reach; x < line->x0; x++) {
       size_t i = (size_t)y * win->w + x;
-      inked += win->cov[i] >= coverage && (!ink_only || win->ink[i]);
+      int here = win->cov[i] >= coverage && (!ink_only || win->ink[i]);
+      inked += here;
+      if (here && x > last) last = x;
     }
-  TRACE("      %d pixels at %.2f before the line\n", inked, (double)coverage);
+  *nearest = last >= 0 ? (double)(line->x0 - 1 - last) / lh : INFINITY;
+  TRACE("      %d pixels at %.2f before the line, the nearest %.2f lh from it\n", inked,
+        (double)coverage, *nearest);
   return inked < 0.08 * lh * lh;
 }
 
@@ -2864,10 +2862,13 @@ static int read_label_at(const float *px, int width, int height, nm_scalebar *ou
       ** label cannot vanish at a strict level while its neighbours, drawn
       ** with the same strokes, stay. */
       size_t digits = strlen(number);
+      double nearest;
       int ends_in_zero = digits > 1 && number[digits - 1] == '0';
       if (got == 0 && !strchr(number, '.') && !ends_in_zero &&
-          !(ink_level > INK_COVERAGE ? lead_is_clear(&win, &lines[i].line, INK_COVERAGE, 0)
-                                     : lead_is_clear(&win, &lines[i].line, GLYPH_PEAK_COVERAGE, 1))) {
+          (ink_level > INK_COVERAGE
+               ? !lead_is_clear(&win, &lines[i].line, INK_COVERAGE, 0, &nearest)
+               : !lead_is_clear(&win, &lines[i].line, GLYPH_PEAK_COVERAGE, 1, &nearest) &&
+                     nearest < LEAD_GAP)) {
         snprintf(this_why, sizeof this_why,
                  "scale bar label %g %s has ink right before it (a lost '0.'?)",
                  out->value, out->unit);

@@ -225,7 +225,7 @@ static nm_status keep_core_connected(const int32_t *sel, const int32_t *labels,
     while (x < w) {
       int32_t v = sr[x];
       if (v <= 0) {
-        x++;
+        x = (int)run_end32(sr, (size_t)x + 1, (size_t)w, v);
         continue;
       }
       int x0 = x;
@@ -267,7 +267,9 @@ static nm_status keep_core_connected(const int32_t *sel, const int32_t *labels,
     while (x < w) {
       int32_t v = sr[x];
       if (v <= 0) {
-        orow[x++] = 0;
+        int e = (int)run_end32(sr, (size_t)x + 1, (size_t)w, v);
+        memset(orow + x, 0, sizeof(int32_t) * (size_t)(e - x));
+        x = e;
         continue;
       }
       int32_t o = seeded[nm_uf_find(par, orow[x])] ? v : 0;
@@ -624,12 +626,19 @@ static nm_status refine_once(const float *img, int w, int h, int32_t *labels, in
     if (l_ > 0 && around[c] != l_)                            \
       around[c] = around[c] == 0 ? l_ : -1;                   \
   } while (0)
-    for (int y = 0; y < h; y++)
-      for (int x = 0; x < w; x++) {
+    /* a run of particle pixels (0) or of a component already known to
+    ** reach the border or several particles (-1 stays) is passed at once */
+    for (int y = 0; y < h; y++) {
+      const int32_t *sr = sel + (size_t)y * w;
+      for (int x = 0; x < w;) {
         size_t p = (size_t)y * w + x;
-        int32_t c = sel[p];
-        if (!c || around[c] < 0) continue;
-        if (x == 0 || y == 0 || x == w - 1 || y == h - 1) {
+        int32_t c = sr[x];
+        if (!c || around[c] < 0) {
+          x = (int)run_end32(sr, (size_t)x + 1, (size_t)w, c);
+          continue;
+        }
+        x++;
+        if (x == 1 || y == 0 || x == w || y == h - 1) {
           around[c] = -1;
           continue;
         }
@@ -638,9 +647,15 @@ static nm_status refine_once(const float *img, int w, int h, int32_t *labels, in
         TOUCH(c, labels[p - w]);
         TOUCH(c, labels[p + w]);
       }
+    }
 #undef TOUCH
-    for (size_t p = 0; p < n; p++)
-      if (sel[p] && around[sel[p]] > 0) labels[p] = around[sel[p]];
+    for (size_t p = 0; p < n;) {
+      int32_t c = sel[p];
+      size_t e = run_end32(sel, p + 1, n, c);
+      if (c && around[c] > 0)
+        for (size_t i = p; i < e; i++) labels[i] = around[c];
+      p = e;
+    }
     free(around);
   }
 

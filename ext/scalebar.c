@@ -292,7 +292,7 @@ static double measure_bar_length(const float *px, int w, int h, const nm_scaleba
     ends[rows] = (float)right + COVERAGE(right, bg_right) +
                  (right + 1 < w ? COVERAGE(right + 1, bg_right) : 0.0f);
     /* Film of the bar's polarity right past an end (coverage f two and
-    ** three pixels out, the smaller of the two, 0.25 to 0.75) is mixed into
+    ** three pixels out, the smaller of the two, 0.15 to 0.75) is mixed into
     ** the end's anti-aliased pixels too: one reading c holds (c - f) / (1 -
     ** f) of the bar. Uncorrected, grainy film at 0.35-0.4 past both ends of a
     ** 61 px bar lent it a pixel (1.7 %). The corrected length is used only
@@ -2785,7 +2785,8 @@ static int line_stands_free(const ink_window *win, const box *line) {
 ** the label's own level (GLYPH_PEAK_COVERAGE), which film rarely reaches
 ** over that many pixels — counted only where it is ink (in a solid box,
 ** the film beyond the box's edge is not). Either way a number without a
-** point is then not trusted. */
+** point is then not trusted. *nearest: how far the nearest such pixel is
+** from the line, in line heights (INFINITY when there is none). */
 static int lead_is_clear(const ink_window *win, const box *line, float coverage, int ink_only,
                          double *nearest) {
   int lh = line->y1 - line->y0, reach = (int)ceil(1.2 * lh), inked = 0, last = -1;

@@ -54,15 +54,6 @@ nm_status nm_features_compute(const int32_t *labels, const float *intensity,
                               nm_features *out, const nm_progress *progress,
                               nm_error *err);
 
-/* Flags extreme outliers among particles not yet excluded (excluded[label] ==
-** 0, area > 0), when there are at least NM_OUTLIER_MIN_COUNT of them:
-**   area  outside [Q1 − 3·IQR, Q3 + 3·IQR] of the eligible areas, or
-**   solidity below both Q1_s − 3·IQR_s and median_s − 0.1
-** (quartiles by linear interpolation; the second rule keeps a tight, regular
-** population from flagging merely ordinary particles). Sets excluded[label] =
-** NM_EXCL_OUTLIER. excluded has n_labels+1 entries indexed by label. */
-#define NM_OUTLIER_MIN_COUNT 8
-void nm_flag_outliers(const nm_features *f, int n_labels, uint8_t *excluded);
 
 /* Size features in nm / nm², in this order: area_nm2, perimeter_nm,
 ** major_axis_nm, minor_axis_nm, equiv_diameter_nm, max_feret_nm,

@@ -1,22 +1,24 @@
 /*
 ** tools/eval.c — segmentation accuracy on the shared data sets (make eval-seg).
 **
-**   eval [-d DATA_DIR] [-s SET] [-i SUBSTR] [-v] [-p|-P] [-o DIR [-c x,y,w,h,z]] [key=value ...]
+**   eval [-d DATA_DIR] [-s SET] [-i SUBSTR] [-g] [-v] [-p|-P] [-o DIR [-c x,y,w,h,z]] [key=value ...]
 **
 ** -p / -P: where the ground-truth outlines sit in each particle's own
 ** contrast (profile across them, raw / smoothed by 0.05 d), and the film's
 ** robust sigma against that contrast; see gt_profile.
 **
 ** For every set folder under DATA_DIR (default ../shared/data) that has a
-** pairs.tsv, segments each image with nm_segment (defaults, or the options
-** given as key=value; a value that is not a number is passed as text) and
-** scores it against the ground truth, following the data README:
+** pairs.tsv, runs particles()'s pipeline on each image (nm_particles_run:
+** defaults, or the options given as key=value; a value that is not a number
+** is passed as text) and scores the rows it keeps (WHERE excluded IS NULL)
+** against the ground truth, following the data README (-g: nm_segment alone,
+** without the outlier flags and the read scale bar's box):
 **   - instances: `labels*` kinds use the label values, `binary*` kinds the
 **     8-connected components of the mask; `boxes` reads x0 y0 x1 y1 lines;
 **   - ground-truth particles touching the image border are left out, and so
 **     are detections touching it (the pipeline excludes those as `edge`);
-**     excluded detections (edge, scale_bar, too_small, outlier) are not
-**     detections;
+**     excluded detections (edge, scale_bar, too_small, texture, outlier)
+**     are not detections;
 **   - `*-sparse` kinds: a detection that overlaps no annotated particle is
 **     neither right nor wrong and is left out (local precision);
 **   - au-tetra-prism's overlap/ lens pixels are left out of the IoUs;
@@ -24,7 +26,7 @@
 **     (mask IoU, or box IoU for `boxes`).
 ** Prints per set: images, ground truth, detections, true positives,
 ** precision, recall, F1, mean IoU of matches, median relative area error of
-** matches, and seconds spent in nm_segment. Pooled over the set's images.
+** matches, and seconds spent segmenting (with -g) or in the whole pipeline. Pooled over the set's images.
 ** A missing DATA_DIR or set prints a note and exits 0 (nothing to score).
 */
 #include <dirent.h>
@@ -507,9 +509,9 @@ static void dump_overlay(const char *img, const nm_image *im, const nm_segmentat
   free(rgb);
 }
 
-/* -O: score what particles() returns WHERE excluded IS NULL: the whole
-** pipeline of particles.h (micrograph reading, scale-bar box, outlier flags)
-** in place of nm_segment alone. */
+/* Unless -g: score what particles() returns WHERE excluded IS NULL, the
+** whole pipeline of particles.h (micrograph reading, scale-bar box, outlier
+** flags) in place of nm_segment alone. */
 static nm_particles_opts *user_view;
 
 static nm_status run_particles(const char *path, const nm_image *im, nm_segmentation *seg,
@@ -678,12 +680,12 @@ static int cmp_str(const void *a, const void *b) {
 
 int main(int argc, char **argv) {
   const char *root = "../shared/data", *only = NULL;
-  int verbose = 0, use_particles = 0, i = 1;
+  int verbose = 0, use_particles = 1, i = 1;
   for (; i < argc; i++) {
     if (!strcmp(argv[i], "-d") && i + 1 < argc) root = argv[++i];
     else if (!strcmp(argv[i], "-s") && i + 1 < argc) only = argv[++i];
     else if (!strcmp(argv[i], "-v")) verbose = 1;
-    else if (!strcmp(argv[i], "-O")) use_particles = 1;
+    else if (!strcmp(argv[i], "-g")) use_particles = 0;
     else if (!strcmp(argv[i], "-p")) profile_mode = 1;
     else if (!strcmp(argv[i], "-P")) profile_mode = 2; /* on the image smoothed by 0.05 d */
     else if (!strcmp(argv[i], "-o") && i + 1 < argc) dump_dir = argv[++i];

@@ -2,7 +2,8 @@
 ** test_features.c — the 30 features against answers known analytically:
 ** digital discs, rectangles, rotated ellipses, a ring, one pixel, lines,
 ** intensity statistics, the rotating calipers against brute force on random
-** blobs, several labels measured in one pass, the outlier rule and errors.
+** blobs, several labels measured in one pass and errors (the outlier rule:
+** test_outliers.c).
 */
 #include <math.h>
 #include <stdlib.h>
@@ -303,36 +304,6 @@ static void test_feret_brute(void) {
   }
 }
 
-static void test_outliers(void) {
-  enum { N = 20 };
-  nm_features f[N];
-  memset(f, 0, sizeof f);
-  uint8_t ex[N + 1];
-  memset(ex, 0, sizeof ex);
-  for (int i = 0; i < N; i++) {
-    f[i].label = i + 1;
-    f[i].area = 100 + i;
-    f[i].solidity = 0.95 + 0.001 * i;
-  }
-  f[3].area = 1000;       /* far above Q3 + 3 IQR */
-  f[7].solidity = 0.6;    /* far below the rest */
-  f[9].solidity = 0.90;   /* ordinary */
-  f[11].area = 5000;      /* excluded already: not counted, not reflagged */
-  ex[12] = NM_EXCL_EDGE;
-  nm_flag_outliers(f, N, ex);
-  CHECK(ex[4] == NM_EXCL_OUTLIER);
-  CHECK(ex[8] == NM_EXCL_OUTLIER);
-  CHECK(ex[10] == 0);
-  CHECK(ex[12] == NM_EXCL_EDGE);
-  int flagged = 0;
-  for (int k = 1; k <= N; k++) flagged += ex[k] == NM_EXCL_OUTLIER;
-  CHECK(flagged == 2);
-  /* Too few particles: nothing flagged. */
-  memset(ex, 0, sizeof ex);
-  nm_flag_outliers(f, NM_OUTLIER_MIN_COUNT - 1, ex);
-  for (int k = 1; k <= N; k++) CHECK(ex[k] == 0);
-}
-
 static void test_errors_and_gaps(void) {
   nm_error err;
   nm_features f[4];
@@ -400,7 +371,6 @@ int main(void) {
   test_small();
   test_intensity();
   test_feret_brute();
-  test_outliers();
   test_errors_and_gaps();
   test_interrupt();
   return check_summary("test_features");

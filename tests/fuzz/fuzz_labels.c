@@ -75,7 +75,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     FUZZ_REQUIRE(s.n_labels == 0 || s.features);
     for (size_t i = 0; i < (size_t)w * h; i++)
       FUZZ_REQUIRE(s.labels[i] >= 0 && s.labels[i] <= s.n_labels);
-    for (int k = 0; k <= s.n_labels; k++) FUZZ_REQUIRE(s.excluded[k] <= NM_EXCL_TOO_SMALL);
+    for (int k = 0; k <= s.n_labels; k++)
+      FUZZ_REQUIRE(s.excluded[k] == NM_EXCL_NONE || nm_exclusion_name(s.excluded[k]) != NULL);
     volatile double sum = 0;
     for (int k = 0; k < s.n_labels; k++) sum += s.features[k].area;
     (void)sum;

@@ -85,7 +85,9 @@ static void check_result(const nm_segmentation *s, int w, int h) {
   FUZZ_REQUIRE(s->width == w && s->height == h && s->labels && s->excluded);
   FUZZ_REQUIRE(s->count >= 0);
   for (size_t i = 0; i < (size_t)w * h; i++) FUZZ_REQUIRE(s->labels[i] >= 0 && s->labels[i] <= s->count);
-  for (int k = 0; k <= s->count; k++) FUZZ_REQUIRE(s->excluded[k] <= NM_EXCL_TOO_SMALL);
+  /* every exclusion is one of the named reasons */
+  for (int k = 0; k <= s->count; k++)
+    FUZZ_REQUIRE(s->excluded[k] == NM_EXCL_NONE || nm_exclusion_name(s->excluded[k]) != NULL);
   FUZZ_REQUIRE(isfinite(s->scale_px) && s->scale_px > 0);
 }
 

@@ -2803,6 +2803,66 @@ static int lead_is_clear(const ink_window *win, const box *line, float coverage,
   return inked < 0.08 * lh * lh;
 }
 
+/* 1 when the label sits in a solid box that the bar runs out of: a label
+** drawn in a box owns only a bar inside that box. An image's own bar whose
+** end a drawn box covers shows from the box's edge on, beside the drawn
+** label; the label is the drawn bar's (seed 137 case 208: '100 nm' in a
+** white box paired with the image's own thick bar, 2x off). The box is
+** walked along two rows of the margin beside the label (below it, then
+** above it), from the label's middle, at the fill's level there: the fill
+** stands apart from the ink and from the bar's background, the two walks of each side agree (a box has
+** straight edges; vacuum rarely does), the run spans most of the label,
+** the column just beyond each edge, beside the label, is mostly not fill
+** and the columns just inside them are fill.
+** Image coordinates. */
+static int label_boxed_apart(const float *px, int w, int h, const box *line,
+                             const nm_scalebar *sb, const bar_levels *lv) {
+  float span = fabsf(lv->bar - lv->background);
+  int cx = (line->x0 + line->x1) / 2, lw = line->x1 - line->x0, lh = line->y1 - line->y0;
+  if (cx - 2 < 0 || cx + 2 >= w || lw <= 0 || lh <= 0) return 0;
+  for (int side = 0; side < 2; side++) {
+    int rows[2] = {side ? line->y0 - 2 : line->y1 + 1, side ? line->y0 - 4 : line->y1 + 3};
+    int usable = 1;
+    for (int k = 0; k < 2; k++)
+      usable &= rows[k] >= 0 && rows[k] < h;
+    if (!usable) continue;
+    float v[5];
+    for (int k = 0; k < 5; k++) v[k] = px[(size_t)rows[0] * w + cx - 2 + k];
+    float level = median_of(v, 5), fs = fabsf(lv->bar - level);
+    /* The fill stands apart from the ink and from the field the bar lies
+    ** on: a label on the bar's own background (dark vacuum reaching the
+    ** image's edge beside a bright bar) is in no box of its own. */
+    if (!(fs >= 0.5f * span) || !(fabsf(level - lv->background) >= 0.25f * span)) continue;
+    float tol = 0.08f * fs;
+    int l[2], r[2], flat = 1;
+    for (int k = 0; k < 2; k++) {
+      flat &= fabsf(px[(size_t)rows[k] * w + cx] - level) <= tol;
+      l[k] = walk_flat(px, w, h, cx, rows[k], -1, 0, level, tol);
+      r[k] = walk_flat(px, w, h, cx, rows[k], 1, 0, level, tol);
+    }
+    TRACE("      label box? side %d level %.3f fs %.3f span %.3f flat %d walks %d %d | %d %d\n", side,
+          (double)level, (double)fs, (double)span, flat, l[0], l[1], r[0], r[1]);
+    if (!flat || abs(l[0] - l[1]) > 2 || abs(r[0] - r[1]) > 2) continue;
+    int bl = l[0] > l[1] ? l[0] : l[1], br = r[0] < r[1] ? r[0] : r[1];
+    if (br - bl < 0.6 * lw) continue;
+    int from = side ? line->y0 - 4 : line->y1 - lh / 2, to = side ? line->y0 + lh / 2 : line->y1 + 3;
+    int ol = l[0] < l[1] ? l[0] : l[1], orr = r[0] > r[1] ? r[0] : r[1];
+    if ((ol > 0 && off_fill(px, w, h, 0, ol - 1, from, to, level, tol) < 0.7) ||
+        (orr < w - 1 && off_fill(px, w, h, 0, orr + 1, from, to, level, tol) < 0.7))
+      continue;
+    /* ... and the label lies between the box's side margins: two columns
+    ** inside each edge are fill beside the label too (a flat patch of
+    ** vacuum that a label on the image crosses is no box around it). */
+    if (off_fill(px, w, h, 0, bl + 2, from, to, level, tol) > 0.1 ||
+        off_fill(px, w, h, 0, br - 2, from, to, level, tol) > 0.1)
+      continue;
+    TRACE("      label box x %d-%d (rows %d %d), bar x %d-%d\n", bl, br, rows[0], rows[1],
+          sb->bar_x, sb->bar_x + sb->bar_w - 1);
+    return sb->bar_x + sb->bar_w - 1 > orr + 3 || sb->bar_x < ol - 3;
+  }
+  return 0;
+}
+
 /* One attempt at the label with the ink at `ink_level` of the bar's
 ** contrast: 1 when it reads (out->value, out->unit and the box set), 0 with
 ** the reason in why, -1 out of memory. */
@@ -2840,6 +2900,9 @@ static int read_label_at(const float *px, int width, int height, nm_scalebar *ou
                                 n_others)) {
       snprintf(this_why, sizeof this_why,
                "scale bar label beside the bar sits on another bar-like strip");
+    } else if (!win.panel && label_boxed_apart(px, width, height, &in_image, out, levels)) {
+      snprintf(this_why, sizeof this_why,
+               "scale bar label sits in a solid box that the bar runs out of");
     } else if (ink_level > INK_COVERAGE && !line_stands_free(&win, &lines[i].line)) {
       snprintf(this_why, sizeof this_why,
                "scale bar label runs into a bright or dark patch (a lost '0.'?)");

@@ -7,7 +7,9 @@
 **   and the other seeds are in docs/scalebar.md);
 ** - on the real burned-in bars of ../shared/data/nanoshapes whose lengths its
 **   README states, every answer is within 1 % and all 5 are read;
-** - an image with no bar gives NULL with a reason.
+** - an image with no bar gives NULL with a reason;
+** - a label in a solid box is never read for an image's longer bar that runs
+**   out of that box (a small synthetic image, no data needed).
 ** The data-driven parts need ../shared/data and say they skipped otherwise.
 */
 #include "../../tools/scalebar_cases.h"
@@ -113,8 +115,67 @@ static void pinned_cases(void) {
   }
 }
 
+/* A label in a solid box owns only a bar inside that box. A white box drawn
+** over an image holds '100 nm' and its own 100 px bar (beside the label,
+** not under it); the image's own long thick bar runs just under the box and
+** on past its right edge, under the label. The reader at HEAD before the
+** rule paired the label with the long bar (0.303 nm/px; seed 137 case 208:
+** 254 px for a drawn 125 px, 2x off). The answer must be the boxed bar's
+** 1 nm/px within 1 %, or NULL — never the long bar's. A small synthetic
+** image (600x400), drawn with Cairo on seeded texture. */
+static void label_box_owns_only_its_bar(void) {
+  int w = 600, h = 400;
+  cairo_surface_t *surface = cairo_image_surface_create(CAIRO_FORMAT_RGB24, w, h);
+  CHECK(cairo_surface_status(surface) == CAIRO_STATUS_SUCCESS);
+  unsigned char *data = cairo_image_surface_get_data(surface);
+  int stride = cairo_image_surface_get_stride(surface);
+  uint64_t state = 137;
+  for (int y = 0; y < h; y++)
+    for (int x = 0; x < w; x++) {
+      int v = 110 + (int)(synth_uniform(&state) * 40);
+      uint32_t *p = (uint32_t *)(data + (size_t)y * stride) + x;
+      *p = (uint32_t)v << 16 | (uint32_t)v << 8 | (uint32_t)v;
+    }
+  cairo_surface_mark_dirty(surface);
+  cairo_t *cr = cairo_create(surface);
+  cairo_set_source_rgb(cr, 0.05, 0.05, 0.05); /* the image's own bar */
+  cairo_rectangle(cr, 10, 334, 330, 11);
+  cairo_fill(cr);
+  cairo_set_source_rgb(cr, 0.96, 0.96, 0.96); /* the drawn box over its left end */
+  cairo_rectangle(cr, 4, 250, 296, 78);
+  cairo_fill(cr);
+  cairo_set_source_rgb(cr, 0, 0, 0);
+  cairo_rectangle(cr, 140, 305, 100, 6); /* the box's own bar */
+  cairo_fill(cr);
+  cairo_select_font_face(cr, "DejaVu Sans", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
+  cairo_set_font_size(cr, 30);
+  cairo_move_to(cr, 24, 290);
+  cairo_show_text(cr, "100 nm");
+  cairo_destroy(cr);
+  cairo_surface_flush(surface);
+  float *px = malloc(sizeof(float) * (size_t)w * h);
+  CHECK(px != NULL);
+  if (!px) {
+    cairo_surface_destroy(surface);
+    return;
+  }
+  for (int y = 0; y < h; y++)
+    for (int x = 0; x < w; x++)
+      px[(size_t)y * w + x] = (float)((((uint32_t *)(data + (size_t)y * stride))[x] >> 8) & 0xff);
+  cairo_surface_destroy(surface);
+  nm_scalebar sb;
+  nm_error err;
+  CHECK_OK(nm_scalebar_read(px, w, h, &sb, &err), err);
+  double truth = 100.0 / 100.0;
+  printf("label in a box beside a longer bar: %g nm/px (boxed bar %g), %s\n", sb.nm_per_px, truth,
+         sb.reason);
+  CHECK(isnan(sb.nm_per_px) || fabs(sb.nm_per_px - truth) <= 0.01 * truth);
+  free(px);
+}
+
 int main(void) {
   pinned_cases();
+  label_box_owns_only_its_bar();
   no_bar_gives_null();
   scalebar_real_bars_read_right();
   scalebar_score s;
